@@ -1,0 +1,41 @@
+# Two commands on a fresh clone: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# CPU builds: an unpinned torch would pull a multi-GB CUDA build.
+FRAMEWORKS := tensorflow-cpu==2.21.0 keras==3.15.1 torch==2.13.0
+SEED := configs/mnist_lstm.yaml
+
+.PHONY: run test lint bench install dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e . tensorflow-cpu==2.21.0 keras==3.15.1
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]' $(FRAMEWORKS)
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev
+
+run: $(VENV)/.installed
+	$(BIN)/lstmcount params $(SEED)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check lstmcount tests scripts
+	$(BIN)/mypy lstmcount
+
+test: $(VENV)/.dev lint
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.dev
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

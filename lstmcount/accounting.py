@@ -1,0 +1,207 @@
+"""From a Layout to numbers: per-layer and per-gate counts, totals, bytes, formulas, checks.
+
+Pure functions over frozen dataclasses; nothing here prints or imports a framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .layout import BIAS, EXTRA, KERNEL, RECURRENT, LayerLayout, ModelLayout, Shape, Weight
+
+DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
+
+@dataclass(frozen=True)
+class GateRow:
+    gate: str
+    kernel: int
+    recurrent_kernel: int
+    bias: int
+    direction: str | None = None
+    depth: int | None = None
+
+    @property
+    def params(self) -> int:
+        return self.kernel + self.recurrent_kernel + self.bias
+
+
+@dataclass(frozen=True)
+class ExtraRow:
+    name: str
+    params: int
+    direction: str | None = None
+    depth: int | None = None
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    name: str
+    type: str
+    params: int
+    trainable: int
+    weights: tuple[Weight, ...]
+    gates: tuple[GateRow, ...]
+    extras: tuple[ExtraRow, ...]
+    formula: str | None
+    output_shape: Shape | None
+    recurrent: bool
+
+    @property
+    def non_trainable(self) -> int:
+        return self.params - self.trainable
+
+
+@dataclass(frozen=True)
+class Report:
+    framework: str
+    name: str | None
+    input_shape: Shape | None
+    layers: tuple[LayerReport, ...]
+    dtype: str = "float32"
+
+    @property
+    def total(self) -> int:
+        return sum(layer.params for layer in self.layers)
+
+    @property
+    def trainable(self) -> int:
+        return sum(layer.trainable for layer in self.layers)
+
+    @property
+    def non_trainable(self) -> int:
+        return self.total - self.trainable
+
+    @property
+    def bytes(self) -> int:
+        return self.total * DTYPE_BYTES[self.dtype]
+
+
+def _group_key(w: Weight) -> tuple[int, int]:
+    return (w.depth or 0, 0 if w.direction in (None, "forward") else 1)
+
+
+def _groups(weights: tuple[Weight, ...]) -> list[list[Weight]]:
+    """Weights split by (depth, direction), in first-seen order."""
+    out: dict[tuple[int, int], list[Weight]] = {}
+    for w in weights:
+        out.setdefault(_group_key(w), []).append(w)
+    return list(out.values())
+
+
+def gate_rows(layer: LayerLayout) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, ...]]:
+    """Each gate's share of the kernel, recurrent kernel and bias, per direction and depth."""
+    gates: list[GateRow] = []
+    extras: list[ExtraRow] = []
+    for group in _groups(layer.weights):
+        order: list[str] = []
+        share: dict[str, dict[str, int]] = {}
+        for w in group:
+            if w.role in (KERNEL, RECURRENT, BIAS) and w.gates:
+                for g in w.gates:
+                    if g not in share:
+                        order.append(g)
+                        share[g] = {KERNEL: 0, RECURRENT: 0, BIAS: 0}
+                    share[g][w.role] += w.per_gate
+            else:
+                extras.append(ExtraRow(w.name, w.params, w.direction, w.depth))
+        gates += [GateRow(g, share[g][KERNEL], share[g][RECURRENT], share[g][BIAS],
+                          group[0].direction, group[0].depth) for g in order]
+    return tuple(gates), tuple(extras)
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return " × ".join(str(d) for d in shape) if shape else "1"
+
+
+def _times(factor: int, expr: str) -> str:
+    if factor == 1:
+        return expr
+    return f"{factor} × ({expr})" if _top_level_sum(expr) else f"{factor} × {expr}"
+
+
+def _top_level_sum(expr: str) -> bool:
+    depth = 0
+    for ch in expr:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "+" and depth == 0:
+            return True
+    return False
+
+
+def _combine(terms: list[str]) -> str:
+    """Join terms with +, writing n identical terms as `n × term`."""
+    counts: dict[str, int] = {}
+    for t in terms:
+        counts[t] = counts.get(t, 0) + 1
+    return " + ".join(_times(n, t) for t, n in counts.items())
+
+
+def _matrices(kernel: Weight, recurrent: Weight) -> str:
+    """One gate's kernel + recurrent block, factored where the shapes share all but the input axis."""
+    k, r = kernel.per_gate_shape, recurrent.per_gate_shape
+    axis = kernel.gate_axis - 1 if kernel.gate_axis else 1  # the input axis beside the gate axis
+    if len(k) == len(r) and all(a == b for i, (a, b) in enumerate(zip(k, r)) if i != axis):
+        parts = [str(d) for d in k]
+        parts[axis] = f"({k[axis]} + {r[axis]})"
+        return " × ".join(parts)
+    return f"{_dims(k)} + {_dims(r)}"
+
+
+def formula(layer: LayerLayout) -> str | None:
+    """The count written out with the layer's own numbers, derived from its weights."""
+    if not layer.weights:
+        return None
+    if not layer.recurrent:
+        return f"{_combine([_dims(w.shape) for w in layer.weights])} = {layer.params:,}"
+    terms = []
+    for group in _groups(layer.weights):
+        kernel = next(w for w in group if w.role == KERNEL)
+        recurrent = next(w for w in group if w.role == RECURRENT)
+        inner = [_matrices(kernel, recurrent)]
+        biases = [_dims(w.per_gate_shape) for w in group if w.role == BIAS]
+        if biases:
+            inner.append(_combine(biases))
+        gated = _times(len(kernel.gates), " + ".join(inner))
+        extras = [_dims(w.shape) for w in group if w.role == EXTRA]
+        terms.append(" + ".join([gated, *extras]))
+    return f"{_combine(terms)} = {layer.params:,}"
+
+
+def layer_report(layer: LayerLayout) -> LayerReport:
+    gates, extras = gate_rows(layer) if layer.recurrent else ((), ())
+    trainable = sum(w.params for w in layer.weights if w.trainable)
+    return LayerReport(layer.name, layer.type, layer.params, trainable, layer.weights, gates, extras,
+                       formula(layer), layer.output_shape, layer.recurrent)
+
+
+def report(layout: ModelLayout, dtype: str = "float32") -> Report:
+    return Report(layout.framework, layout.name, layout.input_shape,
+                  tuple(layer_report(layer) for layer in layout.layers), dtype)
+
+
+def check_expect(rep: Report, expect: dict[str, Any] | None) -> list[str]:
+    """Every way the report misses the spec's `expect:` block, as sentences (empty when all hold)."""
+    if not expect:
+        return []
+    failures = []
+    actual = {"total": rep.total, "trainable": rep.trainable, "non_trainable": rep.non_trainable}
+    for key in ("total", "trainable", "non_trainable"):
+        if key in expect and expect[key] != actual[key]:
+            diff = actual[key] - expect[key]
+            failures.append(f"expected {key} {expect[key]:,}, counted {actual[key]:,} ({diff:+,})")
+    if "max_total" in expect and rep.total > expect["max_total"]:
+        failures.append(f"total {rep.total:,} is over max_total {expect['max_total']:,} "
+                        f"by {rep.total - expect['max_total']:,}")
+    by_name = {layer.name: layer for layer in rep.layers}
+    for name, want in (expect.get("layers") or {}).items():
+        layer = by_name.get(str(name))
+        if layer is None:
+            failures.append(f"expected a layer named {name!r}; the model's layers are "
+                            f"{', '.join(by_name)}")
+        elif layer.params != want:
+            failures.append(f"expected layer {name!r} to have {want:,} parameters, counted {layer.params:,} "
+                            f"({layer.params - want:+,})")
+    return failures

@@ -1,0 +1,53 @@
+"""The Python API: count a layer or a whole model without a framework.
+
+    >>> import lstmcount
+    >>> lstmcount.count("lstm", units=75, input=28)
+    31200
+    >>> lstmcount.analyze("configs/mnist_lstm.yaml").total
+    31960
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import conventions
+from .accounting import Report, report
+from .spec import LayerFlags, LayerSpec, Model, load, loads, model_from_flags
+
+__all__ = ["analyze", "count", "count_layer", "model_report"]
+
+
+def model_report(model: Model, dtype: str = "float32") -> Report:
+    """Report for a parsed Model (raises SpecError listing every problem)."""
+    return report(conventions.layout(model), dtype)
+
+
+def analyze(source: str | Model, dtype: str = "float32") -> Report:
+    """Report for a YAML spec file path, a YAML string containing `layers:`, or a Model."""
+    if isinstance(source, Model):
+        return model_report(source, dtype)
+    model = loads(source) if "\n" in source and "layers" in source else load(source)
+    return model_report(model, dtype)
+
+
+def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras", bidirectional: bool = False,
+          num_layers: int = 1, bias: bool = True, reset_after: bool | None = None,
+          proj_size: int | None = None) -> int:
+    """Parameters of one recurrent layer (or a stack of them), exactly as the `params` flags count them."""
+    flags = LayerFlags(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size)
+    layout = conventions.layout(model_from_flags(flags))
+    return layout.params
+
+
+def count_layer(framework: str, type: str, input_shape: tuple[int | None, ...] | None = None,
+                **args: Any) -> int:
+    """Parameters of any one layer class with its own constructor arguments.
+
+    >>> count_layer("keras", "GRU", (None, 28), units=75, reset_after=False)
+    23400
+    >>> count_layer("pytorch", "LSTM", input_size=28, hidden_size=75)
+    31500
+    """
+    model = Model(framework, (LayerSpec(type, args, 1),), input_shape)
+    return conventions.layout(model).params

@@ -1,0 +1,23 @@
+"""The one place that knows each framework's layers: `get(name)` returns its table."""
+
+from __future__ import annotations
+
+from ..layout import ModelLayout
+from ..spec import Model
+from .base import Framework
+from .keras import KERAS
+from .pytorch import PYTORCH
+
+FRAMEWORKS: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
+
+
+def get(name: str) -> Framework:
+    return FRAMEWORKS[name]
+
+
+def layout(model: Model) -> ModelLayout:
+    """The model's weight layout in its own framework (raises SpecError listing every problem)."""
+    return FRAMEWORKS[model.framework].layout(model)
+
+
+__all__ = ["FRAMEWORKS", "Framework", "get", "layout"]

@@ -1,0 +1,323 @@
+"""What every framework table is made of: argument schemas and layer kinds.
+
+A framework module defines, for each layer class it knows, the arguments the class accepts
+(with the types and ranges the framework enforces) and a `build` function that turns the
+checked arguments and the incoming shape into the layer's weight tensors and output shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Loc, SpecError, problem
+from ..layout import LayerLayout, ModelLayout, Shape, Weight
+from ..spec import MAX_NESTING, LayerSpec, LocDict, Model, layer_from_mapping, suggest
+
+REQUIRED: Any = object()
+MAX_PROBLEMS = 50
+
+
+class LayerProblem(Exception):
+    """Raised by a build function: `arg` names the argument at fault, if any."""
+
+    def __init__(self, text: str, arg: str | None = None) -> None:
+        super().__init__(text)
+        self.text = text
+        self.arg = arg
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One constructor argument: its kind, default and allowed range.
+
+    kinds: int, float, bool, str, choice, ints (an int or a tuple of `n` ints), shape
+    (a list of ints, -1 allowed once), layer (a nested layer mapping), any (accepted as given).
+    """
+
+    kind: str
+    default: Any = REQUIRED
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] = ()
+    nullable: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
+    """Return the normalized value or raise LayerProblem(text) saying what is allowed."""
+    if value is None and (arg.nullable or arg.kind == "any"):
+        return None
+    k = arg.kind
+    if k == "any":
+        return value
+    if k == "bool":
+        if not isinstance(value, bool):
+            raise LayerProblem(f"must be true or false, got {_show(value)}")
+        return value
+    if k == "int":
+        if not _is_int(value):
+            raise LayerProblem(f"must be an integer, got {_show(value)}")
+        _range(arg, value)
+        return value
+    if k == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise LayerProblem(f"must be a number, got {_show(value)}")
+        _range(arg, value)
+        return float(value)
+    if k == "str":
+        if not isinstance(value, str):
+            raise LayerProblem(f"must be a string, got {_show(value)}")
+        return value
+    if k == "choice":
+        norm = value.lower() if isinstance(value, str) else value
+        if norm not in arg.choices:
+            allowed = ", ".join(_show(c) for c in arg.choices)
+            raise LayerProblem(f"must be one of {allowed}, got {_show(value)}")
+        return norm
+    if k == "ints":
+        items = value if isinstance(value, list) else [value] * n if _is_int(value) else None
+        if items is None or len(items) != n or not all(_is_int(v) for v in items):
+            want = "an integer" if n == 1 else f"an integer or a list of {n} integers"
+            raise LayerProblem(f"must be {want}, got {_show(value)}")
+        for v in items:
+            _range(arg, v)
+        return tuple(items)
+    if k == "shape":
+        items = [value] if _is_int(value) else value
+        if not isinstance(items, list) or not items or not all(_is_int(v) for v in items):
+            raise LayerProblem(f"must be a list of integers such as [28, 28], got {_show(value)}")
+        if any(v < 1 and v != -1 for v in items) or items.count(-1) > 1:
+            raise LayerProblem(f"must hold positive sizes (and at most one -1), got {items}")
+        return tuple(items)
+    raise AssertionError(f"unknown argument kind {k}")  # pragma: no cover
+
+
+def _range(arg: Arg, value: float) -> None:
+    if arg.min is not None and value < arg.min:
+        raise LayerProblem(f"must be at least {_show(arg.min)}, got {_show(value)}")
+    if arg.max is not None and value > arg.max:
+        raise LayerProblem(f"must be at most {_show(arg.max)}, got {_show(value)}")
+
+
+BuildFn = Callable[["Ctx", dict[str, Any], Shape | None], tuple[list[Weight], Shape | None]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One layer class of one framework."""
+
+    name: str
+    args: Mapping[str, Arg]
+    build: BuildFn
+    recurrent: bool = False
+    rank: int = 1  # how many spatial dims `ints` arguments have (Conv2D: 2)
+    reject: Mapping[str, str] = field(default_factory=dict)  # accepted by the class, not modelled
+
+
+@dataclass
+class Ctx:
+    """What a build function may need beyond its own arguments."""
+
+    framework: "Framework"
+    spec: LayerSpec
+    name: str
+    depth: int = 0  # nesting level (Bidirectional -> LSTM is depth 1)
+    problems: list[str] = field(default_factory=list)
+
+    def nested(self, arg: str, shape: Shape | None) -> LayerLayout:
+        """Check and build a nested layer argument (Bidirectional.layer, TimeDistributed.layer)."""
+        loc = self.spec.arg_loc(arg)
+        if self.depth >= MAX_NESTING:
+            raise LayerProblem(f"layers nested more than {MAX_NESTING} deep", arg)
+        inner = layer_from_mapping(self.spec.args[arg], self.spec.index, loc, self.problems)
+        if inner is None:
+            raise Reported()
+        kind = self.framework.kind(inner.type, None)
+        name = inner.args.get("name")
+        if not isinstance(name, str) or not name:
+            name = snake(kind.name if kind else inner.type)
+        layer, _, _ = self.framework.build_layer(inner, shape, name, self.problems, self.depth + 1)
+        if layer is None:
+            raise Reported()
+        return layer
+
+
+class Reported(Exception):
+    """A nested build failed and has recorded its problems already."""
+
+
+def snake(name: str) -> str:
+    """Keras's own class-name-to-layer-name rule (SimpleRNN -> simple_rnn)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+COMMON_KERAS = {
+    "name": Arg("str", None, nullable=True),
+    "trainable": Arg("bool", True),
+    "dtype": Arg("any", None),
+    "autocast": Arg("bool", True),
+    "activity_regularizer": Arg("any", None),
+}
+
+
+@dataclass
+class Framework:
+    """A framework's table of layer kinds, and the walk that turns a Model into a Layout."""
+
+    name: str
+    kinds: dict[str, Kind]
+    common: Mapping[str, Arg]
+    aliases: tuple[str, ...] = ()  # prefixes accepted before a class name (nn., keras.layers.)
+    tracks_shapes: bool = True
+    _lower: dict[str, Kind] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lower = {k.lower(): v for k, v in self.kinds.items()}
+
+    def kind(self, type_name: str, problems: list[str] | None, spec: LayerSpec | None = None) -> Kind | None:
+        key = type_name
+        for prefix in self.aliases:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        found = self._lower.get(key.lower())
+        if found is None and problems is not None and spec is not None:
+            problems.append(problem(spec.loc, f"layer {spec.index}",
+                                    f"unknown {self.name} layer type {type_name!r}"
+                                    f"{suggest(type_name, list(self.kinds))}"
+                                    f" (known: {', '.join(sorted(self.kinds))})"))
+        return found
+
+    def check_args(self, kind: Kind, spec: LayerSpec, problems: list[str]) -> dict[str, Any] | None:
+        """Check every argument against the class's signature; return them with defaults filled."""
+        allowed = {**self.common, **kind.args}
+        where = f"layer {spec.index} ({kind.name})"
+        out: dict[str, Any] = {}
+        ok = True
+        for arg, value in spec.args.items():
+            loc = spec.arg_loc(arg)
+            if arg not in allowed:
+                other = [k.name for k in self.kinds.values() if arg in k.args]
+                hint = suggest(arg, list(allowed))
+                if not hint and other:
+                    hint = f"; it belongs to {', '.join(sorted(other)[:4])}"
+                problems.append(problem(loc, where, f"{kind.name} takes no argument {arg!r}{hint}"))
+                ok = False
+                continue
+            if arg in kind.reject and value != allowed[arg].default:
+                problems.append(problem(loc, where, f"argument {arg!r}: {kind.reject[arg]}"))
+                ok = False
+                continue
+            spec_arg = allowed[arg]
+            if spec_arg.kind == "layer":
+                out[arg] = value
+                continue
+            try:
+                out[arg] = check_arg(spec_arg, value, kind.rank)
+            except LayerProblem as exc:
+                problems.append(problem(loc, where, f"argument {arg!r} {exc.text}"))
+                ok = False
+        for arg, spec_arg in allowed.items():
+            if arg not in out and arg not in spec.args:
+                if spec_arg.required:
+                    problems.append(problem(spec.loc, where, f"{kind.name} needs the argument {arg!r}"))
+                    ok = False
+                elif spec_arg.kind == "ints" and spec_arg.default is not None:
+                    out[arg] = check_arg(spec_arg, spec_arg.default, kind.rank)
+                else:
+                    out[arg] = spec_arg.default
+        return out if ok else None
+
+    def build_layer(self, spec: LayerSpec, shape: Shape | None, name: str, problems: list[str],
+                    depth: int = 0) -> tuple[LayerLayout | None, Kind | None, dict[str, Any]]:
+        kind = self.kind(spec.type, problems, spec)
+        if kind is None:
+            return None, None, {}
+        args = self.check_args(kind, spec, problems)
+        if args is None:
+            return None, kind, {}
+        spec = LayerSpec(kind.name, spec.args, spec.index, spec.loc, spec.arg_locs)
+        ctx = Ctx(self, spec, name, depth, problems)
+        try:
+            weights, out = kind.build(ctx, args, shape)
+        except Reported:
+            return None, kind, args
+        except LayerProblem as exc:
+            problems.append(problem(spec.arg_loc(exc.arg), spec.where(),
+                                    f"argument {exc.arg!r}: {exc.text}" if exc.arg else exc.text))
+            return None, kind, args
+        if args.get("trainable") is False:
+            weights = [_frozen(w) for w in weights]
+        return LayerLayout(name, kind.name, tuple(weights), out, kind.recurrent), kind, args
+
+    def layout(self, model: Model) -> ModelLayout:
+        """Walk the model's layers, flowing the shape; raise SpecError with every problem found.
+
+        After a layer fails, later layers still have their arguments checked, but are not
+        built when their input shape depends on the failed one.
+        """
+        problems: list[str] = []
+        shape: Shape | None = model.input_shape
+        layers: list[LayerLayout] = []
+        used: dict[str, int] = {}
+        names: set[str] = set()
+        broken = False
+        if self.tracks_shapes and shape is None:
+            problems.append(problem(model.locs.get("layers", Loc(model.source, 1, 1)), None,
+                                    f"a {self.name} model needs `input_shape:` (one sample's shape without the "
+                                    "batch axis, e.g. [28, 28]; null for a free time axis)"))
+            broken = True
+        for spec in model.layers:
+            if len(problems) >= MAX_PROBLEMS:
+                problems.append(f"{model.source}: stopping after {len(problems)} problems")
+                break
+            kind = self.kind(spec.type, problems, spec)
+            if kind is None:
+                broken = True
+                continue
+            name = spec.args.get("name")
+            if not isinstance(name, str) or not name:
+                base = snake(kind.name)
+                n = used.get(base, 0)
+                used[base] = n + 1
+                name = base if n == 0 else f"{base}_{n}"
+            elif name in names:
+                problems.append(problem(spec.arg_loc("name"), spec.where(),
+                                        f"argument 'name': {name!r} is already the name of another layer"))
+            names.add(name)
+            if broken and self.tracks_shapes:
+                self.check_args(kind, spec, problems)
+                continue
+            layer, _, _ = self.build_layer(spec, shape, name, problems)
+            if layer is None:
+                broken = True
+                continue
+            layers.append(layer)
+            shape = layer.output_shape
+        if problems:
+            raise SpecError(problems)
+        return ModelLayout(self.name, model.name, model.input_shape, tuple(layers))
+
+
+def _frozen(w: Weight) -> Weight:
+    from dataclasses import replace
+
+    return replace(w, trainable=False)

@@ -1,0 +1,74 @@
+"""One exception hierarchy; only the CLI turns these into messages and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Loc:
+    """Where something stands in an input: file, 1-based line and column."""
+
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file or "<input>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+
+class LstmcountError(Exception):
+    """Base class; `exit_code` is what the CLI exits with."""
+
+    exit_code = 2
+
+    def messages(self) -> list[str]:
+        return [str(self)]
+
+
+class UsageError(LstmcountError):
+    """Bad flags or option combinations (exit 2)."""
+
+
+class SpecError(LstmcountError):
+    """One or more problems in a model spec (exit 2), each a complete sentence."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+    def messages(self) -> list[str]:
+        return list(self.problems)
+
+
+class FrameworkError(LstmcountError):
+    """The real framework rejected a model that lstmcount accepted (exit 2)."""
+
+
+class FrameworkMissing(LstmcountError):
+    """An optional framework is needed but not installed (exit 3)."""
+
+    exit_code = 3
+
+    def __init__(self, framework: str, extra: str) -> None:
+        super().__init__(
+            f"{framework} is not installed; install it with: pip install 'lstmcount[{extra}]'"
+        )
+
+
+class CheckFailed(LstmcountError):
+    """A check (expect block, verification) did not hold (exit 1)."""
+
+    exit_code = 1
+
+
+def problem(loc: Loc | None, where: str | None, text: str) -> str:
+    """Format one problem as `file:line:col: layer 2 (LSTM): text`."""
+    head = f"{loc}: " if loc is not None else ""
+    mid = f"{where}: " if where else ""
+    return f"{head}{mid}{text}"

@@ -1,0 +1,94 @@
+"""The single description of a layer: its weight tensors, shapes, gate axis and gate order.
+
+Every count, gate breakdown, formula and verification is derived from these objects.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Roles a weight plays in a recurrent layer; everything else is an "extra".
+KERNEL = "kernel"
+RECURRENT = "recurrent_kernel"
+BIAS = "bias"
+EXTRA = "extra"
+PLAIN = "plain"  # a weight of a non-recurrent layer
+
+LSTM_GATES = ("input", "forget", "cell", "output")
+GRU_GATES = ("update", "reset", "candidate")
+RNN_GATES = ("hidden",)
+
+Shape = tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class Slice:
+    gate: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class Weight:
+    """One weight tensor as the framework stores it."""
+
+    name: str
+    shape: tuple[int, ...]
+    role: str = PLAIN
+    gate_axis: int | None = None
+    gates: tuple[str, ...] = ()  # storage order along gate_axis
+    trainable: bool = True
+    direction: str | None = None  # "forward" / "backward" where a layer has both
+    depth: int | None = None  # stacked depth where a layer has several
+
+    @property
+    def params(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def slices(self) -> tuple[Slice, ...]:
+        """Each gate's [start, stop) along the gate axis, in storage order."""
+        if self.gate_axis is None or not self.gates:
+            return ()
+        block = self.shape[self.gate_axis] // len(self.gates)
+        return tuple(Slice(g, k * block, (k + 1) * block) for k, g in enumerate(self.gates))
+
+    @property
+    def per_gate_shape(self) -> tuple[int, ...]:
+        if self.gate_axis is None or not self.gates:
+            return self.shape
+        shape = list(self.shape)
+        shape[self.gate_axis] //= len(self.gates)
+        return tuple(shape)
+
+    @property
+    def per_gate(self) -> int:
+        return self.params // len(self.gates) if self.gates else 0
+
+
+@dataclass(frozen=True)
+class LayerLayout:
+    """A layer as one framework stores it."""
+
+    name: str
+    type: str
+    weights: tuple[Weight, ...]
+    output_shape: Shape | None = None  # without the batch axis; None when not tracked
+    recurrent: bool = False
+
+    @property
+    def params(self) -> int:
+        return sum(w.params for w in self.weights)
+
+
+@dataclass(frozen=True)
+class ModelLayout:
+    framework: str
+    name: str | None
+    input_shape: Shape | None
+    layers: tuple[LayerLayout, ...]
+
+    @property
+    def params(self) -> int:
+        return sum(layer.params for layer in self.layers)

@@ -1,0 +1,59 @@
+"""The stable JSON report (documented in README.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..accounting import LayerReport, Report
+
+
+def layer_dict(layer: LayerReport) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "name": layer.name,
+        "type": layer.type,
+        "params": layer.params,
+        "trainable": layer.trainable,
+        "non_trainable": layer.non_trainable,
+        "output_shape": None if layer.output_shape is None else [None, *layer.output_shape],
+        "weights": [{"name": w.name, "shape": list(w.shape), "params": w.params, "trainable": w.trainable}
+                    for w in layer.weights],
+        "formula": layer.formula,
+    }
+    if layer.recurrent:
+        d["gates"] = []
+        for g in layer.gates:
+            row: dict[str, Any] = {"gate": g.gate, "kernel": g.kernel, "recurrent_kernel": g.recurrent_kernel,
+                                   "bias": g.bias, "params": g.params}
+            if g.direction is not None:
+                row["direction"] = g.direction
+            if g.depth is not None:
+                row["depth"] = g.depth
+            d["gates"].append(row)
+        d["extras"] = []
+        for e in layer.extras:
+            extra: dict[str, Any] = {"name": e.name, "params": e.params}
+            if e.direction is not None:
+                extra["direction"] = e.direction
+            if e.depth is not None:
+                extra["depth"] = e.depth
+            d["extras"].append(extra)
+    return d
+
+
+def report_dict(rep: Report) -> dict[str, Any]:
+    return {
+        "framework": rep.framework,
+        "name": rep.name,
+        "input_shape": None if rep.input_shape is None else list(rep.input_shape),
+        "total": rep.total,
+        "trainable": rep.trainable,
+        "non_trainable": rep.non_trainable,
+        "dtype": rep.dtype,
+        "bytes": rep.bytes,
+        "layers": [layer_dict(layer) for layer in rep.layers],
+    }
+
+
+def render(rep: Report, **_: Any) -> str:
+    return json.dumps(report_dict(rep), indent=2) + "\n"

@@ -1,0 +1,45 @@
+"""The rich terminal table (plain text, no colour codes, when not writing to a terminal)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..accounting import Report
+from . import rows, summary_lines
+
+
+def _num(v: object) -> str:
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def render(rep: Report, color: bool = False, width: int = 100, **_: Any) -> str:
+    title = f"{rep.name or 'model'} ({rep.framework})"
+    table = Table(title=title, title_justify="left", show_lines=False, header_style="bold" if color else "")
+    table.add_column("Layer (type)")
+    table.add_column("Output shape" if rep.framework == "keras" else "")
+    for col in ("Kernel", "Recurrent", "Bias", "Params"):
+        table.add_column(col, justify="right")
+    all_rows = rows(rep)
+    for i, r in enumerate(all_rows):
+        is_layer = r["kind"] == "layer"
+        label = f"{r['layer']} ({r['type']})" if is_layer else f"  {r['part']}"
+        style = ("bold" if is_layer else "dim") if color else None
+        end = i + 1 == len(all_rows) or all_rows[i + 1]["kind"] == "layer"
+        table.add_row(label, str(r["shape"]), _num(r["kernel"]), _num(r["recurrent"]), _num(r["bias"]),
+                      _num(r["params"]), style=style, end_section=end)
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system="standard" if color else None,
+                      force_terminal=color, highlight=False, soft_wrap=False)
+    console.print(table)
+    for line in summary_lines(rep):
+        console.print(line)
+    formulas = [(layer.name, layer.formula) for layer in rep.layers if layer.formula and layer.recurrent]
+    if formulas:
+        console.print()
+        for name, text in formulas:
+            console.print(f"{name}: {text}")
+    return buf.getvalue()

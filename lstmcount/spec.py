@@ -1,0 +1,363 @@
+"""Reading a model spec: YAML (safely, with locations) or command-line flags -> Model.
+
+Only the standard library and PyYAML are imported here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import Loc, SpecError, UsageError, problem
+
+try:  # the C-accelerated loader when libyaml is there, the pure one otherwise
+    from yaml import CSafeLoader as _SafeBase
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _SafeBase  # type: ignore[assignment]
+
+MAX_BYTES = 16 * 1024 * 1024
+MAX_LAYERS = 100_000
+MAX_NESTING = 8
+FRAMEWORKS = ("keras", "pytorch")
+TOP_KEYS = ("name", "framework", "input_shape", "input_dtype", "layers", "expect")
+EXPECT_KEYS = ("total", "trainable", "non_trainable", "max_total", "layers")
+
+
+class LocDict(dict[Any, Any]):
+    """A mapping that remembers where it and each of its keys stood in the file."""
+
+    loc: Loc
+    key_locs: dict[Any, Loc]
+
+
+class _Loader(_SafeBase):  # type: ignore[misc,valid-type]
+    filename: str | None = None
+
+
+def _mark(loader: _Loader, node: yaml.Node) -> Loc:
+    m = node.start_mark
+    return Loc(loader.filename, m.line + 1, m.column + 1)
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
+    loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+    out = LocDict()
+    out.loc = _mark(loader, node)
+    out.key_locs = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value", key_node.start_mark
+            )
+        if key in out:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.key_locs[key] = _mark(loader, key_node)
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _refuse_tag(loader: _Loader, tag_suffix: str, node: yaml.Node) -> Any:
+    raise yaml.constructor.ConstructorError(
+        None, None, f"the tag {node.tag!r} is not allowed in a model spec", node.start_mark
+    )
+
+
+_Loader.add_multi_constructor("", _refuse_tag)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer entry: its class name as written, its arguments and where they stood."""
+
+    type: str
+    args: dict[str, Any]
+    index: int  # 1-based position in `layers`
+    loc: Loc = field(default_factory=Loc)
+    arg_locs: dict[str, Loc] = field(default_factory=dict)
+
+    def where(self) -> str:
+        return f"layer {self.index} ({self.type})"
+
+    def arg_loc(self, arg: str | None) -> Loc:
+        return self.arg_locs.get(arg, self.loc) if arg else self.loc
+
+
+@dataclass(frozen=True)
+class Model:
+    framework: str
+    layers: tuple[LayerSpec, ...]
+    input_shape: tuple[int | None, ...] | None = None
+    input_dtype: str | None = None
+    name: str | None = None
+    expect: dict[str, Any] | None = None
+    source: str = "<flags>"
+    locs: dict[str, Loc] = field(default_factory=dict)
+
+
+def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
+    near = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+def read_text(path: str) -> tuple[str, str]:
+    """Read a spec file (or `-` for standard input) -> (display name, text)."""
+    if path == "-":
+        raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        name = "<stdin>"
+    else:
+        name = path
+        if os.path.isdir(path):
+            raise UsageError(f"{path}: is a directory, not a model spec file")
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_BYTES + 1)
+        except FileNotFoundError:
+            raise UsageError(f"{path}: no such file") from None
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(raw) > MAX_BYTES:
+        raise UsageError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not a model spec")
+    if b"\x00" in raw:
+        raise UsageError(f"{name}: binary data, not a YAML model spec")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name}: not UTF-8 text (bad byte at offset {exc.start})") from None
+    if not text.strip():
+        raise UsageError(f"{name}: empty file; a model spec needs at least `layers:`")
+    return name, text
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    loader = _Loader(text)
+    loader.filename = name
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name)
+        raise SpecError([problem(loc, None, f"invalid YAML: {exc.problem or exc.context}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([problem(Loc(name), None, f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError([problem(Loc(name), None, "YAML nested too deeply")]) from None
+    finally:
+        loader.dispose()
+
+
+def load(path: str) -> Model:
+    name, text = read_text(path)
+    return model_from_data(parse_yaml(text, name), name)
+
+
+def loads(text: str, name: str = "<string>") -> Model:
+    return model_from_data(parse_yaml(text, name), name)
+
+
+def _loc_of(data: Any, key: Any, fallback: Loc) -> Loc:
+    if isinstance(data, LocDict):
+        return data.key_locs.get(key, data.loc)
+    return fallback
+
+
+def layer_from_mapping(entry: Any, index: int, fallback: Loc, problems: list[str]) -> LayerSpec | None:
+    """One `layers:` entry -> LayerSpec, or None (with a problem recorded)."""
+    loc = entry.loc if isinstance(entry, LocDict) else fallback
+    if not isinstance(entry, dict):
+        problems.append(problem(loc, f"layer {index}", f"must be a mapping with a `type:`, got {_kind(entry)}"))
+        return None
+    ltype = entry.get("type")
+    if not isinstance(ltype, str) or not ltype.strip():
+        problems.append(problem(loc, f"layer {index}", "needs a `type:` naming the layer class (e.g. LSTM)"))
+        return None
+    args = {str(k): v for k, v in entry.items() if k != "type"}
+    arg_locs = {str(k): _loc_of(entry, k, loc) for k in entry if k != "type"}
+    return LayerSpec(ltype.strip(), args, index, _loc_of(entry, "type", loc), arg_locs)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def model_from_data(data: Any, name: str) -> Model:
+    root = Loc(name, 1, 1)
+    if not isinstance(data, dict):
+        raise SpecError([problem(root, None, f"a model spec must be a mapping with `layers:`, got {_kind(data)}")])
+    problems: list[str] = []
+    for key in data:
+        if key not in TOP_KEYS:
+            problems.append(problem(_loc_of(data, key, root), None,
+                                    f"unknown top-level key {key!r}{suggest(str(key), TOP_KEYS)}"
+                                    f" (allowed: {', '.join(TOP_KEYS)})"))
+    framework = data.get("framework", "keras")
+    if isinstance(framework, str) and framework.lower() in ("torch", "pytorch"):
+        framework = "pytorch"
+    if not isinstance(framework, str) or framework.lower() not in FRAMEWORKS:
+        problems.append(problem(_loc_of(data, "framework", root), None,
+                                f"framework must be one of {', '.join(FRAMEWORKS)}, got {_kind(framework)}"))
+        framework = "keras"
+    framework = framework.lower()
+    input_shape = _input_shape(data, root, problems)
+    dtype = data.get("input_dtype")
+    if dtype is not None and not isinstance(dtype, str):
+        problems.append(problem(_loc_of(data, "input_dtype", root), None,
+                                f"input_dtype must be a dtype name such as float32, got {_kind(dtype)}"))
+        dtype = None
+    mname = data.get("name")
+    if mname is not None and not isinstance(mname, str):
+        mname = str(mname)
+    layers_raw = data.get("layers")
+    layers: list[LayerSpec] = []
+    if layers_raw is None:
+        problems.append(problem(root, None, "no `layers:` list; a model spec needs at least one layer"))
+    elif not isinstance(layers_raw, list) or not layers_raw:
+        problems.append(problem(_loc_of(data, "layers", root), None,
+                                f"`layers:` must be a non-empty list of layers, got {_kind(layers_raw)}"))
+    elif len(layers_raw) > MAX_LAYERS:
+        problems.append(problem(_loc_of(data, "layers", root), None,
+                                f"{len(layers_raw):,} layers is more than the limit of {MAX_LAYERS:,}"))
+    else:
+        lloc = _loc_of(data, "layers", root)
+        for i, entry in enumerate(layers_raw, 1):
+            spec = layer_from_mapping(entry, i, lloc, problems)
+            if spec is not None:
+                layers.append(spec)
+    expect = _expect(data, root, problems)
+    if problems:
+        raise SpecError(problems)
+    locs = {str(k): _loc_of(data, k, root) for k in data}
+    return Model(framework, tuple(layers), input_shape, dtype, mname, expect, name, locs)
+
+
+def _input_shape(data: dict[str, Any], root: Loc, problems: list[str]) -> tuple[int | None, ...] | None:
+    if "input_shape" not in data:
+        return None
+    raw = data["input_shape"]
+    loc = _loc_of(data, "input_shape", root)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        problems.append(problem(loc, None, f"input_shape must be a list of sizes such as [28, 28], got {_kind(raw)}"))
+        return None
+    shape: list[int | None] = []
+    for dim in raw:
+        if dim is None:
+            shape.append(None)
+        elif isinstance(dim, int) and not isinstance(dim, bool) and dim > 0:
+            shape.append(dim)
+        else:
+            problems.append(problem(loc, None,
+                                    f"input_shape entries must be positive integers or null, got {_kind(dim)}"))
+            return None
+    return tuple(shape)
+
+
+def _expect(data: dict[str, Any], root: Loc, problems: list[str]) -> dict[str, Any] | None:
+    if "expect" not in data or data["expect"] is None:
+        return None
+    raw = data["expect"]
+    loc = _loc_of(data, "expect", root)
+    if not isinstance(raw, dict):
+        problems.append(problem(loc, None, f"expect must be a mapping such as {{total: 31960}}, got {_kind(raw)}"))
+        return None
+    for key, value in raw.items():
+        kloc = _loc_of(raw, key, loc)
+        if key not in EXPECT_KEYS:
+            problems.append(problem(kloc, None, f"unknown expect key {key!r}{suggest(str(key), EXPECT_KEYS)}"
+                                                f" (allowed: {', '.join(EXPECT_KEYS)})"))
+        elif key == "layers":
+            if not isinstance(value, dict) or not all(_is_count(v) for v in value.values()):
+                problems.append(problem(kloc, None,
+                                        "expect.layers must map layer names to parameter counts, e.g. {lstm: 31200}"))
+        elif not _is_count(value):
+            problems.append(problem(kloc, None, f"expect.{key} must be a non-negative integer, got {_kind(value)}"))
+    return dict(raw)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True)
+class LayerFlags:
+    """The `params` flags that describe one recurrent layer (or a stack of them)."""
+
+    type: str = "lstm"
+    framework: str = "keras"
+    units: int = 0
+    input: int = 0
+    bidirectional: bool = False
+    num_layers: int = 1
+    bias: bool = True
+    reset_after: bool | None = None
+    proj_size: int | None = None
+
+
+_KERAS_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+_TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def model_from_flags(f: LayerFlags) -> Model:
+    """Build the same Model a YAML spec would give, from `params` flags."""
+    if f.units < 1:
+        raise UsageError("--units must be a positive integer (the layer's hidden size)")
+    if f.input < 1:
+        raise UsageError("--input must be a positive integer (the number of input features)")
+    if f.num_layers < 1:
+        raise UsageError("--num-layers must be at least 1")
+    if f.reset_after is not None and (f.type != "gru" or f.framework != "keras"):
+        raise UsageError("--reset-after/--no-reset-after applies only to a Keras GRU (--type gru --framework keras)")
+    if f.proj_size is not None and (f.type != "lstm" or f.framework != "pytorch"):
+        raise UsageError("--proj-size applies only to a PyTorch LSTM (--type lstm --framework pytorch)")
+    flags = Loc("<flags>")
+    if f.framework == "pytorch":
+        args: dict[str, Any] = {"input_size": f.input, "hidden_size": f.units}
+        if f.num_layers != 1:
+            args["num_layers"] = f.num_layers
+        if f.bidirectional:
+            args["bidirectional"] = True
+        if not f.bias:
+            args["bias"] = False
+        if f.proj_size is not None:
+            args["proj_size"] = f.proj_size
+        layer = LayerSpec(_TORCH_CLASS[f.type], args, 1, flags, {})
+        return Model("pytorch", (layer,), None, None, None, None, "<flags>")
+    layers = []
+    for k in range(f.num_layers):
+        inner: dict[str, Any] = {"units": f.units}
+        if not f.bias:
+            inner["use_bias"] = False
+        if f.reset_after is not None:
+            inner["reset_after"] = f.reset_after
+        if k < f.num_layers - 1:
+            inner["return_sequences"] = True
+        ltype = _KERAS_CLASS[f.type]
+        if f.bidirectional:
+            inner["type"] = ltype
+            layers.append(LayerSpec("Bidirectional", {"layer": inner}, k + 1, flags, {}))
+        else:
+            layers.append(LayerSpec(ltype, inner, k + 1, flags, {}))
+    return Model("keras", tuple(layers), (None, f.input), None, None, None, "<flags>")
