@@ -165,6 +165,86 @@ def params(
             sys.stderr.write(f"{model.source}: check ok ({', '.join(sorted(model.expect or {}))})\n")
 
 
+def parse_size(text: str) -> int:
+    """`1GiB`, `512MiB`, `2GB`, `1000000` -> bytes."""
+    units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+             "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+    raw = text.strip().lower().replace(" ", "")
+    num = raw.rstrip("kmgtib")
+    unit = raw[len(num):]
+    try:
+        value = float(num)
+    except ValueError:
+        value = -1.0
+    if unit not in units or value <= 0:
+        raise UsageError(f"--max-memory {text!r}: give a size such as 512MiB or 2GiB")
+    return int(value * units[unit])
+
+
+@app.command()
+def verify(
+    configs: Annotated[list[str], typer.Argument(help="YAML model specs (or - for standard input).",
+                                                 show_default=False)],
+    json_: Annotated[bool, typer.Option("--json", help="Machine-readable results.")] = False,
+    summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
+                                                            "(Keras model.summary(), PyTorch module listing).")]
+    = False,
+    max_memory: Annotated[str, typer.Option("--max-memory", help="Refuse to build a Keras model whose weights "
+                                                                 "would take more than this.")] = "1GiB",
+    output: Annotated[str | None, typer.Option("--output", "-O", help="Write the results to this file "
+                                                                      "(atomically) instead of stdout.")] = None,
+) -> None:
+    """Build each model in the real framework and reconcile it with the analytic count, weight by weight.
+
+    Exit 0 when every file matches (and its expect: block holds), 1 when any does not.
+    """
+    from . import spec
+    from .accounting import report
+    from .bridges import bridge
+    from .conventions import layout
+    from .output import write
+    from .render import human_bytes
+    from .render.verify import render_json, render_table
+    from .verify import reconcile
+
+    with guarded():
+        limit = parse_size(max_memory)
+        if configs.count("-") > 1:
+            raise UsageError("standard input (-) can be read only once")
+        models = [spec.load(path) for path in configs]
+        layouts = [layout(m) for m in models]
+        reports = [report(lay) for lay in layouts]
+        for model, rep in zip(models, reports):
+            need = rep.total * 4
+            if model.framework == "keras" and need > limit:
+                raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of float32 "
+                                 f"weights ({rep.total:,} parameters), over the {human_bytes(limit)} limit; "
+                                 f"raise it with --max-memory if you mean it")
+        builders = {fw: bridge(fw) for fw in dict.fromkeys(m.framework for m in models)}
+        versions = {fw: _framework_version(fw) for fw in builders}
+        results = []
+        for model, lay, rep in zip(models, layouts, reports):
+            built = builders[model.framework](model, lay, summary)
+            results.append(reconcile(model.source, rep, built, model.expect))
+        text = render_json(results, versions) if json_ else render_table(results, versions,
+                                                                         color=_color() and output is None)
+        write(text, output)
+        if not json_:
+            ok = sum(r.ok for r in results)
+            sys.stderr.write(f"{ok} of {len(results)} file(s) verified\n")
+        if not all(r.ok for r in results):
+            raise typer.Exit(1)
+
+
+def _framework_version(framework: str) -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version("keras" if framework == "keras" else "torch")
+    except md.PackageNotFoundError:  # pragma: no cover
+        return ""
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -45,21 +45,25 @@ def _mark(loader: _Loader, node: yaml.Node) -> Loc:
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
-    loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+    own = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
+    loader.flatten_mapping(node)  # resolves `<<: *anchor`: merged pairs first, the mapping's own after
     out = LocDict()
     out.loc = _mark(loader, node)
     out.key_locs = {}
+    seen: set[Any] = set()
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, (str, int, float, bool)) and key is not None:
             raise yaml.constructor.ConstructorError(
                 None, None, "a mapping key must be a plain value", key_node.start_mark
             )
-        if key in out:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
-        out[key] = loader.construct_object(value_node, deep=True)
+        if key_node in own:
+            if key in seen:  # written twice in the same mapping: the first would be silently lost
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        out[key] = loader.construct_object(value_node, deep=True)  # a mapping's own key overrides a merged one
         out.key_locs[key] = _mark(loader, key_node)
     return out
 

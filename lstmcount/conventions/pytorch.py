@@ -124,4 +124,4 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
                        "device": ANY, "dtype": ANY}, _layer_norm),
 ]}
 
-PYTORCH = Framework("pytorch", KINDS, {}, aliases=("torch.nn.", "nn."), tracks_shapes=False)
+PYTORCH = Framework("pytorch", KINDS, {"name": Arg("str", None, nullable=True)}, aliases=("torch.nn.", "nn."), tracks_shapes=False)

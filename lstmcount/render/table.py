@@ -41,5 +41,5 @@ def render(rep: Report, color: bool = False, width: int = 100, **_: Any) -> str:
     if formulas:
         console.print()
         for name, text in formulas:
-            console.print(f"{name}: {text}")
+            console.print(f"{name}: {text}", soft_wrap=True)
     return buf.getvalue()

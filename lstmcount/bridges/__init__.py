@@ -1,0 +1,27 @@
+"""Bridges to the real frameworks, imported only by `verify`.
+
+Each bridge has one job: build the model a Model describes and list the weights the framework
+actually created (`Built`). Nothing here counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..layout import ModelLayout
+from ..spec import Model
+from ..verify import Built
+
+BuildFn = Callable[[Model, ModelLayout, bool], Built]
+
+
+def bridge(framework: str) -> BuildFn:
+    """Import the framework (once) and return its build function; FrameworkMissing if absent."""
+    if framework == "keras":
+        from . import keras as mod
+    else:
+        from . import torch as mod  # type: ignore[no-redef]
+    mod.load()
+    build: Any = mod.build
+    return build  # type: ignore[no-any-return]

@@ -1,0 +1,49 @@
+"""Build a Model's modules with torch.nn and list their real parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..conventions import PYTORCH
+from ..errors import FrameworkError, FrameworkMissing, problem
+from ..layout import ModelLayout
+from ..spec import Model
+from ..verify import ActualLayer, ActualWeight, Built
+
+_torch: Any = None
+
+
+def load() -> Any:
+    global _torch
+    if _torch is None:
+        try:
+            import torch
+        except ImportError:
+            raise FrameworkMissing("PyTorch", "torch") from None
+        _torch = torch
+    return _torch
+
+
+def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
+    nn = _torch.nn
+    modules = []
+    with _torch.device("meta"):  # shapes only: no memory is allocated for the weights
+        for spec, planned in zip(model.layers, layout.layers):
+            kind = PYTORCH.kind(spec.type, None)
+            assert kind is not None  # the analytic layout accepted it
+            try:
+                module = getattr(nn, kind.name)(**{k: v for k, v in spec.args.items() if k != "name"})
+            except Exception as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise FrameworkError(problem(spec.loc, spec.where(), f"PyTorch rejected it: {first}")) from None
+            modules.append((planned.name, kind.name, module))
+    actual = tuple(
+        ActualLayer(name, type_name, tuple(ActualWeight(n, tuple(p.shape), bool(p.requires_grad))
+                                           for n, p in module.named_parameters()))
+        for name, type_name, module in modules
+    )
+    text = None
+    if summary:
+        listing = nn.ModuleDict({name: module for name, _, module in modules})
+        text = f"{listing}\nTotal params: {sum(layer.params for layer in actual):,}"
+    return Built(actual, text)
