@@ -7,7 +7,7 @@ formula.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .accounting import Report, check_expect
@@ -43,6 +43,7 @@ class Built:
     """What a bridge hands back: the framework's layers and, if asked, its own summary text."""
 
     layers: tuple[ActualLayer, ...]
+    native_total: int  # the framework's own count (Keras count_params(), PyTorch numel() sum)
     summary: str | None = None
 
 
@@ -76,13 +77,14 @@ class FileResult:
     layers: tuple[LayerCheck, ...]
     actual_total: int
     actual_trainable: int
+    native_total: int
     expect_failures: tuple[str, ...] = ()
     summary: str | None = None
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
         return (all(layer.match for layer in self.layers) and self.actual_total == self.report.total
+                and self.native_total == self.report.total
                 and self.actual_trainable == self.report.trainable and not self.expect_failures)
 
 
@@ -111,7 +113,7 @@ def reconcile(path: str, rep: Report, built: Built, expect: dict[str, Any] | Non
     actual_total = sum(layer.params for layer in built.layers)
     actual_trainable = sum(w.params for layer in built.layers for w in layer.weights if w.trainable)
     return FileResult(path, rep.framework, rep, tuple(checks), actual_total, actual_trainable,
-                      tuple(check_expect(rep, expect)), built.summary)
+                      built.native_total, tuple(check_expect(rep, expect)), built.summary)
 
 
 def describe(diff: WeightDiff) -> str:
@@ -130,7 +132,7 @@ def result_dict(res: FileResult) -> dict[str, Any]:
         "path": res.path,
         "framework": res.framework,
         "ok": res.ok,
-        "total": {"expected": res.report.total, "actual": res.actual_total},
+        "total": {"expected": res.report.total, "actual": res.actual_total, "native": res.native_total},
         "trainable": {"expected": res.report.trainable, "actual": res.actual_trainable},
         "non_trainable": {"expected": res.report.non_trainable,
                           "actual": res.actual_total - res.actual_trainable},

@@ -109,7 +109,7 @@ def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
         lines: list[str] = []
         kmodel.summary(print_fn=lambda line, **_: lines.append(line), line_length=100)
         text = "\n".join(lines)
-    return Built(actual, text)
+    return Built(actual, int(kmodel.count_params()), text)
 
 
 def _call(spec: LayerSpec, name: str, x: Any) -> tuple[Any, Any]:

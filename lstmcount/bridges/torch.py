@@ -46,4 +46,5 @@ def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
     if summary:
         listing = nn.ModuleDict({name: module for name, _, module in modules})
         text = f"{listing}\nTotal params: {sum(layer.params for layer in actual):,}"
-    return Built(actual, text)
+    native = sum(int(p.numel()) for _, _, module in modules for p in module.parameters())
+    return Built(actual, native, text)

@@ -20,8 +20,8 @@ def verdict(res: FileResult, version: str = "") -> str:
     parts = []
     if bad:
         parts.append(f"{len(bad)} layer(s) differ from {who} ({', '.join(bad)})")
-    if res.actual_total != res.report.total:
-        parts.append(f"total {res.report.total:,} vs {res.actual_total:,}")
+    if res.actual_total != res.report.total or res.native_total != res.report.total:
+        parts.append(f"total {res.report.total:,} vs {who}'s {res.native_total:,}")
     parts += list(res.expect_failures)
     return f"{res.path}: FAILED: " + "; ".join(parts)
 
@@ -51,9 +51,9 @@ def render_table(results: list[FileResult], versions: dict[str, str], color: boo
             for d in c.diffs:
                 table.add_row(f"  {describe(d)}", "", "", "", "", style=style)
         table.add_section()
-        total_ok = res.actual_total == res.report.total
-        table.add_row("Total", f"{res.report.total:,}", f"{res.actual_total:,}",
-                      f"{res.actual_total - res.report.total:+,}", "ok" if total_ok else "MISMATCH")
+        total_ok = res.native_total == res.actual_total == res.report.total
+        table.add_row("Total", f"{res.report.total:,}", f"{res.native_total:,}",
+                      f"{res.native_total - res.report.total:+,}", "ok" if total_ok else "MISMATCH")
         table.add_row("Trainable", f"{res.report.trainable:,}", f"{res.actual_trainable:,}",
                       f"{res.actual_trainable - res.report.trainable:+,}",
                       "ok" if res.actual_trainable == res.report.trainable else "MISMATCH")

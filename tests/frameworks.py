@@ -1,0 +1,28 @@
+"""Helpers for tests that build models in the real TensorFlow/Keras and PyTorch (never mocks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from lstmcount import conventions
+from lstmcount.accounting import report
+from lstmcount.bridges import bridge
+from lstmcount.spec import loads
+from lstmcount.verify import FileResult, describe, reconcile
+
+
+def real_check(spec: dict[str, Any] | str) -> FileResult:
+    """Analytic report vs the real framework's weights; fails the test with every difference."""
+    text = spec if isinstance(spec, str) else yaml.safe_dump(spec, sort_keys=False)
+    model = loads(text, "<test>")
+    lay = conventions.layout(model)
+    rep = report(lay)
+    built = bridge(model.framework)(model, lay, False)
+    res = reconcile("<test>", rep, built, None)
+    diffs = [f"{c.name}: {describe(d)}" for c in res.layers for d in c.diffs]
+    assert res.ok, (f"analytic {rep.total} vs framework {res.native_total} "
+                    f"(weights {res.actual_total}); differences: {diffs}\n{text}")
+    assert res.native_total == rep.total
+    return res

@@ -1,0 +1,202 @@
+"""Every layer kind against the real Keras and PyTorch: names, shapes, counts, trainability.
+
+These build real models (TensorFlow CPU and PyTorch CPU, installed by `make test`).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lstmcount.conventions import KERAS, PYTORCH
+
+from .frameworks import real_check
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+KERAS_CASES: list[tuple[list[int | None], list[dict]]] = [
+    ([28, 28], [{"type": "LSTM", "units": 75}, {"type": "Dense", "units": 10},
+                {"type": "Activation", "activation": "softmax"}]),
+    ([28, 28], [{"type": "GRU", "units": 75}]),
+    ([28, 28], [{"type": "GRU", "units": 75, "reset_after": False}]),
+    ([None, 28], [{"type": "SimpleRNN", "units": 7, "use_bias": False, "return_sequences": True}]),
+    ([None, 5], [{"type": "Bidirectional", "merge_mode": "sum",
+                  "layer": {"type": "GRU", "units": 6, "return_sequences": True}},
+                 {"type": "Bidirectional", "merge_mode": None, "layer": {"type": "LSTM", "units": 4}}]),
+    ([None, 5], [{"type": "Bidirectional", "merge_mode": "ave", "layer": {"type": "SimpleRNN", "units": 3}}]),
+    ([4, 6, 3], [{"type": "ConvLSTM1D", "filters": 2, "kernel_size": 3, "return_sequences": True},
+                 {"type": "ConvLSTM1D", "filters": 3, "kernel_size": 2, "padding": "same", "use_bias": False}]),
+    ([3, 6, 6, 2], [{"type": "ConvLSTM2D", "filters": 2, "kernel_size": [3, 2], "strides": 2}]),
+    ([3, 5, 5, 5, 1], [{"type": "ConvLSTM3D", "filters": 2, "kernel_size": 2}]),
+    ([3, 5, 5, 5, 1], [{"type": "Bidirectional", "layer": {"type": "ConvLSTM3D", "filters": 2, "kernel_size": 2}}]),
+    ([28, 28], [{"type": "Dense", "units": 10, "use_bias": False}, {"type": "Flatten"},
+                {"type": "RepeatVector", "n": 3}, {"type": "Reshape", "target_shape": [-1, 10]}]),
+    ([5, 28], [{"type": "TimeDistributed", "layer": {"type": "Dense", "units": 10}}]),
+    ([None], [{"type": "Embedding", "input_dim": 50, "output_dim": 4, "mask_zero": True},
+              {"type": "Masking"}, {"type": "Dropout", "rate": 0.1}, {"type": "LSTM", "units": 3}]),
+    ([30, 4], [{"type": "Conv1D", "filters": 8, "kernel_size": 3, "groups": 2, "padding": "causal"},
+               {"type": "MaxPooling1D", "pool_size": 3, "padding": "same"},
+               {"type": "AveragePooling1D", "pool_size": 2}, {"type": "GlobalAveragePooling1D"}]),
+    ([30, 4], [{"type": "Conv1D", "filters": 8, "kernel_size": 3}, {"type": "GlobalMaxPooling1D",
+                                                                    "keepdims": True}]),
+    ([9, 9, 2], [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "dilation_rate": 2},
+                 {"type": "MaxPooling2D"}, {"type": "AveragePooling2D", "pool_size": 1}]),
+    ([6, 7], [{"type": "BatchNormalization"}, {"type": "BatchNormalization", "axis": 1, "center": False},
+              {"type": "LayerNormalization", "axis": [1, 2]}, {"type": "LayerNormalization", "scale": False}]),
+    ([28, 28], [{"type": "LSTM", "units": 5, "trainable": False}, {"type": "Dense", "units": 2}]),
+]
+
+
+def _keras_spec(shape, layers):
+    return {"framework": "keras", "input_shape": shape, "layers": layers}
+
+
+@pytest.mark.parametrize(("shape", "layers"), KERAS_CASES, ids=lambda v: str(v)[:60])
+def test_keras_layers_match(shape, layers):
+    real_check(_keras_spec(shape, layers))
+
+
+def _types(layers):
+    for layer in layers:
+        yield layer["type"]
+        if isinstance(layer.get("layer"), dict):
+            yield from _types([layer["layer"]])
+
+
+def test_every_keras_kind_is_checked_against_keras():
+    covered = {t for _, layers in KERAS_CASES for t in _types(layers)}
+    assert set(KERAS.kinds) - covered == set()
+
+
+PYTORCH_CASES: list[list[dict]] = [
+    [{"type": "LSTM", "input_size": 28, "hidden_size": 75}],
+    [{"type": "LSTM", "input_size": 28, "hidden_size": 75, "num_layers": 2, "bidirectional": True,
+      "proj_size": 20, "batch_first": True}],
+    [{"type": "LSTM", "input_size": 3, "hidden_size": 4, "bias": False, "num_layers": 3, "dropout": 0.1}],
+    [{"type": "GRU", "input_size": 28, "hidden_size": 75, "bidirectional": True, "num_layers": 2}],
+    [{"type": "RNN", "input_size": 5, "hidden_size": 6, "nonlinearity": "relu", "bias": False}],
+    [{"type": "LSTMCell", "input_size": 5, "hidden_size": 6}, {"type": "GRUCell", "input_size": 6,
+                                                                "hidden_size": 2, "bias": False},
+     {"type": "RNNCell", "input_size": 2, "hidden_size": 3, "nonlinearity": "relu"}],
+    [{"type": "Linear", "in_features": 7, "out_features": 3}, {"type": "Linear", "in_features": 3,
+                                                                "out_features": 1, "bias": False}],
+    [{"type": "Embedding", "num_embeddings": 100, "embedding_dim": 8, "padding_idx": 0},
+     {"type": "Embedding", "num_embeddings": 10, "embedding_dim": 2, "_freeze": True}],
+    [{"type": "Dropout", "p": 0.3}, {"type": "LayerNorm", "normalized_shape": [4, 5]},
+     {"type": "LayerNorm", "normalized_shape": 6, "bias": False},
+     {"type": "LayerNorm", "normalized_shape": 6, "elementwise_affine": False}],
+]
+
+
+@pytest.mark.parametrize("layers", PYTORCH_CASES, ids=lambda v: str(v)[:60])
+def test_pytorch_modules_match(layers):
+    real_check({"framework": "pytorch", "layers": layers})
+
+
+def test_every_pytorch_kind_is_checked_against_pytorch():
+    covered = {t for layers in PYTORCH_CASES for t in _types(layers)}
+    assert set(PYTORCH.kinds) - covered == set()
+
+
+# --- the argument tables are the frameworks' own signatures ------------------------------------
+
+
+def test_keras_argument_tables_are_keras_signatures():
+    import keras
+
+    base = {"name", "trainable", "dtype", "autocast", "activity_regularizer"}
+    for name, kind in KERAS.kinds.items():
+        params = inspect.signature(getattr(keras.layers, name).__init__).parameters
+        real = {p for p, v in params.items() if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
+        assert set(kind.args) - base == real - base, name
+        required = {p for p in real if params[p].default is inspect.Parameter.empty}
+        assert {a for a, spec in kind.args.items() if spec.required} == required, name
+    assert set(KERAS.common) == base
+
+
+def test_pytorch_argument_tables_are_pytorch_signatures():
+    import torch
+
+    rnn = {p for p in inspect.signature(torch.nn.RNNBase.__init__).parameters if p not in ("self", "mode")}
+    expected = {"LSTM": rnn, "GRU": rnn - {"proj_size"}, "RNN": (rnn - {"proj_size"}) | {"nonlinearity"}}
+    for name, kind in PYTORCH.kinds.items():
+        if name in expected:
+            real = expected[name]
+        else:
+            real = {p for p in inspect.signature(getattr(torch.nn, name).__init__).parameters if p != "self"}
+        assert set(kind.args) == real, name
+
+
+# --- randomized shapes ----------------------------------------------------------------------------
+
+RNN = st.sampled_from(["LSTM", "GRU", "SimpleRNN"])
+
+
+@st.composite
+def keras_stacks(draw):
+    depth = draw(st.integers(1, 3))
+    layers = []
+    for k in range(depth):
+        last = k == depth - 1
+        kind = draw(RNN)
+        inner = {"type": kind, "units": draw(st.integers(1, 48)), "use_bias": draw(st.booleans()),
+                 "return_sequences": draw(st.booleans()) if last else True}
+        if kind == "GRU":
+            inner["reset_after"] = draw(st.booleans())
+        if draw(st.booleans()):
+            modes = ["concat", "sum", "mul", "ave"] + ([None] if last else [])
+            layers.append({"type": "Bidirectional", "layer": inner, "merge_mode": draw(st.sampled_from(modes))})
+        else:
+            layers.append(inner)
+    if draw(st.booleans()) and layers[-1].get("merge_mode", "concat") is not None:
+        layers.append({"type": "Dense", "units": draw(st.integers(1, 16))})
+    steps = draw(st.one_of(st.none(), st.integers(1, 12)))
+    return _keras_spec([steps, draw(st.integers(1, 48))], layers)
+
+
+SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SLOW
+@given(keras_stacks())
+def test_random_keras_recurrent_stacks(spec):
+    real_check(spec)
+
+
+@st.composite
+def conv_lstms(draw):
+    rank = draw(st.integers(1, 2))
+    kernel = [draw(st.integers(1, 3)) for _ in range(rank)]
+    spatial = [draw(st.integers(k, 7)) for k in kernel]
+    layer = {"type": f"ConvLSTM{rank}D", "filters": draw(st.integers(1, 6)), "kernel_size": kernel,
+             "padding": draw(st.sampled_from(["valid", "same"])), "use_bias": draw(st.booleans())}
+    return _keras_spec([draw(st.integers(1, 3)), *spatial, draw(st.integers(1, 4))], [layer])
+
+
+@settings(max_examples=15, deadline=None)
+@given(conv_lstms())
+def test_random_conv_lstm(spec):
+    real_check(spec)
+
+
+@st.composite
+def torch_recurrent(draw):
+    kind = draw(st.sampled_from(["LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"]))
+    hidden = draw(st.integers(1, 48))
+    layer = {"type": kind, "input_size": draw(st.integers(1, 48)), "hidden_size": hidden,
+             "bias": draw(st.booleans())}
+    if not kind.endswith("Cell"):
+        layer["num_layers"] = draw(st.integers(1, 3))
+        layer["bidirectional"] = draw(st.booleans())
+    if kind == "LSTM" and hidden > 1 and draw(st.booleans()):
+        layer["proj_size"] = draw(st.integers(1, hidden - 1))
+    return {"framework": "pytorch", "layers": [layer]}
+
+
+@settings(max_examples=60, deadline=None)
+@given(torch_recurrent())
+def test_random_pytorch_recurrent(spec):
+    real_check(spec)

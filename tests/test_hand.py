@@ -1,0 +1,231 @@
+"""Counts derived by hand (written out in each test), against the analytic engine alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from lstmcount import conventions, count, count_layer
+from lstmcount.accounting import report
+from lstmcount.layout import Slice
+from lstmcount.spec import loads
+
+
+def rep(text: str):
+    return report(conventions.layout(loads(text)))
+
+
+# --- Keras recurrent layers -------------------------------------------------------------------
+
+
+def test_tutorial_lstm_and_model():
+    # 4 gates × ((input + units) × units + units) = 4 × ((28 + 75) × 75 + 75)
+    assert count("lstm", units=75, input=28) == 4 * ((28 + 75) * 75 + 75) == 31_200
+    r = rep("input_shape: [28, 28]\nlayers:\n- {type: LSTM, units: 75}\n- {type: Dense, units: 10}\n"
+            "- {type: Activation, activation: softmax}\n")
+    # Dense(10) on 75 features: 75 × 10 + 10 = 760; softmax has none.
+    assert [layer.params for layer in r.layers] == [31_200, 760, 0]
+    assert r.total == 31_960 and r.trainable == 31_960 and r.non_trainable == 0
+    assert r.bytes == 31_960 * 4
+
+
+def test_lstm_formula_and_gates():
+    r = rep("input_shape: [28, 28]\nlayers:\n- {type: LSTM, units: 75}\n")
+    lstm = r.layers[0]
+    assert lstm.formula == "4 × ((28 + 75) × 75 + 75) = 31,200"
+    assert [g.gate for g in lstm.gates] == ["input", "forget", "cell", "output"]
+    # each gate: kernel 28 × 75, recurrent 75 × 75, bias 75
+    assert {(g.kernel, g.recurrent_kernel, g.bias) for g in lstm.gates} == {(2_100, 5_625, 75)}
+    kernel = lstm.weights[0]
+    assert kernel.name == "kernel" and kernel.shape == (28, 300) and kernel.gate_axis == 1
+    assert kernel.slices == (Slice("input", 0, 75), Slice("forget", 75, 150), Slice("cell", 150, 225),
+                             Slice("output", 225, 300))
+
+
+@pytest.mark.parametrize(("reset_after", "expected", "bias_shape"), [
+    (True, 3 * ((28 + 75) * 75 + 2 * 75), (2, 225)),   # two bias rows: input and recurrent
+    (False, 3 * ((28 + 75) * 75 + 75), (225,)),
+])
+def test_keras_gru_reset_after(reset_after, expected, bias_shape):
+    assert count("gru", units=75, input=28, reset_after=reset_after) == expected
+    r = rep(f"input_shape: [28, 28]\nlayers:\n- {{type: GRU, units: 75, reset_after: {str(reset_after).lower()}}}\n")
+    gru = r.layers[0]
+    assert gru.weights[2].shape == bias_shape
+    assert [g.gate for g in gru.gates] == ["update", "reset", "candidate"]
+    assert all(g.bias == (150 if reset_after else 75) for g in gru.gates)
+
+
+def test_gru_formulas():
+    assert rep("input_shape: [28, 28]\nlayers:\n- {type: GRU, units: 75}\n").layers[0].formula == \
+        "3 × ((28 + 75) × 75 + 2 × 75) = 23,625"
+    r = rep("input_shape: [28, 28]\nlayers:\n- {type: LSTM, units: 75, use_bias: false}\n")
+    assert r.layers[0].formula == "4 × (28 + 75) × 75 = 30,900"
+
+
+def test_simple_rnn_and_no_bias():
+    assert count("rnn", units=75, input=28) == (28 + 75) * 75 + 75 == 7_800
+    assert count("lstm", units=75, input=28, bias=False) == 4 * (28 + 75) * 75 == 30_900
+    r = rep("input_shape: [28, 28]\nlayers:\n- {type: SimpleRNN, units: 75}\n")
+    assert r.layers[0].formula == "(28 + 75) × 75 + 75 = 7,800"
+    assert [g.gate for g in r.layers[0].gates] == ["hidden"]
+
+
+@pytest.mark.parametrize(("mode", "width"), [("concat", 150), ("sum", 75), ("mul", 75), ("ave", 75)])
+def test_bidirectional_merge_modes(mode, width):
+    r = rep(f"input_shape: [null, 28]\nlayers:\n- type: Bidirectional\n  merge_mode: {mode}\n"
+            "  layer: {type: LSTM, units: 75}\n- {type: Dense, units: 1}\n")
+    bi, dense = r.layers
+    assert bi.params == 2 * 31_200
+    assert bi.output_shape == (width,)
+    assert dense.params == width + 1
+    assert {g.direction for g in bi.gates} == {"forward", "backward"} and len(bi.gates) == 8
+    assert [w.name for w in bi.weights[:3]] == ["forward_lstm/kernel", "forward_lstm/recurrent_kernel",
+                                                "forward_lstm/bias"]
+    assert bi.formula == "2 × 4 × ((28 + 75) × 75 + 75) = 62,400"
+
+
+def test_bidirectional_merge_none_must_be_last():
+    r = rep("input_shape: [null, 28]\nlayers:\n- type: Bidirectional\n  merge_mode: null\n"
+            "  layer: {type: GRU, units: 8, return_sequences: true}\n")
+    assert r.total == 2 * 3 * ((28 + 8) * 8 + 2 * 8)
+    with pytest.raises(Exception, match="does not hand on a single tensor"):
+        rep("input_shape: [null, 28]\nlayers:\n- type: Bidirectional\n  merge_mode: null\n"
+            "  layer: {type: GRU, units: 8}\n- {type: Dense, units: 1}\n")
+
+
+def test_stacked_flags_keras_and_sequences():
+    # layer 2 takes layer 1's 75 outputs: 4 × ((75 + 75) × 75 + 75) = 45,300
+    assert count("lstm", units=75, input=28, num_layers=2) == 31_200 + 4 * ((75 + 75) * 75 + 75)
+    # bidirectional stack: layer 2 takes 150 features
+    assert count("lstm", units=75, input=28, num_layers=2, bidirectional=True) == \
+        2 * 31_200 + 2 * 4 * ((150 + 75) * 75 + 75)
+
+
+@pytest.mark.parametrize(("rank", "shape", "kernel", "expected", "out"), [
+    # kernel k^n × (in + f) × 4f + 4f bias
+    (1, "[10, 8, 3]", 3, 3 * (3 + 4) * 16 + 16, (6, 4)),
+    (2, "[10, 8, 8, 3]", 3, 3 * 3 * (3 + 4) * 16 + 16, (6, 6, 4)),
+    (3, "[10, 8, 8, 8, 3]", 3, 3 * 3 * 3 * (3 + 4) * 16 + 16, (6, 6, 6, 4)),
+])
+def test_conv_lstm(rank, shape, kernel, expected, out):
+    r = rep(f"input_shape: {shape}\nlayers:\n- {{type: ConvLSTM{rank}D, filters: 4, kernel_size: {kernel}}}\n")
+    assert r.total == expected
+    assert r.layers[0].output_shape == out
+    assert len(r.layers[0].gates) == 4
+
+
+def test_conv_lstm_same_padding_sequences_and_channels_first():
+    r = rep("input_shape: [10, 3, 8, 8]\nlayers:\n- {type: ConvLSTM2D, filters: 4, kernel_size: [3, 5], "
+            "padding: same, return_sequences: true, data_format: channels_first}\n")
+    assert r.layers[0].output_shape == (10, 4, 8, 8)
+    assert r.total == 3 * 5 * (3 + 4) * 16 + 16
+
+
+# --- Keras non-recurrent layers -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("layer", "shape", "params", "out"), [
+    ("{type: Dense, units: 10}", "[28, 28]", 28 * 10 + 10, (28, 10)),      # Dense on 3-D input
+    ("{type: Dense, units: 10, use_bias: false}", "[28]", 280, (10,)),
+    ("{type: TimeDistributed, layer: {type: Dense, units: 10}}", "[5, 28]", 290, (5, 10)),
+    ("{type: Embedding, input_dim: 1000, output_dim: 16}", "[null]", 16_000, (None, 16)),
+    ("{type: Masking}", "[5, 3]", 0, (5, 3)),
+    ("{type: Dropout, rate: 0.5}", "[5, 3]", 0, (5, 3)),
+    ("{type: Flatten}", "[28, 28]", 0, (784,)),
+    ("{type: Flatten}", "[null, 28]", 0, (None,)),
+    ("{type: Reshape, target_shape: [-1, 7]}", "[28, 28]", 0, (112, 7)),
+    ("{type: RepeatVector, n: 5}", "[28]", 0, (5, 28)),
+    ("{type: Conv1D, filters: 16, kernel_size: 3}", "[28, 28]", 3 * 28 * 16 + 16, (26, 16)),
+    ("{type: Conv1D, filters: 16, kernel_size: 3, padding: causal, strides: 2}", "[28, 28]", 1360, (14, 16)),
+    ("{type: Conv1D, filters: 16, kernel_size: 3, dilation_rate: 2}", "[28, 28]", 1360, (24, 16)),
+    ("{type: Conv1D, filters: 16, kernel_size: 3, groups: 4}", "[28, 28]", 3 * 7 * 16 + 16, (26, 16)),
+    ("{type: Conv2D, filters: 16, kernel_size: 3}", "[28, 28, 1]", 3 * 3 * 1 * 16 + 16, (26, 26, 16)),
+    ("{type: Conv2D, filters: 8, kernel_size: [3, 5], strides: 2, padding: same}", "[28, 28, 2]",
+     3 * 5 * 2 * 8 + 8, (14, 14, 8)),
+    ("{type: MaxPooling1D}", "[28, 5]", 0, (14, 5)),
+    ("{type: AveragePooling1D, pool_size: 3, strides: 2}", "[28, 5]", 0, (13, 5)),
+    ("{type: MaxPooling2D, padding: same}", "[7, 7, 3]", 0, (4, 4, 3)),
+    ("{type: AveragePooling2D, pool_size: [2, 3]}", "[8, 9, 3]", 0, (4, 3, 3)),
+    ("{type: GlobalAveragePooling1D}", "[28, 5]", 0, (5,)),
+    ("{type: GlobalMaxPooling1D, keepdims: true}", "[28, 5]", 0, (1, 5)),
+    ("{type: LayerNormalization}", "[28, 5]", 10, (28, 5)),
+    ("{type: LayerNormalization, axis: [1, 2]}", "[28, 5]", 2 * 28 * 5, (28, 5)),
+    ("{type: Activation, activation: relu}", "[3]", 0, (3,)),
+])
+def test_keras_plain_layers(layer, shape, params, out):
+    r = rep(f"input_shape: {shape}\nlayers:\n- {layer}\n")
+    assert r.total == params
+    assert r.layers[0].output_shape == out
+
+
+def test_batch_norm_statistics_are_non_trainable():
+    r = rep("input_shape: [28, 28]\nlayers:\n- {type: BatchNormalization}\n")
+    # gamma, beta (trainable) + moving mean, moving variance (not): 4 × 28
+    assert (r.total, r.trainable, r.non_trainable) == (112, 56, 56)
+    assert r.layers[0].formula == "4 × 28 = 112"
+
+
+def test_trainable_false_freezes_a_layer():
+    r = rep("input_shape: [28, 28]\nlayers:\n- {type: LSTM, units: 75, trainable: false}\n"
+            "- {type: Dense, units: 10}\n")
+    assert (r.total, r.trainable, r.non_trainable) == (31_960, 760, 31_200)
+
+
+def test_enormous_layers_are_exact():
+    u = i = 10**6
+    assert count("lstm", units=u, input=i) == 4 * ((i + u) * u + u) == 8_000_004_000_000
+
+
+# --- PyTorch -----------------------------------------------------------------------------------
+
+
+def test_pytorch_lstm_two_biases():
+    # 4 × (75 × (28 + 75) + 2 × 75): b_ih and b_hh per gate, 300 more than Keras
+    assert count("lstm", units=75, input=28, framework="pytorch") == 31_500
+    r = report(conventions.layout(loads("framework: pytorch\nlayers:\n- {type: LSTM, input_size: 28, "
+                                        "hidden_size: 75}\n")))
+    lstm = r.layers[0]
+    assert lstm.formula == "4 × (75 × (28 + 75) + 2 × 75) = 31,500"
+    assert [w.name for w in lstm.weights] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert lstm.weights[0].shape == (300, 28) and lstm.weights[0].gate_axis == 0
+    assert all(g.bias == 150 for g in lstm.gates)
+
+
+def test_pytorch_gru_order_and_rnn():
+    r = report(conventions.layout(loads("framework: pytorch\nlayers:\n- {type: GRU, input_size: 28, "
+                                        "hidden_size: 75}\n")))
+    assert [g.gate for g in r.layers[0].gates] == ["reset", "update", "candidate"]
+    assert r.total == 3 * (75 * (28 + 75) + 2 * 75) == 23_625
+    assert count("rnn", units=75, input=28, framework="pytorch") == 75 * 28 + 75 * 75 + 2 * 75
+
+
+def test_pytorch_projection_stack():
+    # per direction, depth 0: 4 × (75 × 28 + 75 × 20 + 2 × 75) + 20 × 75 = 16,500
+    # depth 1 takes 2 × 20 = 40 features:  4 × (75 × 40 + 75 × 20 + 2 × 75) + 20 × 75 = 20,100
+    n = count("lstm", units=75, input=28, framework="pytorch", num_layers=2, bidirectional=True, proj_size=20)
+    assert n == 2 * 16_500 + 2 * 20_100 == 73_200
+    r = report(conventions.layout(loads("framework: pytorch\nlayers:\n- {type: LSTM, input_size: 28, "
+                                        "hidden_size: 75, proj_size: 20}\n")))
+    lstm = r.layers[0]
+    assert [e.name for e in lstm.extras] == ["weight_hr_l0"] and lstm.extras[0].params == 1_500
+    assert lstm.weights[1].shape == (300, 20)
+    assert lstm.params == sum(g.params for g in lstm.gates) + sum(e.params for e in lstm.extras)
+    assert lstm.formula == "4 × (75 × (28 + 20) + 2 × 75) + 20 × 75 = 16,500"
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("pytorch", "LSTMCell"), 4 * (75 * 28 + 75 * 75 + 2 * 75)),
+    (("pytorch", "GRUCell"), 3 * (75 * 28 + 75 * 75 + 2 * 75)),
+    (("pytorch", "RNNCell"), 75 * 28 + 75 * 75 + 2 * 75),
+])
+def test_pytorch_cells(args, expected):
+    assert count_layer(*args, input_size=28, hidden_size=75) == expected
+
+
+def test_pytorch_plain_modules():
+    assert count_layer("pytorch", "Linear", in_features=75, out_features=10) == 760
+    assert count_layer("pytorch", "Linear", in_features=75, out_features=10, bias=False) == 750
+    assert count_layer("pytorch", "Embedding", num_embeddings=1000, embedding_dim=16) == 16_000
+    assert count_layer("pytorch", "LayerNorm", normalized_shape=[4, 5]) == 40
+    assert count_layer("pytorch", "LayerNorm", normalized_shape=16, bias=False) == 16
+    assert count_layer("pytorch", "Dropout", p=0.1) == 0
+    assert count_layer("keras", "GRU", (None, 28), units=75, reset_after=False) == 23_400
