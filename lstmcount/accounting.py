@@ -143,7 +143,7 @@ def _matrices(kernel: Weight, recurrent: Weight) -> str:
     """One gate's kernel + recurrent block, factored where the shapes share all but the input axis."""
     k, r = kernel.per_gate_shape, recurrent.per_gate_shape
     axis = kernel.gate_axis - 1 if kernel.gate_axis else 1  # the input axis beside the gate axis
-    if len(k) == len(r) and all(a == b for i, (a, b) in enumerate(zip(k, r)) if i != axis):
+    if len(k) == len(r) and all(a == b for i, (a, b) in enumerate(zip(k, r, strict=True)) if i != axis):
         parts = [str(d) for d in k]
         parts[axis] = f"({k[axis]} + {r[axis]})"
         return " × ".join(parts)

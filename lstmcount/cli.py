@@ -214,7 +214,7 @@ def verify(
         models = [spec.load(path) for path in configs]
         layouts = [layout(m) for m in models]
         reports = [report(lay) for lay in layouts]
-        for model, rep in zip(models, reports):
+        for model, rep in zip(models, reports, strict=True):
             need = rep.total * 4
             if model.framework == "keras" and need > limit:
                 raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of float32 "
@@ -223,7 +223,7 @@ def verify(
         builders = {fw: bridge(fw) for fw in dict.fromkeys(m.framework for m in models)}
         versions = {fw: _framework_version(fw) for fw in builders}
         results = []
-        for model, lay, rep in zip(models, layouts, reports):
+        for model, lay, rep in zip(models, layouts, reports, strict=True):
             built = builders[model.framework](model, lay, summary)
             results.append(reconcile(model.source, rep, built, model.expect))
         text = render_json(results, versions) if json_ else render_table(results, versions,

@@ -35,7 +35,7 @@ class LocDict(dict[Any, Any]):
     key_locs: dict[Any, Loc]
 
 
-class _Loader(_SafeBase):  # type: ignore[misc,valid-type]
+class _Loader(_SafeBase):
     filename: str | None = None
 
 

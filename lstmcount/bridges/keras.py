@@ -91,7 +91,7 @@ def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
         raise FrameworkError(problem(model.locs.get("input_shape"), None, f"Keras rejected the input: {exc}")) \
             from None
     layers = []
-    for spec, planned in zip(model.layers, layout.layers):
+    for spec, planned in zip(model.layers, layout.layers, strict=True):
         layer, x = _call(spec, planned.name, x)
         layers.append(layer)
     try:

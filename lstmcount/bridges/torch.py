@@ -28,7 +28,7 @@ def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
     nn = _torch.nn
     modules = []
     with _torch.device("meta"):  # shapes only: no memory is allocated for the weights
-        for spec, planned in zip(model.layers, layout.layers):
+        for spec, planned in zip(model.layers, layout.layers, strict=True):
             kind = PYTORCH.kind(spec.type, None)
             assert kind is not None  # the analytic layout accepted it
             try:

@@ -20,4 +20,4 @@ def layout(model: Model) -> ModelLayout:
     return FRAMEWORKS[model.framework].layout(model)
 
 
-__all__ = ["FRAMEWORKS", "Framework", "get", "layout"]
+__all__ = ["FRAMEWORKS", "KERAS", "PYTORCH", "Framework", "get", "layout"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import Loc, SpecError, problem
 from ..layout import LayerLayout, ModelLayout, Shape, Weight
-from ..spec import MAX_NESTING, LayerSpec, LocDict, Model, layer_from_mapping, suggest
+from ..spec import MAX_NESTING, LayerSpec, Model, layer_from_mapping, suggest
 
 REQUIRED: Any = object()
 MAX_PROBLEMS = 50
@@ -136,7 +136,7 @@ class Kind:
 class Ctx:
     """What a build function may need beyond its own arguments."""
 
-    framework: "Framework"
+    framework: Framework
     spec: LayerSpec
     name: str
     depth: int = 0  # nesting level (Bidirectional -> LSTM is depth 1)

@@ -149,7 +149,7 @@ def _conv(rank: int) -> Any:
         if a["padding"] == "causal" and rank != 1:
             raise LayerProblem("'causal' padding is only for Conv1D", "padding")
         out = tuple(conv_length(n, k, s, a["padding"], d) for n, k, s, d in
-                    zip(spatial, a["kernel_size"], a["strides"], a["dilation_rate"]))
+                    zip(spatial, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True))
         weights = [Weight("kernel", (*a["kernel_size"], channels // groups, filters))]
         if a["use_bias"]:
             weights.append(Weight("bias", (filters,)))
@@ -167,7 +167,7 @@ def _conv_lstm(rank: int) -> Any:
         if max(a["strides"]) > 1 and max(a["dilation_rate"]) > 1:
             raise LayerProblem("strides > 1 cannot be combined with dilation_rate > 1", "strides")
         out = tuple(conv_length(n, k, s, a["padding"], d) for n, k, s, d in
-                    zip(spatial, a["kernel_size"], a["strides"], a["dilation_rate"]))
+                    zip(spatial, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True))
         weights = gated_weights(channels, a["filters"], LSTM_GATES, a["use_bias"], spatial=a["kernel_size"])
         frame = _join(out, a["filters"], a["data_format"])
         return weights, (shape[0], *frame) if a["return_sequences"] else frame
@@ -181,7 +181,8 @@ def _pool(rank: int) -> Any:
         spatial, channels = _split(shape, rank, a["data_format"])
         strides = a["strides"] if a["strides"] is not None else a["pool_size"]
         try:
-            out = tuple(conv_length(n, k, s, a["padding"]) for n, k, s in zip(spatial, a["pool_size"], strides))
+            out = tuple(conv_length(n, k, s, a["padding"])
+                        for n, k, s in zip(spatial, a["pool_size"], strides, strict=True))
         except LayerProblem as exc:
             raise LayerProblem(exc.text, "pool_size") from None
         return [], _join(out, channels, a["data_format"])
@@ -260,11 +261,16 @@ def _axes(axis: Any, shape: Shape, arg: str = "axis") -> list[int]:
     return out
 
 
+def _sizes(shape: Shape, axes: list[int]) -> tuple[int, ...]:
+    """The sizes of the given axes (checked as known by `_axes`)."""
+    return tuple(d for d in (shape[i] for i in axes) if d is not None)
+
+
 def _batch_norm(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None]:
     shape = _known(shape, None, "")
     if isinstance(a["axis"], (list, tuple)):
         raise LayerProblem(f"must be one integer axis, got {a['axis']!r}", "axis")
-    dims = (shape[_axes(a["axis"], shape)[0]],)
+    dims = _sizes(shape, [_axes(a["axis"], shape)[0]])
     weights = []
     if a["scale"]:
         weights.append(Weight("gamma", dims))
@@ -276,12 +282,12 @@ def _batch_norm(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[
 
 def _layer_norm(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None]:
     shape = _known(shape, None, "")
-    dims = tuple(shape[i] for i in _axes(a["axis"], shape))
+    dims = _sizes(shape, _axes(a["axis"], shape))
     weights = []
     if a["scale"]:
-        weights.append(Weight("gamma", dims))  # type: ignore[arg-type]
+        weights.append(Weight("gamma", dims))
     if a["center"]:
-        weights.append(Weight("beta", dims))  # type: ignore[arg-type]
+        weights.append(Weight("beta", dims))
     return weights, shape
 
 

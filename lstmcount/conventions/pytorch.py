@@ -114,7 +114,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("RNNCell", {**CELL_ARGS, "nonlinearity": NONLIN}, _cell("RNN"), recurrent=True),
     Kind("Linear", {"in_features": POS, "out_features": POS, "bias": Arg("bool", True),
                     "device": ANY, "dtype": ANY}, _linear),
-    Kind("Embedding", {"num_embeddings": POS, "embedding_dim": POS, "padding_idx": Arg("int", None, nullable=True),
+    Kind("Embedding", {"num_embeddings": POS, "embedding_dim": POS,
+                       "padding_idx": Arg("int", None, nullable=True),
                        "max_norm": Arg("float", None, nullable=True), "norm_type": Arg("float", 2.0),
                        "scale_grad_by_freq": Arg("bool", False), "sparse": Arg("bool", False),
                        "_weight": ANY, "_freeze": Arg("bool", False), "device": ANY, "dtype": ANY}, _embedding,
@@ -125,4 +126,5 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
                        "device": ANY, "dtype": ANY}, _layer_norm),
 ]}
 
-PYTORCH = Framework("pytorch", KINDS, {"name": Arg("str", None, nullable=True)}, aliases=("torch.nn.", "nn."), tracks_shapes=False)
+PYTORCH = Framework("pytorch", KINDS, {"name": Arg("str", None, nullable=True)}, aliases=("torch.nn.", "nn."),
+                    tracks_shapes=False)

@@ -67,8 +67,11 @@ def rows(rep: Report) -> list[dict[str, object]]:
     """
     out: list[dict[str, object]] = []
     for layer in rep.layers:
-        sums = {"kernel": sum(g.kernel for g in layer.gates), "recurrent": sum(g.recurrent_kernel for g in layer.gates),
-                "bias": sum(g.bias for g in layer.gates)} if layer.gates else {"kernel": "", "recurrent": "", "bias": ""}
+        sums: dict[str, object] = {"kernel": "", "recurrent": "", "bias": ""}
+        if layer.gates:
+            sums = {"kernel": sum(g.kernel for g in layer.gates),
+                    "recurrent": sum(g.recurrent_kernel for g in layer.gates),
+                    "bias": sum(g.bias for g in layer.gates)}
         out.append({"kind": "layer", "layer": layer.name, "type": layer.type, "part": "",
                     "shape": shape_text(layer.output_shape) if rep.framework == "keras" else "",
                     **sums, "params": layer.params})

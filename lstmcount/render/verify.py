@@ -71,7 +71,7 @@ def render_table(results: list[FileResult], versions: dict[str, str], color: boo
 def render_json(results: list[FileResult], versions: dict[str, str]) -> str:
     out: dict[str, Any] = {"ok": all(r.ok for r in results), "versions": versions,
                            "files": [result_dict(r) for r in results]}
-    for res, entry in zip(results, out["files"]):
+    for res, entry in zip(results, out["files"], strict=True):
         if res.summary:
             entry["summary"] = res.summary
     return json.dumps(out, indent=2) + "\n"
