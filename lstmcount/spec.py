@@ -151,7 +151,10 @@ def parse_yaml(text: str, name: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name)
-        raise SpecError([problem(loc, None, f"invalid YAML: {exc.problem or exc.context}")]) from None
+        what = str(exc.problem or exc.context)
+        if "recursive" in what:
+            what += " (an alias that contains itself)"
+        raise SpecError([problem(loc, None, f"invalid YAML: {what}")]) from None
     except yaml.YAMLError as exc:
         raise SpecError([problem(Loc(name), None, f"invalid YAML: {exc}")]) from None
     except RecursionError:

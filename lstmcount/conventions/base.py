@@ -7,6 +7,7 @@ checked arguments and the incoming shape into the layer's weight tensors and out
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -212,13 +213,19 @@ class Framework:
         where = f"layer {spec.index} ({kind.name})"
         out: dict[str, Any] = {}
         ok = True
+        meant: set[str] = set()  # required arguments a misspelled key was probably meant to be
         for arg, value in spec.args.items():
             loc = spec.arg_loc(arg)
             if arg not in allowed:
-                other = [k.name for k in self.kinds.values() if arg in k.args]
-                hint = suggest(arg, list(allowed))
-                if not hint and other:
-                    hint = f"; it belongs to {', '.join(sorted(other)[:4])}"
+                other = sorted(k.name for k in self.kinds.values() if arg in k.args)
+                near = difflib.get_close_matches(arg, list(allowed), n=1, cutoff=0.6)
+                if other:
+                    hint = f" (it is an argument of {', '.join(other[:4])})"
+                elif near:
+                    hint = f"; did you mean {near[0]!r}?"
+                    meant.add(near[0])
+                else:
+                    hint = f" (it takes: {', '.join(sorted(kind.args))})"
                 problems.append(problem(loc, where, f"{kind.name} takes no argument {arg!r}{hint}"))
                 ok = False
                 continue
@@ -237,7 +244,7 @@ class Framework:
                 ok = False
         for arg, spec_arg in allowed.items():
             if arg not in out and arg not in spec.args:
-                if spec_arg.required:
+                if spec_arg.required and arg not in meant:
                     problems.append(problem(spec.loc, where, f"{kind.name} needs the argument {arg!r}"))
                     ok = False
                 elif spec_arg.kind == "ints" and spec_arg.default is not None:

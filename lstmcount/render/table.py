@@ -16,21 +16,24 @@ def _num(v: object) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
-def render(rep: Report, color: bool = False, width: int = 100, **_: Any) -> str:
+def render(rep: Report, color: bool = False, width: int = 120, **_: Any) -> str:
     title = f"{rep.name or 'model'} ({rep.framework})"
     table = Table(title=title, title_justify="left", show_lines=False, header_style="bold" if color else "")
-    table.add_column("Layer (type)")
-    table.add_column("Output shape" if rep.framework == "keras" else "")
+    shapes = rep.framework == "keras"
+    table.add_column("Layer (type)", no_wrap=True)
+    if shapes:
+        table.add_column("Output shape", no_wrap=True)
     for col in ("Kernel", "Recurrent", "Bias", "Params"):
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     all_rows = rows(rep)
     for i, r in enumerate(all_rows):
         is_layer = r["kind"] == "layer"
         label = f"{r['layer']} ({r['type']})" if is_layer else f"  {r['part']}"
         style = ("bold" if is_layer else "dim") if color else None
         end = i + 1 == len(all_rows) or all_rows[i + 1]["kind"] == "layer"
-        table.add_row(label, str(r["shape"]), _num(r["kernel"]), _num(r["recurrent"]), _num(r["bias"]),
-                      _num(r["params"]), style=style, end_section=end)
+        cells = [label, *([str(r["shape"])] if shapes else []),
+                 *(_num(r[k]) for k in ("kernel", "recurrent", "bias", "params"))]
+        table.add_row(*cells, style=style, end_section=end)
     buf = io.StringIO()
     console = Console(file=buf, width=width, color_system="standard" if color else None,
                       force_terminal=color, highlight=False, soft_wrap=False)

@@ -62,7 +62,7 @@ def render_table(results: list[FileResult], versions: dict[str, str], color: boo
             console.print(f"expect: {failure}", soft_wrap=True)
         if res.summary:
             console.print(f"{label}'s own summary:")
-            console.print(res.summary, markup=False)
+            console.print(res.summary, markup=False, soft_wrap=True)
         console.print(verdict(res, versions.get(res.framework, "")), soft_wrap=True)
         console.print()
     return buf.getvalue()

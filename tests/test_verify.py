@@ -1,0 +1,108 @@
+"""`lstmcount verify` against the real frameworks, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import CONFIGS, ROOT
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def run(*args: str, env: dict[str, str] | None = None, pre: str = "") -> subprocess.CompletedProcess[str]:
+    """The real command in a fresh interpreter (`pre` runs first, e.g. to hide a framework)."""
+    code = f"{pre}\nimport sys\nfrom lstmcount.cli import main\nsys.argv = ['lstmcount', *{list(args)!r}]\nmain()"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_every_config_verifies_in_one_process():
+    r = run("verify", *[str(p.relative_to(ROOT)) for p in CONFIGS], "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert data["ok"] is True and len(data["files"]) == len(CONFIGS)
+    for f in data["files"]:
+        assert f["ok"] and f["total"]["expected"] == f["total"]["actual"] == f["total"]["native"]
+        assert all(layer["match"] for layer in f["layers"])
+    assert set(data["versions"]) == {"keras", "pytorch"}
+    assert r.stderr == ""  # TensorFlow's start-up noise stays out of the user's terminal
+
+
+def test_table_verdict_and_summary():
+    r = run("verify", "configs/mnist_lstm.yaml", "--summary")
+    assert r.returncode == 0, r.stderr
+    assert "configs/mnist_lstm.yaml: OK: 31,960 parameters in 3 layers match Keras" in r.stdout
+    assert "Keras's own summary:" in r.stdout and "31,200" in r.stdout.split("own summary:")[1]
+    assert "\x1b[" not in r.stdout
+    assert r.stderr == "1 of 1 file(s) verified\n"
+
+
+def test_wrong_expectation_fails_and_names_what_differs(tmp_path):
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text((ROOT / "configs" / "mnist_lstm.yaml").read_text()
+                     .replace("total: 31960", "total: 32000").replace("lstm: 31200", "lstm: 31500"))
+    r = run("verify", str(wrong))
+    assert r.returncode == 1
+    assert "expect: expected total 32,000, counted 31,960 (-40)" in r.stdout
+    assert "expect: expected layer 'lstm' to have 31,500 parameters, counted 31,200 (-300)" in r.stdout
+    assert f"{wrong}: FAILED:" in r.stdout
+    j = run("verify", str(wrong), "--json")
+    data = json.loads(j.stdout)
+    assert j.returncode == 1 and data["ok"] is False and len(data["files"][0]["expect_failures"]) == 2
+
+
+def test_pytorch_verify_with_module_listing():
+    r = run("verify", "configs/torch_projection_cells.yaml", "--summary")
+    assert r.returncode == 0, r.stderr
+    assert "(encoder): LSTM(28, 75, proj_size=20)" in r.stdout
+    assert "match PyTorch" in r.stdout
+
+
+def test_framework_rejection_is_exit_2_with_its_message(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("input_shape: [28, 28]\nlayers:\n  - type: LSTM\n    units: 5\n    activation: nonsense\n")
+    r = run("verify", str(spec))
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"{spec}:3:5: layer 1 (LSTM): Keras rejected it: ")
+    assert "nonsense" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_memory_guard_refuses_before_building(tmp_path):
+    spec = tmp_path / "huge.yaml"
+    spec.write_text("input_shape: [null, 28]\nlayers:\n  - type: LSTM\n    units: 100000\n")
+    r = run("verify", str(spec), pre="import sys; sys.modules['keras'] = None; sys.modules['tensorflow'] = None")
+    assert r.returncode == 2
+    assert "building it would allocate 149.05 GiB of float32 weights (40,011,600,000 parameters), over the " \
+           "1.00 GiB limit; raise it with --max-memory if you mean it" in r.stderr
+
+
+@pytest.mark.parametrize(("hide", "config", "extra"), [
+    ("keras", "configs/mnist_lstm.yaml", "keras"),
+    ("torch", "configs/torch_mnist_lstm.yaml", "torch"),
+])
+def test_missing_framework_is_exit_3_with_install_command(hide, config, extra):
+    r = run("verify", config, pre=f"import sys; sys.modules[{hide!r}] = None")
+    assert r.returncode == 3
+    assert r.stderr.endswith(f"install it with: pip install 'lstmcount[{extra}]'\n")
+
+
+def test_verify_bad_spec_is_exit_2_before_any_framework(tmp_path):
+    spec = tmp_path / "typo.yaml"
+    spec.write_text("input_shape: [28, 28]\nlayers:\n  - type: LSTM\n    unit: 75\n")
+    r = run("verify", str(spec), pre="import sys; sys.modules['keras'] = None")
+    assert r.returncode == 2
+    assert r.stderr == f"{spec}:4:5: layer 1 (LSTM): LSTM takes no argument 'unit'; did you mean 'units'?\n"
+
+
+def test_params_check_on_every_config(cli):
+    for config in CONFIGS:
+        r = cli("params", str(config), "--check", "--json")
+        assert r.exit_code == 0, (config, r.stderr)
+        assert "check ok" in r.stderr
+        assert Path(config).read_text().count("expect:") == 1
