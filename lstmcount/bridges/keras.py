@@ -107,7 +107,7 @@ def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
     text = None
     if summary:
         lines: list[str] = []
-        kmodel.summary(print_fn=lambda line, **_: lines.append(line), line_length=100)
+        kmodel.summary(print_fn=lambda line, **_: lines.append(line), line_length=80)
         text = "\n".join(lines)
     return Built(actual, int(kmodel.count_params()), text)
 
