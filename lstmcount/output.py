@@ -13,7 +13,11 @@ from .errors import UsageError
 def write(text: str, path: str | None) -> None:
     """Write `text` to stdout, or replace `path` only with the complete text (temp file + rename)."""
     if path is None or path == "-":
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:  # a terminal that is not UTF-8: send the bytes as they are
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text.encode("utf-8"))
         sys.stdout.flush()
         return
     folder = os.path.dirname(os.path.abspath(path))

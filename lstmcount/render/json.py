@@ -56,4 +56,4 @@ def report_dict(rep: Report) -> dict[str, Any]:
 
 
 def render(rep: Report, **_: Any) -> str:
-    return json.dumps(report_dict(rep), indent=2) + "\n"
+    return json.dumps(report_dict(rep), indent=2, ensure_ascii=False) + "\n"

@@ -45,4 +45,4 @@ def render(rep: Report, color: bool = False, width: int = 120, **_: Any) -> str:
         console.print()
         for name, text in formulas:
             console.print(f"{name}: {text}", soft_wrap=True)
-    return buf.getvalue()
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())

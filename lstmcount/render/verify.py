@@ -65,7 +65,7 @@ def render_table(results: list[FileResult], versions: dict[str, str], color: boo
             console.print(res.summary, markup=False, soft_wrap=True)
         console.print(verdict(res, versions.get(res.framework, "")), soft_wrap=True)
         console.print()
-    return buf.getvalue()
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
 
 
 def render_json(results: list[FileResult], versions: dict[str, str]) -> str:

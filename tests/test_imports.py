@@ -1,0 +1,59 @@
+"""The analytic path never pays for a framework: a fresh interpreter runs it and lists sys.modules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+HEAVY = ("tensorflow", "keras", "torch", "numpy", "onnx", "jax")
+
+PROBE = """
+import json, sys
+from lstmcount.cli import main
+sys.argv = ["lstmcount", *{args!r}]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+sys.stderr.write("\\nMODULES " + json.dumps(sorted({{m.split(".")[0] for m in sys.modules}})) + " " + str(code))
+"""
+
+
+def modules_after(*args: str) -> tuple[set[str], int]:
+    r = subprocess.run([sys.executable, "-c", PROBE.format(args=list(args))], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    line = r.stderr.rsplit("\nMODULES ", 1)[1]
+    names, code = line.rsplit(" ", 1)
+    return set(json.loads(names)), int(code)
+
+
+@pytest.mark.parametrize("args", [
+    ["params", "--units", "75", "--input", "28"],
+    ["params", "--units", "75", "--input", "28", "--json"],
+    ["params", "configs/text_bilstm.yaml", "-o", "markdown"],
+    ["params", "configs/torch_projection_cells.yaml", "-o", "csv", "--check"],
+    ["params", "configs/does_not_exist.yaml"],
+])
+def test_params_imports_no_framework(args):
+    mods, code = modules_after(*args)
+    assert code in (0, 2)
+    assert mods.isdisjoint(HEAVY), mods & set(HEAVY)
+
+
+def test_json_output_does_not_import_rich():
+    mods, code = modules_after("params", "configs/mnist_lstm.yaml", "--json")
+    assert code == 0
+    assert "rich" not in mods
+
+
+def test_the_guard_can_fail():
+    """The probe sees a framework when one is imported: verify does import Keras."""
+    mods, code = modules_after("verify", "configs/masked_variable_length.yaml")
+    assert code == 0 and "keras" in mods
