@@ -1,0 +1,136 @@
+"""lstmcount benchmarks: ratios from one run, medians of alternating repetitions, peak memory.
+
+Run with `make bench`. Nothing here asserts: it prints each measurement beside its target so a
+person (or the README) can read them. Each command runs in a fresh process; its peak resident
+memory comes from the kernel's accounting for that child (wait4).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LSTMCOUNT = str(BIN / "lstmcount")
+PY = sys.executable
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+KERAS_ROUTE = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'\nimport keras\n"
+               "m = keras.Sequential([keras.Input((None, 28)), keras.layers.LSTM(75)])\nprint(m.count_params())")
+TORCH_ROUTE = "import torch\nprint(sum(p.numel() for p in torch.nn.LSTM(28, 75).parameters()))"
+
+
+def run_once(cmd: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of one command in a fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(cmd)}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def compare(named: dict[str, list[str]], repeats: int) -> dict[str, tuple[float, float]]:
+    """Median time and peak memory per command, running the commands alternately."""
+    times: dict[str, list[float]] = {k: [] for k in named}
+    peaks: dict[str, list[float]] = {k: [] for k in named}
+    for cmd in named.values():  # one warm-up each (file cache)
+        run_once(cmd)
+    for _ in range(repeats):
+        for name, cmd in named.items():
+            t, m = run_once(cmd)
+            times[name].append(t)
+            peaks[name].append(m)
+    return {k: (statistics.median(times[k]), max(peaks[k])) for k in named}
+
+
+def line(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
+    mark = "" if ok is None else ("  [meets target]" if ok else "  [MISSES target]")
+    print(f"  {label:<58} {value:>22}  {target}{mark}")
+
+
+def big_spec(path: Path, layers: int) -> None:
+    parts = ["name: ten-thousand\ninput_shape: [null, 16]\nlayers:\n"]
+    for k in range(layers):
+        last = k == layers - 1
+        parts.append(f"  - type: LSTM\n    units: {16 + k % 7}\n    return_sequences: {str(not last).lower()}\n")
+    path.write_text("".join(parts))
+
+
+def api_throughput(n: int = 200_000) -> float:
+    sys.path.insert(0, str(ROOT))
+    import lstmcount
+
+    count: Callable[..., int] = lstmcount.count
+    start = time.perf_counter()
+    total = 0
+    for k in range(n):
+        total += count("lstm", units=1 + k % 97, input=1 + k % 31)
+    elapsed = time.perf_counter() - start
+    assert total > 0
+    return n / elapsed
+
+
+def main() -> None:
+    repeats = int(os.environ.get("BENCH_REPEATS", "7"))
+    print(f"lstmcount benchmark on {platform.node() or 'this machine'}: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of {repeats} alternating runs\n")
+
+    print("1. One layer, analytic path (`params --units 75 --input 28 --json`)")
+    res = compare({
+        "lstmcount": [LSTMCOUNT, "params", "--units", "75", "--input", "28", "--json"],
+        "floor": [PY, "-c", "import typer, rich.table, yaml"],
+        "keras": [PY, "-c", KERAS_ROUTE],
+        "torch": [PY, "-c", TORCH_ROUTE],
+    }, max(3, repeats // 2))
+    (t_l, m_l), (t_f, m_f), (t_k, m_k), (t_t, m_t) = (res[k] for k in ("lstmcount", "floor", "keras", "torch"))
+    line("lstmcount params", f"{t_l * 1000:.0f} ms, {m_l:.1f} MiB")
+    line("dependency floor: import typer, rich.table, yaml", f"{t_f * 1000:.0f} ms, {m_f:.1f} MiB")
+    line("Keras route: build LSTM(75), count_params()", f"{t_k * 1000:.0f} ms, {m_k:.1f} MiB")
+    line("PyTorch route: nn.LSTM(28, 75), sum numel()", f"{t_t * 1000:.0f} ms, {m_t:.1f} MiB")
+    line("lstmcount / floor", f"{t_l / t_f:.2f}x", "target <= 1.3x", t_l / t_f <= 1.3)
+    line("Keras route / lstmcount", f"{t_k / t_l:.1f}x faster", "target >= 25x", t_k / t_l >= 25)
+    line("PyTorch route / lstmcount", f"{t_t / t_l:.1f}x faster")
+    line("lstmcount peak memory", f"{m_l:.1f} MiB", "target < 40 MiB", m_l < 40)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "big.yaml"
+        big_spec(spec, 10_000)
+        print(f"\n2. A 10,000-layer spec ({spec.stat().st_size / 1024:.0f} KiB of YAML)")
+        res = compare({
+            "lstmcount": [LSTMCOUNT, "params", str(spec), "--json"],
+            "parse": [PY, "-c", "import typer, rich.table, yaml\n"
+                                f"yaml.load(open({str(spec)!r}), Loader=yaml.CSafeLoader)"],
+        }, max(3, repeats // 2))
+        (t_b, m_b), (t_p, m_p) = res["lstmcount"], res["parse"]
+        line("lstmcount params big.yaml --json", f"{t_b * 1000:.0f} ms, {m_b:.1f} MiB")
+        line("floor + CSafeLoader parse alone", f"{t_p * 1000:.0f} ms, {m_p:.1f} MiB")
+        line("lstmcount / parse", f"{t_b / t_p:.2f}x", "target <= 1.5x", t_b / t_p <= 1.5)
+
+        print("\n3. verify: one config vs twenty (Keras and PyTorch)")
+        configs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").glob("*.yaml"))
+        twenty = (configs * 2)[:20]
+        res = compare({"one": [LSTMCOUNT, "verify", configs[0]], "twenty": [LSTMCOUNT, "verify", *twenty]},
+                      max(2, repeats // 3))
+        (t_1, m_1), (t_20, m_20) = res["one"], res["twenty"]
+        line("verify 1 config", f"{t_1:.2f} s, {m_1:.0f} MiB")
+        line("verify 20 configs (both frameworks)", f"{t_20:.2f} s, {m_20:.0f} MiB")
+        line("twenty / one", f"{t_20 / t_1:.2f}x", "target <= 1.5x", t_20 / t_1 <= 1.5)
+
+    print("\n4. Python API throughput (lstmcount.count, in-process)")
+    rate = api_throughput()
+    line("single-layer specs per second", f"{rate:,.0f}/s", "target >= 200,000/s", rate >= 200_000)
+
+
+if __name__ == "__main__":
+    main()
