@@ -5,16 +5,14 @@ Pure functions over frozen dataclasses; nothing here prints or imports a framewo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .layout import BIAS, EXTRA, KERNEL, RECURRENT, LayerLayout, ModelLayout, Shape, Weight
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 
-@dataclass(frozen=True)
-class GateRow:
+class GateRow(NamedTuple):
     gate: str
     kernel: int
     recurrent_kernel: int
@@ -27,16 +25,14 @@ class GateRow:
         return self.kernel + self.recurrent_kernel + self.bias
 
 
-@dataclass(frozen=True)
-class ExtraRow:
+class ExtraRow(NamedTuple):
     name: str
     params: int
     direction: str | None = None
     depth: int | None = None
 
 
-@dataclass(frozen=True)
-class LayerReport:
+class LayerReport(NamedTuple):
     name: str
     type: str
     params: int
@@ -53,8 +49,7 @@ class LayerReport:
         return self.params - self.trainable
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
     framework: str
     name: str | None
     input_shape: Shape | None
@@ -78,36 +73,36 @@ class Report:
         return self.total * DTYPE_BYTES[self.dtype]
 
 
-def _group_key(w: Weight) -> tuple[int, int]:
-    return (w.depth or 0, 0 if w.direction in (None, "forward") else 1)
-
-
 def _groups(weights: tuple[Weight, ...]) -> list[list[Weight]]:
     """Weights split by (depth, direction), in first-seen order."""
-    out: dict[tuple[int, int], list[Weight]] = {}
+    out: dict[tuple[int | None, str | None], list[Weight]] = {}
     for w in weights:
-        out.setdefault(_group_key(w), []).append(w)
+        out.setdefault((w.depth, w.direction), []).append(w)
     return list(out.values())
 
 
 def gate_rows(layer: LayerLayout) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, ...]]:
-    """Each gate's share of the kernel, recurrent kernel and bias, per direction and depth."""
+    """Each gate's share of the kernel, recurrent kernel and bias, per direction and depth.
+
+    A gated weight is split evenly along its gate axis, so within one direction and depth every
+    gate holds the same share; weights without gates (a projection, peepholes) are extras.
+    """
     gates: list[GateRow] = []
     extras: list[ExtraRow] = []
     for group in _groups(layer.weights):
-        order: list[str] = []
-        share: dict[str, dict[str, int]] = {}
+        share = {KERNEL: 0, RECURRENT: 0, BIAS: 0}
+        names: tuple[str, ...] = ()
         for w in group:
-            if w.role in (KERNEL, RECURRENT, BIAS) and w.gates:
-                for g in w.gates:
-                    if g not in share:
-                        order.append(g)
-                        share[g] = {KERNEL: 0, RECURRENT: 0, BIAS: 0}
-                    share[g][w.role] += w.per_gate
+            if w.gates and w.role in share:
+                if names and w.gates != names:
+                    raise ValueError(f"{layer.name}: weights of one direction disagree on the gate order")
+                names = w.gates
+                share[w.role] += w.params // len(w.gates)
             else:
                 extras.append(ExtraRow(w.name, w.params, w.direction, w.depth))
-        gates += [GateRow(g, share[g][KERNEL], share[g][RECURRENT], share[g][BIAS],
-                          group[0].direction, group[0].depth) for g in order]
+        head = group[0]
+        gates += [GateRow(g, share[KERNEL], share[RECURRENT], share[BIAS], head.direction, head.depth)
+                  for g in names]
     return tuple(gates), tuple(extras)
 
 

@@ -6,7 +6,7 @@ Every count, gate breakdown, formula and verification is derived from these obje
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 # Roles a weight plays in a recurrent layer; everything else is an "extra".
 KERNEL = "kernel"
@@ -22,16 +22,14 @@ RNN_GATES = ("hidden",)
 Shape = tuple[int | None, ...]
 
 
-@dataclass(frozen=True)
-class Slice:
+class Slice(NamedTuple):
     gate: str
     start: int
     stop: int
 
 
-@dataclass(frozen=True)
-class Weight:
-    """One weight tensor as the framework stores it."""
+class Weight(NamedTuple):
+    """One weight tensor as the framework stores it (a NamedTuple: layouts are built by the thousand)."""
 
     name: str
     shape: tuple[int, ...]
@@ -67,8 +65,7 @@ class Weight:
         return self.params // len(self.gates) if self.gates else 0
 
 
-@dataclass(frozen=True)
-class LayerLayout:
+class LayerLayout(NamedTuple):
     """A layer as one framework stores it."""
 
     name: str
@@ -82,8 +79,7 @@ class LayerLayout:
         return sum(w.params for w in self.weights)
 
 
-@dataclass(frozen=True)
-class ModelLayout:
+class ModelLayout(NamedTuple):
     framework: str
     name: str | None
     input_shape: Shape | None

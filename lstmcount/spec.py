@@ -9,7 +9,7 @@ import difflib
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -308,8 +308,7 @@ def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-@dataclass(frozen=True)
-class LayerFlags:
+class LayerFlags(NamedTuple):
     """The `params` flags that describe one recurrent layer (or a stack of them)."""
 
     type: str = "lstm"
@@ -327,8 +326,16 @@ _KERAS_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 _TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
-def model_from_flags(f: LayerFlags) -> Model:
-    """Build the same Model a YAML spec would give, from `params` flags."""
+def check_flags(f: LayerFlags) -> None:
+    """The `params` flags' own rules (UsageError), before any layer is built."""
+    if f.type not in _KERAS_CLASS:
+        raise UsageError(f"--type must be one of {', '.join(_KERAS_CLASS)}, got {f.type!r}")
+    if f.framework not in FRAMEWORKS:
+        raise UsageError(f"--framework must be one of {', '.join(FRAMEWORKS)}, got {f.framework!r}")
+    for flag, value in (("--units", f.units), ("--input", f.input), ("--num-layers", f.num_layers),
+                        ("--proj-size", f.proj_size or 0)):
+        if type(value) is not int:
+            raise UsageError(f"{flag} must be an integer, got {value!r}")
     if f.units < 1:
         raise UsageError("--units must be a positive integer (the layer's hidden size)")
     if f.input < 1:
@@ -339,7 +346,13 @@ def model_from_flags(f: LayerFlags) -> Model:
         raise UsageError("--reset-after/--no-reset-after applies only to a Keras GRU (--type gru --framework keras)")
     if f.proj_size is not None and (f.type != "lstm" or f.framework != "pytorch"):
         raise UsageError("--proj-size applies only to a PyTorch LSTM (--type lstm --framework pytorch)")
-    flags = Loc("<flags>")
+    if f.proj_size is not None and not 0 <= f.proj_size < f.units:
+        raise UsageError(f"--proj-size must be at least 0 and smaller than --units ({f.units}), got {f.proj_size}")
+
+
+def flag_layers(f: LayerFlags) -> list[tuple[str, dict[str, Any]]]:
+    """The layers the flags describe, as (class name, arguments) exactly as a spec file would give them."""
+    check_flags(f)
     if f.framework == "pytorch":
         args: dict[str, Any] = {"input_size": f.input, "hidden_size": f.units}
         if f.num_layers != 1:
@@ -350,9 +363,8 @@ def model_from_flags(f: LayerFlags) -> Model:
             args["bias"] = False
         if f.proj_size is not None:
             args["proj_size"] = f.proj_size
-        layer = LayerSpec(_TORCH_CLASS[f.type], args, 1, flags, {})
-        return Model("pytorch", (layer,), None, None, None, None, "<flags>")
-    layers = []
+        return [(_TORCH_CLASS[f.type], args)]
+    layers: list[tuple[str, dict[str, Any]]] = []
     for k in range(f.num_layers):
         inner: dict[str, Any] = {"units": f.units}
         if not f.bias:
@@ -361,10 +373,19 @@ def model_from_flags(f: LayerFlags) -> Model:
             inner["reset_after"] = f.reset_after
         if k < f.num_layers - 1:
             inner["return_sequences"] = True
-        ltype = _KERAS_CLASS[f.type]
         if f.bidirectional:
-            inner["type"] = ltype
-            layers.append(LayerSpec("Bidirectional", {"layer": inner}, k + 1, flags, {}))
+            layers.append(("Bidirectional", {"layer": {"type": _KERAS_CLASS[f.type], **inner}}))
         else:
-            layers.append(LayerSpec(ltype, inner, k + 1, flags, {}))
-    return Model("keras", tuple(layers), (None, f.input), None, None, None, "<flags>")
+            layers.append((_KERAS_CLASS[f.type], inner))
+    return layers
+
+
+def flag_input_shape(f: LayerFlags) -> tuple[int | None, ...] | None:
+    return (None, f.input) if f.framework == "keras" else None
+
+
+def model_from_flags(f: LayerFlags) -> Model:
+    """Build the same Model a YAML spec would give, from `params` flags."""
+    flags = Loc("<flags>")
+    layers = tuple(LayerSpec(t, args, k, flags, {}) for k, (t, args) in enumerate(flag_layers(f), 1))
+    return Model(f.framework, layers, flag_input_shape(f), None, None, None, "<flags>")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from lstmcount import conventions, count, count_layer
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lstmcount import UsageError, conventions, count, count_layer
 from lstmcount.accounting import report
 from lstmcount.layout import Slice
-from lstmcount.spec import loads
+from lstmcount.spec import LayerFlags, loads, model_from_flags
 
 
 def rep(text: str):
@@ -229,3 +233,41 @@ def test_pytorch_plain_modules():
     assert count_layer("pytorch", "LayerNorm", normalized_shape=16, bias=False) == 16
     assert count_layer("pytorch", "Dropout", p=0.1) == 0
     assert count_layer("keras", "GRU", (None, 28), units=75, reset_after=False) == 23_400
+
+
+# --- the API's fast path and the flags' spec path are one description ------------------------------
+
+
+
+
+@st.composite
+def flag_sets(draw):
+    framework = draw(st.sampled_from(["keras", "pytorch"]))
+    kind = draw(st.sampled_from(["lstm", "gru", "rnn"]))
+    units = draw(st.integers(1, 300))
+    proj = draw(st.one_of(st.none(), st.integers(0, units - 1))) if (framework, kind) == ("pytorch", "lstm") \
+        else None
+    reset_after = draw(st.one_of(st.none(), st.booleans())) if (framework, kind) == ("keras", "gru") else None
+    return LayerFlags(kind, framework, units, draw(st.integers(1, 300)), draw(st.booleans()),
+                      draw(st.integers(1, 4)), draw(st.booleans()), reset_after, proj)
+
+
+@settings(max_examples=300, deadline=None)
+@given(flag_sets())
+def test_count_fast_path_equals_spec_path(flags):
+    assert count(flags.type, units=flags.units, input=flags.input, framework=flags.framework,
+                 bidirectional=flags.bidirectional, num_layers=flags.num_layers, bias=flags.bias,
+                 reset_after=flags.reset_after, proj_size=flags.proj_size) == \
+        conventions.layout(model_from_flags(flags)).params
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"units": 0, "input": 3}, "--units must be a positive integer"),
+    ({"units": 7.5, "input": 3}, "--units must be an integer, got 7.5"),
+    ({"units": True, "input": 3}, "--units must be an integer, got True"),
+    ({"units": 5, "input": 3, "framework": "jax"}, "--framework must be one of keras, pytorch, got 'jax'"),
+    ({"units": 5, "input": 3, "framework": "pytorch", "proj_size": 5}, "smaller than --units (5), got 5"),
+])
+def test_count_rejects_bad_values(kwargs, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        count("lstm", **kwargs)

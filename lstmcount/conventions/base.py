@@ -8,6 +8,7 @@ checked arguments and the incoming shape into the layer's weight tensors and out
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -130,6 +131,8 @@ class Kind:
     build: BuildFn
     recurrent: bool = False
     rank: int = 1  # how many spatial dims `ints` arguments have (Conv2D: 2)
+    # A wrapper (Bidirectional) says how it turns its built `layer:` into its own weights and shape.
+    wrap: Callable[[LayerLayout, dict[str, Any]], tuple[list[Weight], Shape | None]] | None = None
     reject: Mapping[str, str] = field(default_factory=dict)  # accepted by the class, not modelled
 
 
@@ -165,6 +168,7 @@ class Reported(Exception):
     """A nested build failed and has recorded its problems already."""
 
 
+@functools.lru_cache(maxsize=256)
 def snake(name: str) -> str:
     """Keras's own class-name-to-layer-name rule (SimpleRNN -> simple_rnn)."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -190,9 +194,26 @@ class Framework:
     aliases: tuple[str, ...] = ()  # prefixes accepted before a class name (nn., keras.layers.)
     tracks_shapes: bool = True
     _lower: dict[str, Kind] = field(default_factory=dict)
+    _tables: dict[str, tuple[dict[str, Arg], dict[str, Any], tuple[str, ...]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lower = {k.lower(): v for k, v in self.kinds.items()}
+        self._quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")
+
+    def quick(self, type_name: str, args: dict[str, Any], shape: Shape | None) -> LayerLayout:
+        """Build a layer from arguments already known to be valid (the fast path of `count()`).
+
+        Same tables and build functions as `layout`, without locations or problem collection.
+        """
+        kind = self.kinds[type_name]
+        full = {**self.table(kind)[1], **args}
+        if kind.wrap is not None:
+            inner = dict(args["layer"])
+            inner_layout = self.quick(inner.pop("type"), inner, shape)
+            weights, out = kind.wrap(inner_layout, full)
+        else:
+            weights, out = kind.build(self._quick_ctx, full, shape)
+        return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent)
 
     def kind(self, type_name: str, problems: list[str] | None, spec: LayerSpec | None = None) -> Kind | None:
         key = type_name
@@ -207,16 +228,32 @@ class Framework:
                                     f" (known: {', '.join(sorted(self.kinds))})"))
         return found
 
+    def table(self, kind: Kind) -> tuple[dict[str, Arg], dict[str, Any], tuple[str, ...]]:
+        """(every accepted argument, the defaults filled in, the required ones) for a kind; built once."""
+        cached = self._tables.get(kind.name)
+        if cached is None:
+            allowed = {**self.common, **kind.args}
+            defaults: dict[str, Any] = {}
+            for arg, spec_arg in allowed.items():
+                if spec_arg.kind == "ints" and spec_arg.default not in (None, REQUIRED):
+                    defaults[arg] = check_arg(spec_arg, spec_arg.default, kind.rank)
+                elif not spec_arg.required:
+                    defaults[arg] = spec_arg.default
+            required = tuple(a for a, spec_arg in allowed.items() if spec_arg.required)
+            cached = self._tables[kind.name] = (allowed, defaults, required)
+        return cached
+
     def check_args(self, kind: Kind, spec: LayerSpec, problems: list[str]) -> dict[str, Any] | None:
         """Check every argument against the class's signature; return them with defaults filled."""
-        allowed = {**self.common, **kind.args}
+        allowed, defaults, required = self.table(kind)
         where = f"layer {spec.index} ({kind.name})"
-        out: dict[str, Any] = {}
+        out = dict(defaults)
         ok = True
         meant: set[str] = set()  # required arguments a misspelled key was probably meant to be
         for arg, value in spec.args.items():
-            loc = spec.arg_loc(arg)
-            if arg not in allowed:
+            spec_arg = allowed.get(arg)
+            if spec_arg is None:
+                loc = spec.arg_loc(arg)
                 other = sorted(k.name for k in self.kinds.values() if arg in k.args)
                 near = difflib.get_close_matches(arg, list(allowed), n=1, cutoff=0.6)
                 if other:
@@ -228,29 +265,21 @@ class Framework:
                     hint = f" (it takes: {', '.join(sorted(kind.args))})"
                 problems.append(problem(loc, where, f"{kind.name} takes no argument {arg!r}{hint}"))
                 ok = False
-                continue
-            if arg in kind.reject and value != allowed[arg].default:
-                problems.append(problem(loc, where, f"argument {arg!r}: {kind.reject[arg]}"))
+            elif arg in kind.reject and value != spec_arg.default:
+                problems.append(problem(spec.arg_loc(arg), where, f"argument {arg!r}: {kind.reject[arg]}"))
                 ok = False
-                continue
-            spec_arg = allowed[arg]
-            if spec_arg.kind == "layer":
+            elif spec_arg.kind == "layer":
                 out[arg] = value
-                continue
-            try:
-                out[arg] = check_arg(spec_arg, value, kind.rank)
-            except LayerProblem as exc:
-                problems.append(problem(loc, where, f"argument {arg!r} {exc.text}"))
-                ok = False
-        for arg, spec_arg in allowed.items():
-            if arg not in out and arg not in spec.args:
-                if spec_arg.required and arg not in meant:
-                    problems.append(problem(spec.loc, where, f"{kind.name} needs the argument {arg!r}"))
+            else:
+                try:
+                    out[arg] = check_arg(spec_arg, value, kind.rank)
+                except LayerProblem as exc:
+                    problems.append(problem(spec.arg_loc(arg), where, f"argument {arg!r} {exc.text}"))
                     ok = False
-                elif spec_arg.kind == "ints" and spec_arg.default is not None:
-                    out[arg] = check_arg(spec_arg, spec_arg.default, kind.rank)
-                else:
-                    out[arg] = spec_arg.default
+        for arg in required:
+            if arg not in spec.args and arg not in meant:
+                problems.append(problem(spec.loc, where, f"{kind.name} needs the argument {arg!r}"))
+                ok = False
         return out if ok else None
 
     def build_layer(self, spec: LayerSpec, shape: Shape | None, name: str, problems: list[str],
@@ -272,7 +301,7 @@ class Framework:
                                     f"argument {exc.arg!r}: {exc.text}" if exc.arg else exc.text))
             return None, kind, args
         if args.get("trainable") is False:
-            weights = [_frozen(w) for w in weights]
+            weights = [w._replace(trainable=False) for w in weights]
         return LayerLayout(name, kind.name, tuple(weights), out, kind.recurrent), kind, args
 
     def layout(self, model: Model) -> ModelLayout:
@@ -322,9 +351,3 @@ class Framework:
         if problems:
             raise SpecError(problems)
         return ModelLayout(self.name, model.name, model.input_shape, tuple(layers))
-
-
-def _frozen(w: Weight) -> Weight:
-    from dataclasses import replace
-
-    return replace(w, trainable=False)

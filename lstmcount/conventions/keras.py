@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, Shape, Weight
+from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, LayerLayout, Shape, Weight
 from .base import COMMON_KERAS, REQUIRED, Arg, Ctx, Framework, Kind, LayerProblem
 
 ANY = Arg("any", None)
@@ -58,12 +58,12 @@ def gated_weights(in_dim: int, units: int, gates: tuple[str, ...], use_bias: boo
     g = len(gates) * units
     axis = len(spatial) + 1
     weights = [
-        Weight(f"{prefix}kernel", (*spatial, in_dim, g), KERNEL, axis, gates, direction=direction),
-        Weight(f"{prefix}recurrent_kernel", (*spatial, units, g), RECURRENT, axis, gates, direction=direction),
+        Weight(prefix + "kernel", (*spatial, in_dim, g), KERNEL, axis, gates, True, direction),
+        Weight(prefix + "recurrent_kernel", (*spatial, units, g), RECURRENT, axis, gates, True, direction),
     ]
     if use_bias:
         shape = (bias_rows, g) if bias_rows > 1 else (g,)
-        weights.append(Weight(f"{prefix}bias", shape, BIAS, len(shape) - 1, gates, direction=direction))
+        weights.append(Weight(prefix + "bias", shape, BIAS, len(shape) - 1, gates, True, direction))
     return weights
 
 
@@ -81,18 +81,19 @@ def _rnn(gates: tuple[str, ...]) -> Any:
 
 
 def _bidirectional(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None]:
-    inner = ctx.nested("layer", shape)
+    return mirror(ctx.nested("layer", shape), a)
+
+
+def mirror(inner: LayerLayout, a: dict[str, Any]) -> tuple[list[Weight], Shape | None]:
+    """Bidirectional: the wrapped layer twice (forward_<name>/, backward_<name>/), outputs merged."""
     if not inner.recurrent:
         raise LayerProblem(f"wraps a recurrent layer (LSTM, GRU, SimpleRNN, ConvLSTM*), got {inner.type}", "layer")
-    from dataclasses import replace
-
-    weights = [replace(w, name=f"{d}_{inner.name}/{w.name}", direction=d)
+    weights = [w._replace(name=f"{d}_{inner.name}/{w.name}", direction=d)
                for d in ("forward", "backward") for w in inner.weights]
     out = inner.output_shape
     mode = a["merge_mode"]
-    if mode is None:
+    if mode is None or out is None:
         return weights, None  # two tensors: nothing after it can take them as one input
-    assert out is not None
     if mode == "concat":
         last = out[-1]
         out = (*out[:-1], None if last is None else 2 * last)
@@ -104,9 +105,7 @@ def _time_distributed(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple
     if len(shape) < 2:
         raise LayerProblem(f"needs an input of rank 2 or more (timesteps, ...), got {_fmt(shape)}")
     inner = ctx.nested("layer", shape[1:])
-    from dataclasses import replace
-
-    weights = [replace(w, name=f"{inner.name}/{w.name}") for w in inner.weights]
+    weights = [w._replace(name=f"{inner.name}/{w.name}") for w in inner.weights]
     out = None if inner.output_shape is None else (shape[0], *inner.output_shape)
     return weights, out
 
@@ -330,7 +329,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("Bidirectional", {"layer": NESTED, "weights": ANY, "backward_layer": ANY,
                            "merge_mode": Arg("choice", "concat", choices=("concat", "sum", "mul", "ave"),
                                              nullable=True)},
-         _bidirectional, recurrent=True,
+         _bidirectional, recurrent=True, wrap=mirror,
          reject={"backward_layer": "a separate backward layer is not modelled by lstmcount yet; "
                                    "remove it to count the mirrored forward layer"}),
     _conv_lstm_kind("ConvLSTM1D", 1), _conv_lstm_kind("ConvLSTM2D", 2), _conv_lstm_kind("ConvLSTM3D", 3),

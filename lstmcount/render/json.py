@@ -55,5 +55,15 @@ def report_dict(rep: Report) -> dict[str, Any]:
     }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def render(rep: Report, **_: Any) -> str:
-    return json.dumps(report_dict(rep), indent=2, ensure_ascii=False) + "\n"
+    """The report's fields one per line, then one line per layer: readable, diff-friendly, and fast
+    (each piece goes through the C encoder; an indented dump of a 10,000-layer model would not)."""
+    data = report_dict(rep)
+    layers = data.pop("layers")
+    encode = _ENCODER.encode
+    head = ",\n".join(f" {encode(k)}: {encode(v)}" for k, v in data.items())
+    body = ",\n".join(f"  {encode(layer)}" for layer in layers)
+    return "{\n" + head + ',\n "layers": [\n' + body + ("\n ]\n}\n" if layers else " ]\n}\n")
