@@ -32,6 +32,7 @@ class ActualLayer:
     name: str
     type: str
     weights: tuple[ActualWeight, ...]
+    output_shape: tuple[int | None, ...] | None = None  # without the batch axis, where the framework says
 
     @property
     def params(self) -> int:
@@ -63,10 +64,16 @@ class LayerCheck:
     expected: int
     actual: int
     diffs: tuple[WeightDiff, ...] = ()
+    expected_shape: tuple[int | None, ...] | None = None
+    actual_shape: tuple[int | None, ...] | None = None
+
+    @property
+    def shape_match(self) -> bool:
+        return self.expected_shape is None or self.actual_shape is None or self.expected_shape == self.actual_shape
 
     @property
     def match(self) -> bool:
-        return self.expected == self.actual and not self.diffs
+        return self.expected == self.actual and not self.diffs and self.shape_match
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,8 @@ def reconcile(path: str, rep: Report, built: Built, expect: dict[str, Any] | Non
             elif a.shape != w.shape or a.trainable != w.trainable:
                 diffs.append(WeightDiff(w.name, w.shape, a.shape, w.trainable, a.trainable))
         diffs += [WeightDiff(a.name, None, a.shape) for a in actual_w.values()]
-        checks.append(LayerCheck(layer.name, layer.type, layer.params, act.params, tuple(diffs)))
+        checks.append(LayerCheck(layer.name, layer.type, layer.params, act.params, tuple(diffs),
+                                 layer.output_shape, act.output_shape))
     for extra in actual_by_name.values():  # layers the framework has and the report lacks
         checks.append(LayerCheck(extra.name, extra.type, 0, extra.params,
                                  tuple(WeightDiff(w.name, None, w.shape) for w in extra.weights)))
@@ -127,6 +135,15 @@ def describe(diff: WeightDiff) -> str:
             f"the framework has trainable={diff.actual_trainable}")
 
 
+def _shape(shape: tuple[int | None, ...] | None) -> list[int | None] | None:
+    return None if shape is None else [None, *shape]
+
+
+def shape_problem(check: LayerCheck) -> str:
+    return (f"output shape: lstmcount expects {_shape(check.expected_shape)}, "
+            f"the framework gives {_shape(check.actual_shape)}")
+
+
 def result_dict(res: FileResult) -> dict[str, Any]:
     return {
         "path": res.path,
@@ -138,6 +155,8 @@ def result_dict(res: FileResult) -> dict[str, Any]:
                           "actual": res.actual_total - res.actual_trainable},
         "layers": [
             {"name": c.name, "type": c.type, "expected": c.expected, "actual": c.actual, "match": c.match,
+             **({"output_shape": {"expected": _shape(c.expected_shape), "actual": _shape(c.actual_shape)}}
+                if not c.shape_match else {}),
              **({"weights": [{"name": d.name, "expected": None if d.expected is None else list(d.expected),
                               "actual": None if d.actual is None else list(d.actual), "problem": describe(d)}
                              for d in c.diffs]} if c.diffs else {})}

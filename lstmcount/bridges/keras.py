@@ -11,10 +11,11 @@ from typing import Any
 from ..conventions import KERAS
 from ..errors import FrameworkError, FrameworkMissing, problem
 from ..layout import ModelLayout
-from ..spec import LayerSpec, Model
+from ..spec import Model
 from ..verify import ActualLayer, ActualWeight, Built
 
 _keras: Any = None
+_check_input: Any = None  # Keras's own input_spec check, where this Keras version has it
 _CELL = re.compile(r"^(lstm|gru|simple_rnn|conv_lstm)_cell(_\d+)?$")
 
 
@@ -43,6 +44,12 @@ def load() -> Any:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+    global _check_input
+    try:
+        from keras.src.layers.input_spec import assert_input_compatibility as _found
+    except ImportError:  # pragma: no cover - a Keras without it: shapes are still compared
+        _found = None
+    _check_input = _found
     _keras = keras
     return keras
 
@@ -81,45 +88,53 @@ def _relative(path: str, layer_name: str) -> str:
 
 
 def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
+    """Create each layer's weights with `layer.build(shape)`: no tracing, no compile, no data.
+
+    Each layer's input is checked against its `input_spec` as a call would, and its output shape
+    is Keras's own `compute_output_shape`. With `summary`, the functional model is assembled too,
+    for Keras's `model.summary()`.
+    """
     keras = _keras
     assert model.input_shape is not None
-    dtype = model.input_dtype or ("int32" if model.layers[0].type.lower().endswith("embedding") else "float32")
     keras.backend.clear_session()
-    try:
-        x = inputs = keras.Input(shape=model.input_shape, dtype=dtype)
-    except Exception as exc:
-        raise FrameworkError(problem(model.locs.get("input_shape"), None, f"Keras rejected the input: {exc}")) \
-            from None
+    shape: Any = (None, *model.input_shape)
     layers = []
+    shapes = []
     for spec, planned in zip(model.layers, layout.layers, strict=True):
-        layer, x = _call(spec, planned.name, x)
+        try:
+            layer = _instantiate(spec.args, spec.type, planned.name)
+            if _check_input is not None and layer.input_spec is not None:
+                _check_input(layer.input_spec, keras.KerasTensor(shape), layer.name)
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise FrameworkError(problem(spec.loc, spec.where(), f"Keras rejected it: {first}")) from None
+        if isinstance(shape, list | tuple) and shape and isinstance(shape[0], list | tuple):
+            shape = shape[0]  # return_state, or a Bidirectional with merge_mode null: the first output
         layers.append(layer)
-    try:
-        kmodel = keras.Model(inputs, x, name=(model.name or "model").replace(" ", "_"))
-    except Exception as exc:
-        raise FrameworkError(f"{model.source}: Keras could not assemble the model: {exc}") from None
+        shapes.append(tuple(shape)[1:])
     actual = tuple(
         ActualLayer(layer.name, type(layer).__name__,
                     tuple(ActualWeight(_relative(w.path, layer.name), tuple(int(d) for d in w.shape),
-                                       bool(w.trainable)) for w in layer.weights))
-        for layer in layers
+                                       bool(w.trainable)) for w in layer.weights), out)
+        for layer, out in zip(layers, shapes, strict=True)
     )
-    text = None
-    if summary:
-        lines: list[str] = []
-        kmodel.summary(print_fn=lambda line, **_: lines.append(line), line_length=80)
-        text = "\n".join(lines)
-    return Built(actual, int(kmodel.count_params()), text)
+    native = sum(int(layer.count_params()) for layer in layers)
+    return Built(actual, native, _summary(model, layout) if summary else None)
 
 
-def _call(spec: LayerSpec, name: str, x: Any) -> tuple[Any, Any]:
-    """Construct one layer and call it on x; Keras's own complaint becomes a located error."""
-    try:
-        layer = _instantiate(spec.args, spec.type, name)
-        out = layer(x)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FrameworkError(problem(spec.loc, spec.where(), f"Keras rejected it: {first}")) from None
-    if isinstance(out, (list, tuple)):  # return_state, or a Bidirectional with merge_mode null
-        out = out[0]
-    return layer, out
+def _summary(model: Model, layout: ModelLayout) -> str:
+    """Keras's own model.summary() of the same model, assembled with the functional API."""
+    keras = _keras
+    assert model.input_shape is not None
+    dtype = model.input_dtype or ("int32" if model.layers[0].type.lower().endswith("embedding") else "float32")
+    x = inputs = keras.Input(shape=model.input_shape, dtype=dtype)
+    for spec, planned in zip(model.layers, layout.layers, strict=True):
+        x = _instantiate(spec.args, spec.type, planned.name)(x)
+        if isinstance(x, list | tuple):
+            x = x[0]
+    kmodel = keras.Model(inputs, x, name=(model.name or "model").replace(" ", "_"))
+    lines: list[str] = []
+    kmodel.summary(print_fn=lambda line, **_: lines.append(line), line_length=80)
+    return "\n".join(lines)

@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from ..verify import FileResult, describe, result_dict
+from ..verify import FileResult, describe, result_dict, shape_problem
 
 FRAMEWORK_LABEL = {"keras": "Keras", "pytorch": "PyTorch"}
 
@@ -50,6 +50,8 @@ def render_table(results: list[FileResult], versions: dict[str, str], color: boo
                           mark, style=style)
             for d in c.diffs:
                 table.add_row(f"  {describe(d)}", "", "", "", "", style=style)
+            if not c.shape_match:
+                table.add_row(f"  {shape_problem(c)}", "", "", "", "", style=style)
         table.add_section()
         total_ok = res.native_total == res.actual_total == res.report.total
         table.add_row("Total", f"{res.report.total:,}", f"{res.native_total:,}",
