@@ -143,11 +143,65 @@ def read_text(path: str) -> tuple[str, str]:
     return name, text
 
 
+MAX_DEPTH = 64  # nesting of YAML collections
+MAX_EXPANDED = 2_000_000  # nodes once every alias is expanded (a "billion laughs" file has ~10**9)
+
+
+def _check_graph(root: yaml.Node, name: str) -> None:
+    """Refuse recursive aliases, alias bombs and absurd nesting before anything is constructed.
+
+    One pass over the node graph (aliases are shared nodes): each node's expanded size is computed
+    once and memoized, so this costs time linear in the file however large the expansion would be.
+    """
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            total = 1 + sum(size[id(c)] for c in children)
+            if total > MAX_EXPANDED:
+                raise SpecError([problem(_node_loc(node, name), None,
+                                         f"YAML aliases expand to more than {MAX_EXPANDED:,} values; "
+                                         "refusing (an alias bomb?)")])
+            size[key] = total
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise SpecError([problem(_node_loc(node, name), None,
+                                     "invalid YAML: a recursive alias (an anchor that contains itself)")])
+        if depth > MAX_DEPTH:
+            raise SpecError([problem(_node_loc(node, name), None, f"YAML nested more than {MAX_DEPTH} levels deep")])
+        on_path.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in _children(node) if id(child) not in size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+def _node_loc(node: yaml.Node, name: str) -> Loc:
+    return Loc(name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
 def parse_yaml(text: str, name: str) -> Any:
     loader = _Loader(text)
     loader.filename = name
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_graph(node, name)
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name)
@@ -215,10 +269,10 @@ def model_from_data(data: Any, name: str) -> Model:
         raise SpecError([problem(root, None, f"a model spec must be a mapping with `layers:`, got {_kind(data)}")])
     problems: list[str] = []
     for key in data:
-        if key not in TOP_KEYS:
+        if key not in TOP_KEYS and not str(key).startswith("x-"):  # x-...: a place for anchors
             problems.append(problem(_loc_of(data, key, root), None,
                                     f"unknown top-level key {key!r}{suggest(str(key), TOP_KEYS)}"
-                                    f" (allowed: {', '.join(TOP_KEYS)})"))
+                                    f" (allowed: {', '.join(TOP_KEYS)}, and x-... keys for YAML anchors)"))
     framework = data.get("framework", "keras")
     if isinstance(framework, str) and framework.lower() in ("torch", "pytorch"):
         framework = "pytorch"

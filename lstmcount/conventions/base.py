@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,12 +52,19 @@ class Arg:
         return self.default is REQUIRED
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = 4
+_REPR.maxlevel = 2
+
+
 def _show(value: Any) -> str:
+    """A value as a user wrote it, bounded in length (a value may be a huge or deeply nested alias)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    return repr(value) if isinstance(value, str) else str(value)
+    return _REPR.repr(value)
 
 
 def _is_int(v: Any) -> bool:
