@@ -298,14 +298,14 @@ class Framework:
         args = self.check_args(kind, spec, problems)
         if args is None:
             return None, kind, {}
-        spec = LayerSpec(kind.name, spec.args, spec.index, spec.loc, spec.arg_locs)
+        where = f"layer {spec.index} ({kind.name})"
         ctx = Ctx(self, spec, name, depth, problems)
         try:
             weights, out = kind.build(ctx, args, shape)
         except Reported:
             return None, kind, args
         except LayerProblem as exc:
-            problems.append(problem(spec.arg_loc(exc.arg), spec.where(),
+            problems.append(problem(spec.arg_loc(exc.arg), where,
                                     f"argument {exc.arg!r}: {exc.text}" if exc.arg else exc.text))
             return None, kind, args
         if args.get("trainable") is False:
@@ -344,7 +344,7 @@ class Framework:
                 used[base] = n + 1
                 name = base if n == 0 else f"{base}_{n}"
             elif name in names:
-                problems.append(problem(spec.arg_loc("name"), spec.where(),
+                problems.append(problem(spec.arg_loc("name"), f"layer {spec.index} ({kind.name})",
                                         f"argument 'name': {name!r} is already the name of another layer"))
             names.add(name)
             if broken and self.tracks_shapes:
