@@ -84,26 +84,28 @@ def _groups(weights: tuple[Weight, ...]) -> list[list[Weight]]:
 def gate_rows(layer: LayerLayout) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, ...]]:
     """Each gate's share of the kernel, recurrent kernel and bias, per direction and depth.
 
-    A gated weight is split evenly along its gate axis, so within one direction and depth every
-    gate holds the same share; weights without gates (a projection, peepholes) are extras.
+    A gated weight is split evenly along its gate axis; weights without gates (a projection,
+    peepholes) are extras. Gates are listed in the framework's storage order.
     """
-    gates: list[GateRow] = []
+    shares: dict[tuple[int | None, str | None, str], dict[str, int]] = {}
     extras: list[ExtraRow] = []
-    for group in _groups(layer.weights):
-        share = {KERNEL: 0, RECURRENT: 0, BIAS: 0}
-        names: tuple[str, ...] = ()
-        for w in group:
-            if w.gates and w.role in share:
-                if names and w.gates != names:
-                    raise ValueError(f"{layer.name}: weights of one direction disagree on the gate order")
-                names = w.gates
-                share[w.role] += w.params // len(w.gates)
-            else:
-                extras.append(ExtraRow(w.name, w.params, w.direction, w.depth))
-        head = group[0]
-        gates += [GateRow(g, share[KERNEL], share[RECURRENT], share[BIAS], head.direction, head.depth)
-                  for g in names]
-    return tuple(gates), tuple(extras)
+    for w in layer.weights:
+        if not w.gates or w.role not in (KERNEL, RECURRENT, BIAS):
+            extras.append(ExtraRow(w.name, w.params, w.direction, w.depth))
+            continue
+        if not w.row_roles and w.direction_axis is None:  # the common case, kept cheap
+            each = w.params // len(w.gates)
+            for g in w.gates:
+                row = shares.setdefault((w.depth, w.direction, g), {KERNEL: 0, RECURRENT: 0, BIAS: 0})
+                row[w.role] += each
+            continue
+        for gate, role, direction, amount in w.shares():
+            assert gate is not None
+            row = shares.setdefault((w.depth, direction, gate), {KERNEL: 0, RECURRENT: 0, BIAS: 0})
+            row[role] += amount
+    ordered = sorted(shares.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1] == "backward"))
+    gates = tuple(GateRow(g, s[KERNEL], s[RECURRENT], s[BIAS], d, depth) for (depth, d, g), s in ordered)
+    return gates, tuple(extras)
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -151,10 +153,15 @@ def formula(layer: LayerLayout) -> str | None:
         return None
     if not layer.recurrent:
         return f"{_combine([_dims(w.shape) for w in layer.weights])} = {layer.params:,}"
+    if any(w.row_roles or w.direction_axis is not None for w in layer.weights):
+        return f"{_combine([_dims(w.shape) for w in layer.weights])} = {layer.params:,}"
     terms = []
     for group in _groups(layer.weights):
-        kernel = next(w for w in group if w.role == KERNEL)
-        recurrent = next(w for w in group if w.role == RECURRENT)
+        kernels = [w for w in group if w.role == KERNEL]
+        recurrents = [w for w in group if w.role == RECURRENT]
+        if len(kernels) != 1 or len(recurrents) != 1:  # per-gate tensors (Flax): write them out
+            return f"{_combine([_dims(w.shape) for w in layer.weights])} = {layer.params:,}"
+        kernel, recurrent = kernels[0], recurrents[0]
         inner = [_matrices(kernel, recurrent)]
         biases = [_dims(w.per_gate_shape) for w in group if w.role == BIAS]
         if biases:

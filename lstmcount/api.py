@@ -13,7 +13,8 @@ from typing import Any
 
 from . import conventions
 from .accounting import Report, report
-from .spec import LayerFlags, LayerSpec, Model, flag_input_shape, flag_layers, load, loads
+from .conventions.flags import flags_layout
+from .spec import LayerFlags, LayerSpec, Model, load, loads
 
 __all__ = ["analyze", "count", "count_layer", "model_report"]
 
@@ -33,22 +34,16 @@ def analyze(source: str | Model, dtype: str = "float32") -> Report:
 
 def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras", bidirectional: bool = False,
           num_layers: int = 1, bias: bool = True, reset_after: bool | None = None,
-          proj_size: int | None = None) -> int:
+          proj_size: int | None = None, peepholes: bool = False) -> int:
     """Parameters of one recurrent layer (or a stack of them), exactly as the `params` flags count them.
 
-    The fast path for sweeps: the same framework tables and build functions as a spec file, without
-    locations and problem collection. Bad values raise UsageError.
+    `framework`: keras, pytorch, onnx, tf1, cudnn or flax. The fast path for sweeps: the same
+    framework tables and build functions as a spec file, without locations or problem collection.
+    Bad values raise UsageError.
     """
-    flags = LayerFlags(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size)
-    layers = flag_layers(flags)  # checks the flags first (an unknown framework among them)
-    table = conventions.FRAMEWORKS[framework]
-    shape = flag_input_shape(flags)
-    total = 0
-    for type_name, args in layers:
-        layer = table.quick(type_name, args, shape)
-        total += layer.params
-        shape = layer.output_shape
-    return total
+    flags = LayerFlags(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size,
+                       peepholes)
+    return flags_layout(flags).params
 
 
 def count_layer(framework: str, type: str, input_shape: tuple[int | None, ...] | None = None,

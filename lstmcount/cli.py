@@ -16,6 +16,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from .errors import LstmcountError, UsageError
+from .spec import LayerFlags
 
 app = typer.Typer(
     add_completion=False,
@@ -34,6 +35,10 @@ class LayerType(str, Enum):
 class FrameworkName(str, Enum):
     keras = "keras"
     pytorch = "pytorch"
+    onnx = "onnx"
+    tf1 = "tf1"
+    cudnn = "cudnn"
+    flax = "flax"
 
 
 class Format(str, Enum):
@@ -99,70 +104,177 @@ def _root(
     """Exact parameter counts for LSTM, GRU and RNN layers: per layer, per gate, per framework."""
 
 
+ConfigArg = Annotated[str | None, typer.Argument(help="A YAML model spec, or - for standard input.",
+                                                 show_default=False)]
+UnitsOpt = Annotated[int | None, typer.Option("--units", "-u", help="Hidden size of the layer.")]
+InputOpt = Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step.")]
+TypeOpt = Annotated[LayerType, typer.Option("--type", "-t", case_sensitive=False, help="Layer type.")]
+FrameworkOpt = Annotated[FrameworkName, typer.Option(
+    "--framework", "-f", case_sensitive=False,
+    help="Whose convention: keras, pytorch (also in spec files), onnx, tf1, cudnn, flax (flags only).")]
+BidiOpt = Annotated[bool, typer.Option("--bidirectional", help="Both directions.")]
+LayersOpt = Annotated[int, typer.Option("--num-layers", help="Stacked layers; layer k>1 takes the previous "
+                                                             "layer's output.")]
+NoBiasOpt = Annotated[bool, typer.Option("--no-bias", help="Layers without bias vectors.")]
+ResetOpt = Annotated[bool | None, typer.Option("--reset-after/--no-reset-after", show_default=False,
+                                               help="Keras GRU: a second bias (the default in Keras 3).")]
+ProjOpt = Annotated[int | None, typer.Option("--proj-size", help="LSTM projection: PyTorch proj_size, "
+                                                                 "TF1 num_proj.")]
+PeepOpt = Annotated[bool, typer.Option("--peepholes", help="LSTM peephole weights (onnx, tf1).")]
+DTypeOpt = Annotated[DType, typer.Option("--dtype", case_sensitive=False,
+                                         help="Element type for the size in bytes.")]
+OutputOpt = Annotated[str | None, typer.Option("--output", "-O", help="Write the report to this file "
+                                                                      "(atomically) instead of stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
+
+
+def _layer_flags(config: str | None, units: int | None, input: int | None, type: LayerType,
+                 framework: FrameworkName, bidirectional: bool, num_layers: int, no_bias: bool,
+                 reset_after: bool | None, proj_size: int | None, peepholes: bool,
+                 need_units: bool = True) -> LayerFlags | None:
+    """LayerFlags from the shared flags, or None when a spec file is given instead (never both)."""
+    if config is not None:
+        given = [k for k, v in {"--units": units, "--input": input, "--proj-size": proj_size,
+                                "--reset-after": reset_after}.items() if v is not None]
+        given += [k for k, v in {"--bidirectional": bidirectional, "--no-bias": no_bias, "--peepholes": peepholes,
+                                 "--num-layers": num_layers != 1}.items() if v]
+        if given:
+            raise UsageError(f"{', '.join(given)} describe a layer from flags; they cannot be combined with "
+                             f"a model spec file ({config})")
+        return None
+    if (units is None and need_units) or input is None:
+        raise UsageError("give a model spec file (lstmcount params model.yaml) or a layer from flags "
+                         "(lstmcount params --units 75 --input 28)")
+    return LayerFlags(type.value, framework.value, 1 if units is None else units, input, bidirectional, num_layers,
+                      not no_bias, reset_after, proj_size, peepholes)
+
+
 @app.command()
 def params(
-    config: Annotated[str | None, typer.Argument(help="A YAML model spec, or - for standard input.",
-                                                 show_default=False)] = None,
-    units: Annotated[int | None, typer.Option("--units", "-u", help="Hidden size of the layer.")] = None,
-    input: Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step.")] = None,
-    type: Annotated[LayerType, typer.Option("--type", "-t", case_sensitive=False,
-                                            help="Layer type.")] = LayerType.lstm,
-    framework: Annotated[FrameworkName, typer.Option("--framework", "-f", case_sensitive=False,
-                                                     help="Whose convention to count in.")] = FrameworkName.keras,
-    bidirectional: Annotated[bool, typer.Option("--bidirectional", help="Both directions.")] = False,
-    num_layers: Annotated[int, typer.Option("--num-layers", help="Stacked layers; layer k>1 takes the "
-                                                                 "previous layer's output.")] = 1,
-    no_bias: Annotated[bool, typer.Option("--no-bias", help="Layers without bias vectors.")] = False,
-    reset_after: Annotated[bool | None, typer.Option("--reset-after/--no-reset-after",
-                                                     help="Keras GRU: a second bias (the default in Keras 3).",
-                                                     show_default=False)] = None,
-    proj_size: Annotated[int | None, typer.Option("--proj-size", help="PyTorch LSTM projection size.")] = None,
+    config: ConfigArg = None, units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
+    framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
+    no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
     fmt: Annotated[Format, typer.Option("--format", "-o", case_sensitive=False,
                                         help="Output format.")] = Format.table,
-    json_: Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")] = False,
-    dtype: Annotated[DType, typer.Option("--dtype", case_sensitive=False,
-                                         help="Element type for the size in bytes.")] = DType.float32,
+    json_: JsonOpt = False, dtype: DTypeOpt = DType.float32,
     check: Annotated[bool, typer.Option("--check", help="Check the spec's expect: block (exit 1 if it "
                                                         "fails); needs no framework.")] = False,
-    output: Annotated[str | None, typer.Option("--output", "-O", help="Write the report to this file "
-                                                                      "(atomically) instead of stdout.")] = None,
+    output: OutputOpt = None,
 ) -> None:
     """Count parameters per layer and per gate, from flags or from a YAML model spec."""
     from . import api, spec
-    from .accounting import check_expect
+    from .accounting import check_expect, report
+    from .conventions.flags import flags_layout
     from .output import write
     from .render import renderer
 
     with guarded():
-        layer_flags = {"--units": units, "--input": input, "--proj-size": proj_size,
-                       "--reset-after": reset_after}
-        if config is not None:
-            given = [k for k, v in layer_flags.items() if v is not None]
-            given += [k for k, v in {"--bidirectional": bidirectional, "--no-bias": no_bias,
-                                     "--num-layers": num_layers != 1}.items() if v]
-            if given:
-                raise UsageError(f"{', '.join(given)} describe a layer from flags; they cannot be combined with "
-                                 f"a model spec file ({config})")
+        flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
+                             proj_size, peepholes)
+        if flags is None:
+            assert config is not None
             model = spec.load(config)
+            rep = api.model_report(model, dtype.value)
+            if check and not model.expect:
+                raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
         else:
-            if units is None or input is None:
-                raise UsageError("give a model spec file (lstmcount params model.yaml) or a layer from flags "
-                                 "(lstmcount params --units 75 --input 28)")
             if check:
                 raise UsageError("--check checks a spec file's expect: block; it needs a model spec file")
-            model = spec.model_from_flags(spec.LayerFlags(
-                type.value, framework.value, units, input, bidirectional, num_layers, not no_bias, reset_after,
-                proj_size))
-        rep = api.model_report(model, dtype.value)
-        if check and not model.expect:
-            raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
+            rep = report(flags_layout(flags), dtype.value)
         chosen = Format.json if json_ else fmt
         write(renderer(chosen.value)(rep, color=_color() and output is None), output)
-        if check:
+        if check and flags is None:
             failures = check_expect(rep, model.expect)
             if failures:
                 fail([f"{model.source}: {f}" for f in failures] + [f"{model.source}: check FAILED"], 1)
             sys.stderr.write(f"{model.source}: check ok ({', '.join(sorted(model.expect or {}))})\n")
+
+
+@app.command()
+def layout(
+    config: ConfigArg = None, units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
+    framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
+    no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
+    json_: JsonOpt = False, output: OutputOpt = None,
+) -> None:
+    """Show every weight tensor: its shape, gate axis and each gate's [start, stop) slice, in storage order."""
+    from . import conventions, spec
+    from .conventions.flags import flags_layout
+    from .output import write
+    from .render.layout import render_json, render_table
+
+    with guarded():
+        flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
+                             proj_size, peepholes)
+        lay = flags_layout(flags) if flags is not None else conventions.layout(spec.load(config or "-"))
+        write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output)
+
+
+@app.command()
+def compare(
+    units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
+    framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
+    no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
+    json_: JsonOpt = False, output: OutputOpt = None,
+) -> None:
+    """The same layer in every framework and variant, side by side, with why each count differs."""
+    from .output import write
+    from .render.tools import compare_json, compare_table
+    from .tools import compare as rows
+
+    with guarded():
+        flags = _layer_flags(None, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
+                             proj_size, peepholes)
+        assert flags is not None
+        result = rows(flags)
+        write(compare_json(result) if json_ else compare_table(result, flags, color=_color() and output is None),
+              output)
+
+
+@app.command()
+def solve(
+    config: ConfigArg = None,
+    budget: Annotated[int | None, typer.Option("--budget", help="Parameter budget.")] = None,
+    max_bytes: Annotated[str | None, typer.Option("--max-bytes", help="Memory budget for the weights, e.g. "
+                                                                      "64KiB; with --dtype.")] = None,
+    layer: Annotated[str | None, typer.Option("--layer", help="With a spec file: the layer whose size to "
+                                                              "solve for (by name).")] = None,
+    input: InputOpt = None, type: TypeOpt = LayerType.lstm, framework: FrameworkOpt = FrameworkName.keras,
+    bidirectional: BidiOpt = False, num_layers: LayersOpt = 1, no_bias: NoBiasOpt = False,
+    reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
+    dtype: DTypeOpt = DType.float32, json_: JsonOpt = False,
+) -> None:
+    """The largest units (or a spec layer's size) whose layer or model fits a parameter or byte budget."""
+    import json
+
+    from . import spec
+    from .accounting import DTYPE_BYTES
+    from .tools import solve_flags, solve_model
+
+    with guarded():
+        if (budget is None) == (max_bytes is None):
+            raise UsageError("give exactly one of --budget N (parameters) or --max-bytes SIZE (with --dtype)")
+        limit = budget if budget is not None else parse_size(max_bytes or "") // DTYPE_BYTES[dtype.value]
+        if limit < 1:
+            raise UsageError(f"the budget must be at least 1 parameter, got {limit}")
+        flags = _layer_flags(config, None, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
+                             proj_size, peepholes, need_units=False)
+        if flags is None:
+            if layer is None:
+                raise UsageError("with a spec file, name the layer to size with --layer NAME")
+            arg, sol = solve_model(spec.load(config or "-"), layer, limit)
+            what = f"{layer}.{arg}"
+        else:
+            if layer is not None:
+                raise UsageError("--layer goes with a spec file")
+            sol = solve_flags(flags, limit)
+            arg, what = "units", "units"
+        if json_:
+            sys.stdout.write(json.dumps({"units": sol.units, "argument": arg, "params": sol.params,
+                                         "budget": limit, "next_params": sol.next_params}) + "\n")
+        else:
+            sys.stdout.write(f"{what} = {sol.units:,}: {sol.params:,} parameters (budget {limit:,}; "
+                             f"{sol.units + 1:,} would need {sol.next_params:,})\n")
 
 
 def parse_size(text: str) -> int:

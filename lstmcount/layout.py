@@ -39,10 +39,34 @@ class Weight(NamedTuple):
     trainable: bool = True
     direction: str | None = None  # "forward" / "backward" where a layer has both
     depth: int | None = None  # stacked depth where a layer has several
+    # ONNX keeps both directions in one tensor: forward then backward, evenly along this axis.
+    direction_axis: int | None = None
+    # TF1 stacks the input and recurrent kernels in one tensor: (role, rows) blocks along axis 0.
+    row_roles: tuple[tuple[str, int], ...] = ()
 
     @property
     def params(self) -> int:
         return math.prod(self.shape)
+
+    def shares(self) -> list[tuple[str | None, str, str | None, int]]:
+        """(gate, role, direction, parameters) for every gate block of this tensor.
+
+        A gated tensor is split evenly along its gate axis (a gate may appear twice, as in ONNX's
+        [input biases | recurrent biases]); a direction axis and row roles split it further. A tensor
+        without gates is one block with gate None.
+        """
+        if not self.gates:
+            return [(None, self.role, self.direction, self.params)]
+        dirs: tuple[str | None, ...] = ("forward", "backward") if self.direction_axis is not None \
+            else (self.direction,)
+        per_row = self.params // self.shape[0]
+        roles = [(r, rows * per_row) for r, rows in self.row_roles] or [(self.role, self.params)]
+        out: list[tuple[str | None, str, str | None, int]] = []
+        for d in dirs:
+            for role, amount in roles:
+                each = amount // (len(dirs) * len(self.gates))
+                out += [(g, role, d, each) for g in self.gates]
+        return out
 
     @property
     def slices(self) -> tuple[Slice, ...]:

@@ -374,18 +374,17 @@ class LayerFlags(NamedTuple):
     bias: bool = True
     reset_after: bool | None = None
     proj_size: int | None = None
+    peepholes: bool = False
 
 
 _KERAS_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 _TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
-def check_flags(f: LayerFlags) -> None:
-    """The `params` flags' own rules (UsageError), before any layer is built."""
+def check_numbers(f: LayerFlags) -> None:
+    """The sizes in `params` flags: integers, positive (UsageError)."""
     if f.type not in _KERAS_CLASS:
         raise UsageError(f"--type must be one of {', '.join(_KERAS_CLASS)}, got {f.type!r}")
-    if f.framework not in FRAMEWORKS:
-        raise UsageError(f"--framework must be one of {', '.join(FRAMEWORKS)}, got {f.framework!r}")
     for flag, value in (("--units", f.units), ("--input", f.input), ("--num-layers", f.num_layers),
                         ("--proj-size", f.proj_size or 0)):
         if type(value) is not int:
@@ -396,17 +395,12 @@ def check_flags(f: LayerFlags) -> None:
         raise UsageError("--input must be a positive integer (the number of input features)")
     if f.num_layers < 1:
         raise UsageError("--num-layers must be at least 1")
-    if f.reset_after is not None and (f.type != "gru" or f.framework != "keras"):
-        raise UsageError("--reset-after/--no-reset-after applies only to a Keras GRU (--type gru --framework keras)")
-    if f.proj_size is not None and (f.type != "lstm" or f.framework != "pytorch"):
-        raise UsageError("--proj-size applies only to a PyTorch LSTM (--type lstm --framework pytorch)")
     if f.proj_size is not None and not 0 <= f.proj_size < f.units:
         raise UsageError(f"--proj-size must be at least 0 and smaller than --units ({f.units}), got {f.proj_size}")
 
 
 def flag_layers(f: LayerFlags) -> list[tuple[str, dict[str, Any]]]:
-    """The layers the flags describe, as (class name, arguments) exactly as a spec file would give them."""
-    check_flags(f)
+    """Keras or PyTorch layers the (checked) flags describe, as (class name, arguments) as a spec gives them."""
     if f.framework == "pytorch":
         args: dict[str, Any] = {"input_size": f.input, "hidden_size": f.units}
         if f.num_layers != 1:

@@ -196,7 +196,7 @@ def test_version(cli):
                                   "from flags (lstmcount params --units 75 --input 28)\n"),
     (["params", "-u", "0", "-i", "3"], "lstmcount: --units must be a positive integer (the layer's hidden size)\n"),
     (["params", "-u", "7", "-i", "3", "--proj-size", "2"],
-     "lstmcount: --proj-size applies only to a PyTorch LSTM (--type lstm --framework pytorch)\n"),
+     "lstmcount: --proj-size applies only to an LSTM in pytorch (proj_size) or tf1 (num_proj)\n"),
     (["params", "-u", "7", "-i", "3", "-t", "lstm", "--reset-after"],
      "lstmcount: --reset-after/--no-reset-after applies only to a Keras GRU (--type gru --framework keras)\n"),
     (["params", SEED, "-u", "3"], f"lstmcount: --units describe a layer from flags; they cannot be combined "

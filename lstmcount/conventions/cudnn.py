@@ -1,0 +1,35 @@
+"""Keras 2's CuDNNLSTM / CuDNNGRU (tensorflow/python/keras/layers/cudnn_recurrent.py).
+
+kernel (I, G·H), recurrent_kernel (H, G·H) as in Keras, but one flat bias of both biases:
+(8H,) = [input i, f, c, o | recurrent i, f, c, o] for LSTM, (6H,) = [input z, r, h | recurrent
+z, r, h] for GRU. Always biased. Both directions through Bidirectional (forward_/backward_).
+"""
+
+from __future__ import annotations
+
+from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, LayerLayout, Weight
+from ..spec import LayerFlags
+from .base import snake
+
+GATES = {"lstm": LSTM_GATES, "gru": GRU_GATES}
+CLASS = {"lstm": "CuDNNLSTM", "gru": "CuDNNGRU"}
+
+
+def from_flags(f: LayerFlags) -> list[LayerLayout]:
+    gates = GATES[f.type]
+    g = len(gates) * f.units
+    base = snake(CLASS[f.type])
+    dirs: tuple[str | None, ...] = ("forward", "backward") if f.bidirectional else (None,)
+    layers = []
+    for k in range(f.num_layers):
+        in_dim = f.input if k == 0 else f.units * len(dirs)
+        name = base if k == 0 else f"{base}_{k}"
+        weights = []
+        for d in dirs:
+            prefix = "" if d is None else f"{d}_{base}/"
+            weights += [Weight(f"{prefix}kernel", (in_dim, g), KERNEL, 1, gates, True, d),
+                        Weight(f"{prefix}recurrent_kernel", (f.units, g), RECURRENT, 1, gates, True, d),
+                        Weight(f"{prefix}bias", (2 * g,), BIAS, 0, gates + gates, True, d)]
+        layers.append(LayerLayout(name if d is None else f"bidirectional_{k}" if k else "bidirectional",
+                                  CLASS[f.type] if d is None else "Bidirectional", tuple(weights), None, True))
+    return layers

@@ -1,0 +1,94 @@
+"""One recurrent layer (or a stack) described by flags, in any framework lstmcount can lay out.
+
+Keras and PyTorch go through their full layer tables (the same build functions as a spec file);
+ONNX, TF1, cuDNN (Keras 2) and Flax, which lstmcount knows only for recurrent layers, have a
+module each. The table below says which options each framework has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from ..errors import UsageError
+from ..layout import LayerLayout, ModelLayout
+from ..spec import LayerFlags, check_numbers, flag_input_shape, flag_layers
+from . import cudnn, flax, onnx, tf1
+from .base import Framework, snake
+from .keras import KERAS
+from .pytorch import PYTORCH
+
+
+class Support(NamedTuple):
+    types: tuple[str, ...]
+    no_bias: bool  # the layer can drop its biases
+    proj: tuple[str, ...] = ()  # types with a projection (--proj-size)
+    peepholes: tuple[str, ...] = ()  # types with peephole weights (--peepholes)
+    reset_after: tuple[str, ...] = ()  # types with Keras's reset_after choice
+    note: str = ""
+
+
+SUPPORT: dict[str, Support] = {
+    "keras": Support(("lstm", "gru", "rnn"), True, reset_after=("gru",)),
+    "pytorch": Support(("lstm", "gru", "rnn"), True, proj=("lstm",)),
+    "onnx": Support(("lstm", "gru", "rnn"), True, peepholes=("lstm",)),
+    "tf1": Support(("lstm", "gru", "rnn"), False, proj=("lstm",), peepholes=("lstm",),
+                   note="LSTMCell/GRUCell/BasicRNNCell always have a bias"),
+    "cudnn": Support(("lstm", "gru"), False, note="CuDNNLSTM/CuDNNGRU always have both biases"),
+    "flax": Support(("lstm", "gru"), False, note="linen LSTMCell/GRUCell have fixed biases"),
+}
+FLAG_FRAMEWORKS = tuple(SUPPORT)
+
+
+def check(f: LayerFlags) -> None:
+    """Every flag rule: sizes, then whether this framework has the options asked for."""
+    support = SUPPORT.get(f.framework)
+    if support is None:
+        raise UsageError(f"--framework must be one of {', '.join(SUPPORT)}, got {f.framework!r}")
+    check_numbers(f)
+    if f.type not in support.types:
+        raise UsageError(f"--framework {f.framework} has no {f.type} layer (it has: {', '.join(support.types)})")
+    if not f.bias and not support.no_bias:
+        raise UsageError(f"--no-bias: {support.note}")
+    if f.reset_after is not None and f.type not in support.reset_after:
+        raise UsageError("--reset-after/--no-reset-after applies only to a Keras GRU (--type gru --framework keras)")
+    if f.proj_size is not None and f.type not in support.proj:
+        raise UsageError("--proj-size applies only to an LSTM in pytorch (proj_size) or tf1 (num_proj)")
+    if f.peepholes and f.type not in support.peepholes:
+        raise UsageError("--peepholes applies only to an LSTM in onnx or tf1")
+
+
+def _table_layers(table: Framework) -> Callable[[LayerFlags], list[LayerLayout]]:
+    def build(f: LayerFlags) -> list[LayerLayout]:
+        shape = flag_input_shape(f)
+        layers = []
+        used: dict[str, int] = {}
+        for type_name, args in flag_layers(f):
+            layer = table.quick(type_name, args, shape)
+            n = used.get(layer.name, 0)
+            used[layer.name] = n + 1
+            layers.append(layer if n == 0 else layer._replace(name=f"{layer.name}_{n}"))
+            shape = layer.output_shape
+        return layers
+
+    return build
+
+
+BUILDERS: dict[str, Callable[[LayerFlags], list[LayerLayout]]] = {
+    "keras": _table_layers(KERAS), "pytorch": _table_layers(PYTORCH),
+    "onnx": onnx.from_flags, "tf1": tf1.from_flags, "cudnn": cudnn.from_flags, "flax": flax.from_flags,
+}
+
+
+def flags_layout(f: LayerFlags) -> ModelLayout:
+    """The layout the flags describe, in the flags' framework (UsageError for a flag it lacks)."""
+    check(f)
+    return ModelLayout(f.framework, None, flag_input_shape(f), tuple(BUILDERS[f.framework](f)))
+
+
+def numbered(base: str, k: int) -> str:
+    """Keras-style names for a stack: lstm, lstm_1, lstm_2."""
+    return base if k == 0 else f"{base}_{k}"
+
+
+__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "check", "flags_layout", "numbered", "snake"]

@@ -1,0 +1,34 @@
+"""ONNX LSTM / GRU / RNN operators (onnx/defs/rnn/defs.cc, opset 22).
+
+W [D, G·H, I], R [D, G·H, H], B [D, 2·G·H] = [Wb | Rb]; D = num_directions (forward then
+backward along axis 0). Gate orders: LSTM i, o, f, c; GRU z, r, h. LSTM peepholes P [D, 3H]
+(i, o, f) belong to no gate block of W/R/B and are listed as extras. GRU `linear_before_reset`
+changes the arithmetic, not the count. One operator per stacked layer.
+"""
+
+from __future__ import annotations
+
+from ..layout import BIAS, EXTRA, KERNEL, RECURRENT, RNN_GATES, LayerLayout, Weight
+from ..spec import LayerFlags
+
+GATES = {"lstm": ("input", "output", "forget", "cell"), "gru": ("update", "reset", "candidate"), "rnn": RNN_GATES}
+OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def from_flags(f: LayerFlags) -> list[LayerLayout]:
+    gates = GATES[f.type]
+    d = 2 if f.bidirectional else 1
+    g = len(gates) * f.units
+    axis = 0 if d == 2 else None
+    layers = []
+    for k in range(f.num_layers):
+        in_dim = f.input if k == 0 else d * f.units
+        weights = [Weight("W", (d, g, in_dim), KERNEL, 1, gates, direction_axis=axis),
+                   Weight("R", (d, g, f.units), RECURRENT, 1, gates, direction_axis=axis)]
+        if f.bias:
+            weights.append(Weight("B", (d, 2 * g), BIAS, 1, gates + gates, direction_axis=axis))
+        if f.peepholes:
+            weights.append(Weight("P", (d, 3 * f.units), EXTRA))
+        name = f"{OP[f.type].lower()}" + (f"_{k}" if k else "")
+        layers.append(LayerLayout(name, OP[f.type], tuple(weights), None, True))
+    return layers

@@ -1,0 +1,76 @@
+"""Rendering a layout: every tensor with its shape, gate axis and gate slices in storage order."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from ..layout import ModelLayout, Weight
+
+
+def weight_dict(layer: str, w: Weight) -> dict[str, Any]:
+    d: dict[str, Any] = {"layer": layer, "name": w.name, "shape": list(w.shape), "params": w.params,
+                         "gate_axis": w.gate_axis if w.gates else None,
+                         "slices": [{"gate": s.gate, "start": s.start, "stop": s.stop} for s in w.slices]}
+    if w.gates and w.gate_axis is None:  # one tensor per gate (Flax)
+        d["gate"] = w.gates[0]
+    if w.direction_axis is not None:
+        n = w.shape[w.direction_axis] // 2
+        d["direction_axis"] = w.direction_axis
+        d["directions"] = [{"direction": "forward", "start": 0, "stop": n},
+                           {"direction": "backward", "start": n, "stop": 2 * n}]
+    if w.row_roles:
+        start, blocks = 0, []
+        for role, rows in w.row_roles:
+            blocks.append({"role": role, "start": start, "stop": start + rows})
+            start += rows
+        d["row_axis"] = 0
+        d["row_blocks"] = blocks
+    if w.direction is not None:
+        d["direction"] = w.direction
+    if w.depth is not None:
+        d["depth"] = w.depth
+    return d
+
+
+def render_json(lay: ModelLayout) -> str:
+    weights = [weight_dict(layer.name, w) for layer in lay.layers for w in layer.weights]
+    return json.dumps({"framework": lay.framework, "params": lay.params, "weights": weights},
+                      indent=2, ensure_ascii=False) + "\n"
+
+
+def _slices(w: Weight) -> str:
+    if w.gates and w.gate_axis is None:
+        return f"all: {w.gates[0]}"
+    parts = [f"{s.gate} [{s.start}:{s.stop})" for s in w.slices]
+    if w.direction_axis is not None:
+        parts.insert(0, f"axis {w.direction_axis}: forward [0:1) backward [1:2); axis {w.gate_axis}:")
+    if w.row_roles:
+        start, rows = 0, []
+        for role, n in w.row_roles:
+            rows.append(f"{role} [{start}:{start + n})")
+            start += n
+        parts.insert(0, f"rows: {', '.join(rows)}; columns:")
+    return " ".join(parts) if parts else "(no gates)"
+
+
+def render_table(lay: ModelLayout, color: bool = False, width: int = 140) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{lay.framework} layout", title_justify="left")
+    for col, justify in (("Layer", "left"), ("Weight", "left"), ("Shape", "left"), ("Params", "right"),
+                         ("Gate axis", "right"), ("Gate slices (storage order)", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for layer in lay.layers:
+        for i, w in enumerate(layer.weights):
+            table.add_row(f"{layer.name} ({layer.type})" if i == 0 else "", w.name, str(tuple(w.shape)),
+                          f"{w.params:,}", "" if w.gate_axis is None else str(w.gate_axis), _slices(w),
+                          end_section=i + 1 == len(layer.weights))
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system="standard" if color else None, force_terminal=color,
+                      highlight=False)
+    console.print(table)
+    console.print(f"Total params: {lay.params:,}")
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())

@@ -1,0 +1,32 @@
+"""Rendering `compare` rows."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from ..spec import LayerFlags
+from ..tools import Row
+
+
+def compare_json(rows: list[Row]) -> str:
+    return json.dumps({"rows": [r._asdict() for r in rows]}, indent=2, ensure_ascii=False) + "\n"
+
+
+def compare_table(rows: list[Row], f: LayerFlags, color: bool = False, width: int = 140) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    desc = f"{f.type.upper()}(units={f.units}, input={f.input}" + (", bidirectional" if f.bidirectional else "") + \
+        (f", {f.num_layers} layers" if f.num_layers > 1 else "") + ("" if f.bias else ", no bias") + ")"
+    table = Table(title=f"{desc} in every framework", title_justify="left")
+    table.add_column("Framework")
+    table.add_column("Variant")
+    table.add_column("Params", justify="right")
+    table.add_column("Why it differs from the first row")
+    for r in rows:
+        table.add_row(r.framework, r.variant, "-" if r.params is None else f"{r.params:,}", r.why)
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system="standard" if color else None, force_terminal=color,
+            highlight=False).print(table)
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())

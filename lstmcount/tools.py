@@ -1,0 +1,167 @@
+"""Questions beyond the count: the same layer across frameworks, and the largest layer a budget fits.
+
+Pure functions over layouts; every number comes from the framework tables in `conventions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import NamedTuple
+
+from . import conventions
+from .accounting import report
+from .conventions.flags import SUPPORT, flags_layout
+from .errors import LstmcountError, UsageError
+from .layout import ModelLayout
+from .spec import LayerFlags, LayerSpec, Model
+
+
+class Row(NamedTuple):
+    framework: str
+    variant: str
+    params: int | None  # None: this framework has no such layer
+    why: str
+
+
+def variants(f: LayerFlags) -> list[tuple[str, LayerFlags]]:
+    """The same layer in every framework and variant lstmcount knows, the flags' own first."""
+    out: list[tuple[str, LayerFlags]] = [(_label(f), f)]
+    for fw, support in SUPPORT.items():
+        base = f._replace(framework=fw, reset_after=None, proj_size=None, peepholes=False)
+        options = [base]
+        if f.type in support.reset_after:
+            options = [base._replace(reset_after=True), base._replace(reset_after=False)]
+        if f.type in support.peepholes:
+            options = [base, base._replace(peepholes=True)]
+        if f.proj_size and f.type in support.proj:
+            options.append(base._replace(proj_size=f.proj_size))
+        out += [(_label(v), v) for v in options if v != f]
+    return out
+
+
+def _label(f: LayerFlags) -> str:
+    parts = []
+    if f.reset_after is not None:
+        parts.append(f"reset_after={str(f.reset_after).lower()}")
+    if f.peepholes:
+        parts.append("peepholes")
+    if f.proj_size:
+        parts.append(f"{'num_proj' if f.framework == 'tf1' else 'proj_size'}={f.proj_size}")
+    return ", ".join(parts) or "default"
+
+
+def _parts(layout: ModelLayout) -> dict[str, int]:
+    rep = report(layout)
+    sums = {"kernel": 0, "recurrent": 0, "bias": 0, "extras": 0}
+    for layer in rep.layers:
+        for g in layer.gates:
+            sums["kernel"] += g.kernel
+            sums["recurrent"] += g.recurrent_kernel
+            sums["bias"] += g.bias
+        sums["extras"] += sum(e.params for e in layer.extras)
+    return sums
+
+
+def why(row: ModelLayout, first: ModelLayout, f: LayerFlags) -> str:
+    """One line on where this row's count differs from the first row's."""
+    a, b = _parts(row), _parts(first)
+    if a == b:
+        return "same count, same split per gate"
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[f.type]
+    notes = []
+    for part in ("kernel", "recurrent", "bias", "extras"):
+        diff = a[part] - b[part]
+        if not diff:
+            continue
+        text = f"{part} {diff:+,}"
+        copies = f.units * (2 if f.bidirectional else 1) * f.num_layers
+        if part == "bias" and diff % copies == 0:
+            n = diff // copies  # bias vectors of `units` per direction and depth
+            per_gate = n % gates == 0
+            k = abs(n // gates) if per_gate else abs(n)
+            text += f" ({k} {'more' if n > 0 else 'fewer'} bias vector{'s' if k > 1 else ''} of {f.units}" + \
+                (" per gate)" if per_gate else ")")
+        if part == "extras":
+            names = sorted({w.name.rsplit("/", 1)[-1] for layer in row.layers for w in layer.weights
+                            if not w.gates} - {w.name.rsplit("/", 1)[-1] for layer in first.layers
+                                               for w in layer.weights if not w.gates})
+            if names:
+                text += f" ({', '.join(names)})"
+        notes.append(text)
+    return "; ".join(notes) or "same count"
+
+
+def compare(f: LayerFlags) -> list[Row]:
+    first = flags_layout(f)
+    rows = []
+    for label, v in variants(f):
+        try:
+            lay = flags_layout(v)
+        except UsageError as exc:
+            rows.append(Row(v.framework, label, None, f"not available: {exc}"))
+            continue
+        rows.append(Row(v.framework, label, lay.params, "reference row" if v == f else why(lay, first, f)))
+    return rows
+
+
+class Solution(NamedTuple):
+    units: int
+    params: int
+    next_params: int  # what one more unit would cost
+
+
+def largest(fits: Callable[[int], int | None], budget: int, what: str) -> Solution:
+    """The largest size n >= 1 with count(n) <= budget; count is increasing in n. None = invalid n."""
+    first = fits(1)
+    if first is None or first > budget:
+        raise LstmcountError(f"even {what} = 1 needs {first:,} parameters, over the budget of {budget:,}"
+                             if first is not None else f"{what} = 1 is not a valid layer")
+    lo, hi = 1, 2
+    while (n := fits(hi)) is not None and n <= budget:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:  # count(lo) fits, count(hi) does not
+        mid = (lo + hi) // 2
+        n = fits(mid)
+        if n is not None and n <= budget:
+            lo = mid
+        else:
+            hi = mid
+    params = fits(lo)
+    assert params is not None
+    return Solution(lo, params, fits(lo + 1) or 0)
+
+
+def solve_flags(f: LayerFlags, budget: int) -> Solution:
+    def fits(units: int) -> int | None:
+        if f.proj_size and f.proj_size >= units:
+            return None
+        return flags_layout(f._replace(units=units)).params
+    flags_layout(f._replace(units=max(f.units, (f.proj_size or 0) + 1, 1)))  # check the other flags once
+    return largest(fits, budget, "--units")
+
+
+SIZE_ARGS = ("units", "hidden_size", "filters", "out_features", "output_dim", "embedding_dim")
+
+
+def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Solution]:
+    """The largest size of one named layer (units, hidden_size, filters, ...) for the whole model's total."""
+    names = [lay.name for lay in conventions.layout(model).layers]
+    if layer_name not in names:
+        raise UsageError(f"--layer {layer_name!r}: no such layer (the model's layers are {', '.join(names)})")
+    index = names.index(layer_name)
+    spec = model.layers[index]
+    arg = next((a for a in SIZE_ARGS if a in spec.args), None)
+    if arg is None:
+        raise UsageError(f"--layer {layer_name!r} ({spec.type}) has no size argument to solve for "
+                         f"({', '.join(SIZE_ARGS)})")
+
+    def fits(size: int) -> int | None:
+        layers = list(model.layers)
+        layers[index] = LayerSpec(spec.type, {**spec.args, arg: size}, spec.index, spec.loc, spec.arg_locs)
+        try:
+            return conventions.layout(replace(model, layers=tuple(layers))).params
+        except LstmcountError:
+            return None
+
+    return arg, largest(fits, budget, f"{layer_name}.{arg}")

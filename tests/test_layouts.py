@@ -1,0 +1,167 @@
+"""`layout` and `compare` across keras, pytorch, onnx, tf1, cudnn and flax.
+
+ONNX layouts are run in onnxruntime, TF1 layouts are built with TensorFlow's own legacy cells;
+cuDNN (needs a GPU) and Flax (not installed here) are checked against counts derived by hand from
+their sources (docs/conventions-research.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lstmcount import count
+from lstmcount.accounting import report
+from lstmcount.conventions.flags import flags_layout
+from lstmcount.spec import LayerFlags
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({"framework": "onnx"}, 4 * 75 * (28 + 75 + 2)),                       # W, R, B = [Wb | Rb]
+    ({"framework": "onnx", "peepholes": True}, 4 * 75 * (28 + 75 + 2) + 3 * 75),
+    ({"framework": "tf1"}, 4 * 75 * (28 + 75 + 1)),                        # fused kernel [I + H, 4H]
+    ({"framework": "tf1", "peepholes": True}, 4 * 75 * (28 + 75 + 1) + 3 * 75),
+    ({"framework": "tf1", "peepholes": True, "proj_size": 40}, 4 * 75 * (28 + 40 + 1) + 3 * 75 + 75 * 40),
+    ({"framework": "cudnn"}, 4 * 75 * (28 + 75 + 2)),                      # bias (8H,)
+    ({"framework": "flax"}, 4 * 75 * (28 + 75 + 1)),                       # hi..ho carry the bias
+])
+def test_lstm_counts_by_hand(kwargs, expected):
+    assert count("lstm", units=75, input=28, **kwargs) == expected
+
+
+@pytest.mark.parametrize(("framework", "expected"), [
+    ("onnx", 3 * 75 * (28 + 75 + 2)), ("tf1", 3 * 75 * (28 + 75 + 1)), ("cudnn", 3 * 75 * (28 + 75 + 2)),
+    ("flax", 3 * 75 * (28 + 75 + 1) + 75),  # biases on ir, iz, in and hn
+])
+def test_gru_counts_by_hand(framework, expected):
+    assert count("gru", units=75, input=28, framework=framework) == expected
+
+
+def test_gate_orders_and_slices(cli):
+    data = json.loads(cli("layout", "-u", "75", "-i", "28", "-f", "onnx", "--json").stdout)
+    w = data["weights"][0]
+    assert (w["name"], w["shape"], w["gate_axis"]) == ("W", [1, 300, 28], 1)
+    assert [s["gate"] for s in w["slices"]] == ["input", "output", "forget", "cell"]
+    b = data["weights"][2]
+    assert [s["gate"] for s in b["slices"]] == ["input", "output", "forget", "cell"] * 2
+    tf1 = json.loads(cli("layout", "-u", "75", "-i", "28", "-f", "tf1", "--json").stdout)["weights"][0]
+    assert [s["gate"] for s in tf1["slices"]] == ["input", "cell", "forget", "output"]
+    assert tf1["row_blocks"] == [{"role": "kernel", "start": 0, "stop": 28},
+                                 {"role": "recurrent_kernel", "start": 28, "stop": 103}]
+    torch_gru = json.loads(cli("layout", "-t", "gru", "-u", "4", "-i", "3", "-f", "pytorch", "--json").stdout)
+    assert [s["gate"] for s in torch_gru["weights"][0]["slices"]] == ["reset", "update", "candidate"]
+    assert torch_gru["weights"][0]["slices"][1] == {"gate": "update", "start": 4, "stop": 8}
+
+
+def test_gates_add_up_in_every_framework():
+    for fw, types in (("onnx", "lstm gru rnn"), ("tf1", "lstm gru rnn"), ("cudnn", "lstm gru"), ("flax", "lstm gru")):
+        for t in types.split():
+            rep = report(flags_layout(LayerFlags(t, fw, 6, 5, True, 2)))
+            for layer in rep.layers:
+                assert layer.params == sum(g.params for g in layer.gates) + sum(e.params for e in layer.extras)
+                assert {g.direction for g in layer.gates} == {"forward", "backward"}
+
+
+def test_compare_rows_and_reasons(cli):
+    r = cli("compare", "-u", "75", "-i", "28", "--json")
+    rows = json.loads(r.stdout)["rows"]
+    assert rows[0] == {"framework": "keras", "variant": "default", "params": 31_200, "why": "reference row"}
+    torch = next(x for x in rows if x["framework"] == "pytorch")
+    assert torch["params"] == 31_500 and torch["why"] == "bias +300 (1 more bias vector of 75 per gate)"
+    tf1 = next(x for x in rows if x["framework"] == "tf1" and x["variant"] == "peepholes")
+    assert tf1["why"] == "extras +225 (w_f_diag, w_i_diag, w_o_diag)"
+    gru = json.loads(cli("compare", "-t", "gru", "-u", "75", "-i", "28", "--json").stdout)["rows"]
+    assert [(x["variant"], x["params"]) for x in gru if x["framework"] == "keras"] == [
+        ("default", 23_625), ("reset_after=true", 23_625), ("reset_after=false", 23_400)]
+
+
+def test_unavailable_options_are_usage_errors(cli):
+    r = cli("params", "-u", "5", "-i", "3", "-f", "cudnn", "-t", "rnn")
+    assert (r.exit_code, r.stderr) == (2, "lstmcount: --framework cudnn has no rnn layer (it has: lstm, gru)\n")
+    r = cli("layout", "-u", "5", "-i", "3", "-f", "flax", "--no-bias")
+    assert (r.exit_code, r.stderr) == (2, "lstmcount: --no-bias: linen LSTMCell/GRUCell have fixed biases\n")
+
+
+# --- ONNX layouts run in onnxruntime ---------------------------------------------------------------
+
+
+def run_onnx(f: LayerFlags, weights=None, steps: int = 3, batch: int = 2) -> np.ndarray:
+    """Run one ONNX recurrent operator whose W, R, B, P have lstmcount's shapes for `f`."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    layer = flags_layout(f).layers[0]
+    weights = weights or layer.weights
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.uniform(-0.5, 0.5, w.shape).astype(np.float32), w.name)
+             for w in weights]
+    names = {w.name for w in weights}
+    # operator inputs by position: X, W, R, B, sequence_lens, initial_h, initial_c, P
+    inputs = ["X", "W", "R", "B" if "B" in names else ""]
+    if "P" in names:
+        inputs += ["", "", "", "P"]
+    node = helper.make_node(layer.type, inputs, ["Y"], hidden_size=f.units,
+                            direction="bidirectional" if f.bidirectional else "forward")
+    d = 2 if f.bidirectional else 1
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT,
+                                                                           [steps, batch, f.input])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [steps, d, batch, f.units])],
+                              inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(model, full_check=True)
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {"X": rng.normal(size=(steps, batch, f.input)).astype(np.float32)})
+    return y
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["lstm", "gru", "rnn"]), st.integers(1, 12), st.integers(1, 12), st.booleans(), st.booleans(),
+       st.booleans())
+def test_onnx_layouts_run_in_onnxruntime(kind, units, inp, bidi, bias, peep):
+    f = LayerFlags(kind, "onnx", units, inp, bidi, 1, bias, None, None, peep and kind == "lstm")
+    y = run_onnx(f)
+    assert y.shape == (3, 2 if bidi else 1, 2, units)
+
+
+def test_onnx_rejects_a_wrong_layout():
+    """The check above can fail: W with its last two axes swapped is refused."""
+    f = LayerFlags("lstm", "onnx", 5, 3)
+    layer = flags_layout(f).layers[0]
+    w = layer.weights[0]
+    with pytest.raises(Exception, match="(?i)shape|dimension|W"):
+        run_onnx(f, (w._replace(shape=(1, 3, 20)), *layer.weights[1:]))
+
+
+# --- TF1 layouts are TensorFlow's legacy cells ------------------------------------------------------
+
+
+@pytest.mark.parametrize("flags", [
+    LayerFlags("lstm", "tf1", 7, 5), LayerFlags("lstm", "tf1", 7, 5, peepholes=True),
+    LayerFlags("lstm", "tf1", 7, 5, peepholes=True, proj_size=3), LayerFlags("lstm", "tf1", 7, 5, proj_size=2),
+    LayerFlags("gru", "tf1", 6, 9), LayerFlags("rnn", "tf1", 4, 2),
+], ids=str)
+def test_tf1_layout_matches_tensorflow_cells(flags):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    from tensorflow.python.keras.layers.legacy_rnn import rnn_cell_impl as cells
+
+    if flags.type == "lstm":
+        cell = cells.LSTMCell(flags.units, use_peepholes=flags.peepholes, num_proj=flags.proj_size)
+    elif flags.type == "gru":
+        cell = cells.GRUCell(flags.units)
+    else:
+        cell = cells.BasicRNNCell(flags.units)
+    cell.build(tf.TensorShape([None, flags.input]))
+    # TensorFlow numbers repeated scopes (lstm_cell_1/...): compare under the cell's base name
+    real = [(re.sub(r"^(\w+?)(_\d+)?/", r"\1/", v.name.removesuffix(":0")), tuple(v.shape)) for v in cell.weights]
+    ours = [(w.name, w.shape) for w in flags_layout(flags).layers[0].weights]
+    assert ours == real
