@@ -59,8 +59,9 @@ class DType(str, Enum):
 def fail(messages: list[str], code: int) -> NoReturn:
     for line in messages:
         sys.stderr.write(f"{line}\n")
-    if len(messages) > 1:
-        sys.stderr.write(f"{len(messages)} problems\n")
+    counted = [m for m in messages if "stopping after" not in m]
+    if len(counted) > 1:
+        sys.stderr.write(f"{len(counted)} problems\n")
     raise typer.Exit(code)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import reprlib
+from typing import Any, NamedTuple
 
 
 class Loc(NamedTuple):
@@ -71,3 +72,21 @@ def problem(loc: Loc | None, where: str | None, text: str) -> str:
     head = f"{loc}: " if loc is not None else ""
     mid = f"{where}: " if where else ""
     return f"{head}{mid}{text}"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlist = _REPR.maxdict = 4
+_REPR.maxlevel = 2
+_REPR.maxlong = 40
+
+
+def show(value: Any) -> str:
+    """A value as a user wrote it, bounded in length (values may be huge strings, numbers or aliases)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int) and value.bit_length() > 160:
+        return f"an integer of {len(hex(value)) - 2} hex digits"
+    return _REPR.repr(value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 
@@ -11,7 +12,11 @@ from .errors import UsageError
 
 
 def write(text: str, path: str | None) -> None:
-    """Write `text` to stdout, or replace `path` only with the complete text (temp file + rename)."""
+    """Write `text` to stdout, or replace `path` only with the complete text (temp file + rename).
+
+    A path that is not a regular file (a FIFO, /dev/stdout, a terminal) is written into directly:
+    it cannot be replaced, and renaming over it would destroy it.
+    """
     if path is None or path == "-":
         try:
             sys.stdout.write(text)
@@ -20,9 +25,26 @@ def write(text: str, path: str | None) -> None:
             sys.stdout.buffer.write(text.encode("utf-8"))
         sys.stdout.flush()
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
+    if not path.strip():
+        raise UsageError("--output needs a file path (or - for standard output)")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise UsageError(f"--output {path}: {exc.strerror or exc}") from None
+    if mode is not None and stat.S_ISDIR(mode):
         raise UsageError(f"--output {path}: is a directory")
+    if mode is not None and not stat.S_ISREG(mode):
+        try:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise UsageError(f"--output {path}: cannot write ({exc.strerror or exc})") from None
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if path.endswith(("/", os.sep)) or not os.path.isdir(folder):
+        raise UsageError(f"--output {path}: the folder {folder} does not exist")
     try:
         fd, tmp = tempfile.mkstemp(prefix=".lstmcount-", suffix=".tmp", dir=folder)
     except OSError as exc:
@@ -33,6 +55,10 @@ def write(text: str, path: str | None) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(f"--output {path}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from .errors import Loc, SpecError, UsageError, problem
+from .errors import Loc, SpecError, UsageError, problem, show
 
 try:  # the C-accelerated loader when libyaml is there, the pure one otherwise
     from yaml import CSafeLoader as _SafeBase
@@ -21,8 +21,16 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _SafeBase  # type: ignore[assignment]
 
 MAX_BYTES = 16 * 1024 * 1024
-MAX_LAYERS = 100_000
+MAX_LAYERS = 20_000
 MAX_NESTING = 8
+MAX_PROBLEMS = 50
+MAX_RANK = 8  # axes of an input shape
+MAX_SIZE = 10**12  # any one size (units, features, filters...): beyond what any framework could build
+MAX_DEPTH_LAYERS = 10_000  # stacked layers in one flag set or one PyTorch module
+
+
+def stopped(source: str, count: int) -> str:
+    return f"{source}: stopping after {count} problems"
 FRAMEWORKS = ("keras", "pytorch")
 TOP_KEYS = ("name", "framework", "input_shape", "input_dtype", "layers", "expect")
 EXPECT_KEYS = ("total", "trainable", "non_trainable", "max_total", "layers")
@@ -35,8 +43,26 @@ class LocDict(dict[Any, Any]):
     key_locs: dict[Any, Loc]
 
 
+class LocList(list[Any]):
+    """A sequence that remembers where each of its items stood."""
+
+    locs: list[Loc]
+
+
 class _Loader(_SafeBase):
     filename: str | None = None
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """PyYAML's own, with a value it cannot convert (`!!int abc`, 2001-02-30, an integer of
+        5,000 digits, `!!map [1]`) reported as a located YAML error instead of a traceback."""
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read the value {show(node.value) if isinstance(node.value, str) else ''}"
+                f"as {node.tag.rsplit(':', 1)[-1]} ({str(exc)[:120]})", node.start_mark) from None
 
 
 def _mark(loader: _Loader, node: yaml.Node) -> Loc:
@@ -45,6 +71,9 @@ def _mark(loader: _Loader, node: yaml.Node) -> Loc:
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
+    if not isinstance(node, yaml.MappingNode):
+        raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found {node.id}",
+                                                node.start_mark)
     own = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
     loader.flatten_mapping(node)  # resolves `<<: *anchor`: merged pairs first, the mapping's own after
     out = LocDict()
@@ -68,7 +97,17 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
     return out
 
 
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocList:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(None, None, f"expected a sequence, found {node.id}",
+                                                node.start_mark)
+    out = LocList(loader.construct_object(child, deep=True) for child in node.value)
+    out.locs = [_mark(loader, child) for child in node.value]
+    return out
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
 def _refuse_tag(loader: _Loader, tag_suffix: str, node: yaml.Node) -> Any:
@@ -193,14 +232,28 @@ def _node_loc(node: yaml.Node, name: str) -> Loc:
     return Loc(name, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+PRESCAN_BYTES = 1024 * 1024
+
+
+def _prescan(text: str, name: str) -> None:
+    """For a large file, count its YAML events (streamed, no nodes kept) before composing any:
+    a file of millions of tiny values is refused in bounded memory."""
+    for events, _ in enumerate(yaml.parse(text, Loader=_SafeBase), 1):
+        if events > MAX_EXPANDED:
+            raise SpecError([problem(Loc(name), None, f"more than {MAX_EXPANDED:,} YAML values; not a model spec")])
+
+
 def parse_yaml(text: str, name: str) -> Any:
     loader = _Loader(text)
     loader.filename = name
     try:
+        if len(text) > PRESCAN_BYTES:
+            _prescan(text, name)
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_graph(node, name)
+        if "&" in text:  # without anchors there are no aliases to expand (libyaml bounds the nesting)
+            _check_graph(node, name)
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -209,8 +262,14 @@ def parse_yaml(text: str, name: str) -> Any:
         if "recursive" in what:
             what += " (an alias that contains itself)"
         raise SpecError([problem(loc, None, f"invalid YAML: {what}")]) from None
+    except yaml.reader.ReaderError as exc:
+        pos = exc.position
+        line, column = text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise SpecError([problem(Loc(name, line, column), None,
+                                 f"invalid YAML: the control character {char!r} is not allowed")]) from None
     except yaml.YAMLError as exc:
-        raise SpecError([problem(Loc(name), None, f"invalid YAML: {exc}")]) from None
+        raise SpecError([problem(Loc(name), None, f"invalid YAML: {str(exc).splitlines()[0][:200]}")]) from None
     except RecursionError:
         raise SpecError([problem(Loc(name), None, "YAML nested too deeply")]) from None
     finally:
@@ -253,14 +312,16 @@ def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
-        return f"the number {value!r}"
+        return f"the number {show(value)}"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {show(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return type(value).__name__
+    if isinstance(value, (tuple, set)):
+        return "an ordered map" if isinstance(value, tuple) else "a set"
+    return f"a {type(value).__name__} value"
 
 
 def model_from_data(data: Any, name: str) -> Model:
@@ -271,7 +332,7 @@ def model_from_data(data: Any, name: str) -> Model:
     for key in data:
         if key not in TOP_KEYS and not str(key).startswith("x-"):  # x-...: a place for anchors
             problems.append(problem(_loc_of(data, key, root), None,
-                                    f"unknown top-level key {key!r}{suggest(str(key), TOP_KEYS)}"
+                                    f"unknown top-level key {show(key)}{suggest(str(key)[:100], TOP_KEYS)}"
                                     f" (allowed: {', '.join(TOP_KEYS)}, and x-... keys for YAML anchors)"))
     framework = data.get("framework", "keras")
     if isinstance(framework, str) and framework.lower() in ("torch", "pytorch"):
@@ -295,15 +356,20 @@ def model_from_data(data: Any, name: str) -> Model:
     if layers_raw is None:
         problems.append(problem(root, None, "no `layers:` list; a model spec needs at least one layer"))
     elif not isinstance(layers_raw, list) or not layers_raw:
+        got = "an empty list" if isinstance(layers_raw, list) else _kind(layers_raw)
         problems.append(problem(_loc_of(data, "layers", root), None,
-                                f"`layers:` must be a non-empty list of layers, got {_kind(layers_raw)}"))
+                                f"`layers:` must be a non-empty list of layers, got {got}"))
     elif len(layers_raw) > MAX_LAYERS:
         problems.append(problem(_loc_of(data, "layers", root), None,
                                 f"{len(layers_raw):,} layers is more than the limit of {MAX_LAYERS:,}"))
     else:
         lloc = _loc_of(data, "layers", root)
-        for i, entry in enumerate(layers_raw, 1):
-            spec = layer_from_mapping(entry, i, lloc, problems)
+        item_locs = layers_raw.locs if isinstance(layers_raw, LocList) else [lloc] * len(layers_raw)
+        for i, (entry, loc) in enumerate(zip(layers_raw, item_locs, strict=True), 1):
+            if len(problems) >= MAX_PROBLEMS:
+                problems.append(stopped(name, len(problems)))
+                break
+            spec = layer_from_mapping(entry, i, loc, problems)
             if spec is not None:
                 layers.append(spec)
     expect = _expect(data, root, problems)
@@ -323,15 +389,19 @@ def _input_shape(data: dict[str, Any], root: Loc, problems: list[str]) -> tuple[
     if not isinstance(raw, list) or not raw:
         problems.append(problem(loc, None, f"input_shape must be a list of sizes such as [28, 28], got {_kind(raw)}"))
         return None
+    if len(raw) > MAX_RANK:
+        problems.append(problem(loc, None, f"input_shape has {len(raw):,} axes; at most {MAX_RANK} are allowed"))
+        return None
+    item_locs = raw.locs if isinstance(raw, LocList) else [loc] * len(raw)
     shape: list[int | None] = []
-    for dim in raw:
+    for dim, dim_loc in zip(raw, item_locs, strict=True):
         if dim is None:
             shape.append(None)
-        elif isinstance(dim, int) and not isinstance(dim, bool) and dim > 0:
+        elif isinstance(dim, int) and not isinstance(dim, bool) and 0 < dim <= MAX_SIZE:
             shape.append(dim)
         else:
-            problems.append(problem(loc, None,
-                                    f"input_shape entries must be positive integers or null, got {_kind(dim)}"))
+            allowed = f"positive integers up to {MAX_SIZE:,} or null"
+            problems.append(problem(dim_loc, None, f"input_shape entries must be {allowed}, got {_kind(dim)}"))
             return None
     return tuple(shape)
 
@@ -385,10 +455,13 @@ def check_numbers(f: LayerFlags) -> None:
     """The sizes in `params` flags: integers, positive (UsageError)."""
     if f.type not in _KERAS_CLASS:
         raise UsageError(f"--type must be one of {', '.join(_KERAS_CLASS)}, got {f.type!r}")
-    for flag, value in (("--units", f.units), ("--input", f.input), ("--num-layers", f.num_layers),
-                        ("--proj-size", f.proj_size or 0)):
+    for flag, value, most in (("--units", f.units, MAX_SIZE), ("--input", f.input, MAX_SIZE),
+                              ("--num-layers", f.num_layers, MAX_DEPTH_LAYERS), ("--proj-size", f.proj_size or 0,
+                                                                                 MAX_SIZE)):
         if type(value) is not int:
-            raise UsageError(f"{flag} must be an integer, got {value!r}")
+            raise UsageError(f"{flag} must be an integer, got {show(value)}")
+        if value > most:
+            raise UsageError(f"{flag} must be at most {most:,}, got {show(value)}")
     if f.units < 1:
         raise UsageError("--units must be a positive integer (the layer's hidden size)")
     if f.input < 1:

@@ -225,3 +225,17 @@ def test_spec_messages_name_file_line_layer_argument(cli, tmp_path):
         "Reshape, SimpleRNN, TimeDistributed)",
         "4 problems",
     ]
+
+
+def test_layer_limit_and_large_tables(cli, tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("input_shape: [3]\nlayers:\n" + "  - {type: Dense, units: 3}\n" * 20_001)
+    r = cli("params", str(big), "--json")
+    assert r.exit_code == 2 and "20,001 layers is more than the limit of 20,000" in r.stderr
+    many = tmp_path / "many.yaml"
+    many.write_text("input_shape: [3]\nlayers:\n" + "  - {type: Dense, units: 3}\n" * 2_500)
+    out = cli("params", str(many)).stdout  # past 2,000 rows: an aligned plain table, same numbers
+    lines = out.splitlines()
+    assert lines[0] == "model (keras): 2,500 layers"
+    assert sum(_num(line.split()[-1]) for line in lines[3:3 + 2_500]) == 2_500 * 12
+    assert "Total params: 30,000 (117.19 KiB at float32)" in out

@@ -264,7 +264,7 @@ def test_count_fast_path_equals_spec_path(flags):
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"units": 0, "input": 3}, "--units must be a positive integer"),
     ({"units": 7.5, "input": 3}, "--units must be an integer, got 7.5"),
-    ({"units": True, "input": 3}, "--units must be an integer, got True"),
+    ({"units": True, "input": 3}, "--units must be an integer, got true"),
     ({"units": 5, "input": 3, "framework": "jax"},
      "--framework must be one of keras, pytorch, onnx, tf1, cudnn, flax, got 'jax'"),
     ({"units": 5, "input": 3, "framework": "pytorch", "proj_size": 5}, "smaller than --units (5), got 5"),

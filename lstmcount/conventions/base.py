@@ -10,17 +10,15 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Loc, SpecError, problem
+from ..errors import Loc, SpecError, problem, show
 from ..layout import LayerLayout, ModelLayout, Shape, Weight
-from ..spec import MAX_NESTING, LayerSpec, Model, layer_from_mapping, suggest
+from ..spec import MAX_NESTING, MAX_PROBLEMS, MAX_RANK, MAX_SIZE, LayerSpec, Model, layer_from_mapping, stopped, suggest
 
 REQUIRED: Any = object()
-MAX_PROBLEMS = 50
 
 
 class LayerProblem(Exception):
@@ -52,19 +50,7 @@ class Arg:
         return self.default is REQUIRED
 
 
-_REPR = reprlib.Repr()
-_REPR.maxstring = _REPR.maxother = 60
-_REPR.maxlist = _REPR.maxdict = 4
-_REPR.maxlevel = 2
-
-
-def _show(value: Any) -> str:
-    """A value as a user wrote it, bounded in length (a value may be a huge or deeply nested alias)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return _REPR.repr(value)
+_show = show
 
 
 def _is_int(v: Any) -> bool:
@@ -86,6 +72,8 @@ def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
         if not _is_int(value):
             raise LayerProblem(f"must be an integer, got {_show(value)}")
         _range(arg, value)
+        if abs(value) > MAX_SIZE:
+            raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {_show(value)}")
         return value
     if k == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -109,12 +97,14 @@ def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
             raise LayerProblem(f"must be {want}, got {_show(value)}")
         for v in items:
             _range(arg, v)
+            if abs(v) > MAX_SIZE:
+                raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {_show(v)}")
         return tuple(items)
     if k == "shape":
         items = [value] if _is_int(value) else value
         if not isinstance(items, list) or not items or not all(_is_int(v) for v in items):
             raise LayerProblem(f"must be a list of integers such as [28, 28], got {_show(value)}")
-        if any(v < 1 and v != -1 for v in items) or items.count(-1) > 1:
+        if any((v < 1 and v != -1) or v > MAX_SIZE for v in items) or items.count(-1) > 1 or len(items) > MAX_RANK:
             raise LayerProblem(f"must hold positive sizes (and at most one -1), got {items}")
         return tuple(items)
     raise AssertionError(f"unknown argument kind {k}")  # pragma: no cover
@@ -231,7 +221,7 @@ class Framework:
         found = self._lower.get(key.lower())
         if found is None and problems is not None and spec is not None:
             problems.append(problem(spec.loc, f"layer {spec.index}",
-                                    f"unknown {self.name} layer type {type_name!r}"
+                                    f"unknown {self.name} layer type {show(type_name)}"
                                     f"{suggest(type_name, list(self.kinds))}"
                                     f" (known: {', '.join(sorted(self.kinds))})"))
         return found
@@ -271,7 +261,7 @@ class Framework:
                     meant.add(near[0])
                 else:
                     hint = f" (it takes: {', '.join(sorted(kind.args))})"
-                problems.append(problem(loc, where, f"{kind.name} takes no argument {arg!r}{hint}"))
+                problems.append(problem(loc, where, f"{kind.name} takes no argument {show(arg)}{hint}"))
                 ok = False
             elif arg in kind.reject and value != spec_arg.default:
                 problems.append(problem(spec.arg_loc(arg), where, f"argument {arg!r}: {kind.reject[arg]}"))
@@ -331,7 +321,7 @@ class Framework:
             broken = True
         for spec in model.layers:
             if len(problems) >= MAX_PROBLEMS:
-                problems.append(f"{model.source}: stopping after {len(problems)} problems")
+                problems.append(stopped(model.source, len(problems)))
                 break
             kind = self.kind(spec.type, problems, spec)
             if kind is None:
@@ -345,7 +335,7 @@ class Framework:
                 name = base if n == 0 else f"{base}_{n}"
             elif name in names:
                 problems.append(problem(spec.arg_loc("name"), f"layer {spec.index} ({kind.name})",
-                                        f"argument 'name': {name!r} is already the name of another layer"))
+                                        f"argument 'name': {show(name)} is already the name of another layer"))
             names.add(name)
             if broken and self.tracks_shapes:
                 self.check_args(kind, spec, problems)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..layout import BIAS, EXTRA, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, Shape, Weight
+from ..spec import MAX_DEPTH_LAYERS
 from .base import REQUIRED, Arg, Ctx, Framework, Kind, LayerProblem
 
 POS = Arg("int", REQUIRED, min=1)
@@ -97,7 +98,8 @@ def _dropout(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Wei
 
 
 RNN_ARGS: dict[str, Arg] = {
-    "input_size": POS, "hidden_size": POS, "num_layers": Arg("int", 1, min=1), "bias": Arg("bool", True),
+    "input_size": POS, "hidden_size": POS, "num_layers": Arg("int", 1, min=1, max=MAX_DEPTH_LAYERS),
+    "bias": Arg("bool", True),
     "batch_first": Arg("bool", False), "dropout": Arg("float", 0.0, min=0.0, max=1.0),
     "bidirectional": Arg("bool", False), "device": ANY, "dtype": ANY,
 }

@@ -16,16 +16,39 @@ def _num(v: object) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+RICH_ROWS = 2_000  # beyond this, rich's layout costs seconds: an aligned plain table instead
+
+
+def _plain(rep: Report, all_rows: list[dict[str, object]]) -> str:
+    shapes = rep.framework == "keras"
+    head = ["Layer (type)", *(["Output shape"] if shapes else []), "Kernel", "Recurrent", "Bias", "Params"]
+    body = [[f"{r['layer']} ({r['type']})" if r["kind"] == "layer" else f"  {r['part']}",
+             *([str(r["shape"])] if shapes else []),
+             *(_num(r[k]) for k in ("kernel", "recurrent", "bias", "params"))] for r in all_rows]
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    left = 2 if shapes else 1
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths,
+                                                                                                strict=True)))
+
+    lines = [f"{rep.name or 'model'} ({rep.framework}): {len(rep.layers):,} layers", fmt(head),
+             "  ".join("-" * w for w in widths), *(fmt(row) for row in body), *summary_lines(rep)]
+    return "".join(line.rstrip() + "\n" for line in lines)
+
+
 def render(rep: Report, color: bool = False, width: int = 120, **_: Any) -> str:
     title = f"{rep.name or 'model'} ({rep.framework})"
     table = Table(title=title, title_justify="left", show_lines=False, header_style="bold" if color else "")
+    all_rows = rows(rep)
+    if len(all_rows) > RICH_ROWS:
+        return _plain(rep, all_rows)
     shapes = rep.framework == "keras"
     table.add_column("Layer (type)", no_wrap=True)
     if shapes:
         table.add_column("Output shape", no_wrap=True)
     for col in ("Kernel", "Recurrent", "Bias", "Params"):
         table.add_column(col, justify="right", no_wrap=True)
-    all_rows = rows(rep)
     for i, r in enumerate(all_rows):
         is_layer = r["kind"] == "layer"
         label = f"{r['layer']} ({r['type']})" if is_layer else f"  {r['part']}"
