@@ -87,6 +87,9 @@ def gate_rows(layer: LayerLayout) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, 
     A gated weight is split evenly along its gate axis; weights without gates (a projection,
     peepholes) are extras. Gates are listed in the framework's storage order.
     """
+    fast = _even_gates(layer)
+    if fast is not None:
+        return fast
     shares: dict[tuple[int | None, str | None, str], dict[str, int]] = {}
     extras: list[ExtraRow] = []
     for w in layer.weights:
@@ -106,6 +109,32 @@ def gate_rows(layer: LayerLayout) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, 
     ordered = sorted(shares.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1] == "backward"))
     gates = tuple(GateRow(g, s[KERNEL], s[RECURRENT], s[BIAS], d, depth) for (depth, d, g), s in ordered)
     return gates, tuple(extras)
+
+
+def _even_gates(layer: LayerLayout) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, ...]] | None:
+    """The common case, kept cheap: within each direction and depth, every gated tensor carries the
+    same gates, so each gate holds the same share. None when a layer is laid out otherwise."""
+    groups: dict[tuple[int | None, str | None], list[Any]] = {}
+    extras: list[ExtraRow] = []
+    for w in layer.weights:
+        if not w.gates or w.role not in _ROLE_INDEX:
+            extras.append(ExtraRow(w.name, w.params, w.direction, w.depth))
+            continue
+        if w.row_roles or w.direction_axis is not None:
+            return None
+        key = (w.depth, w.direction)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = [w.gates, 0, 0, 0]
+        elif group[0] != w.gates:
+            return None
+        group[_ROLE_INDEX[w.role]] += w.params // len(w.gates)
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1] == "backward"))
+    rows = tuple(GateRow(g, k, r, b, d, depth) for (depth, d), (gates, k, r, b) in ordered for g in gates)
+    return rows, tuple(extras)
+
+
+_ROLE_INDEX = {KERNEL: 1, RECURRENT: 2, BIAS: 3}
 
 
 def _dims(shape: tuple[int, ...]) -> str:

@@ -13,7 +13,9 @@ from typing import Any
 
 from . import conventions
 from .accounting import Report, report
-from .conventions.flags import flags_layout
+from math import prod
+
+from .conventions.flags import flag_layouts
 from .spec import LayerFlags, LayerSpec, Model, load, loads
 
 __all__ = ["analyze", "count", "count_layer", "model_report"]
@@ -43,7 +45,7 @@ def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras
     """
     flags = LayerFlags(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size,
                        peepholes)
-    return flags_layout(flags).params
+    return sum(prod(w.shape) for layer in flag_layouts(flags) for w in layer.weights)
 
 
 def count_layer(framework: str, type: str, input_shape: tuple[int | None, ...] | None = None,

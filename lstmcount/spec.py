@@ -52,6 +52,10 @@ class LocList(list[Any]):
 class _Loader(_SafeBase):
     filename: str | None = None
 
+
+class _LocatingLoader(_Loader):
+    """Used only after a value failed to convert, to say where: the common path pays nothing."""
+
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         """PyYAML's own, with a value it cannot convert (`!!int abc`, 2001-02-30, an integer of
         5,000 digits, `!!map [1]`) reported as a located YAML error instead of a traceback."""
@@ -254,7 +258,16 @@ def parse_yaml(text: str, name: str) -> Any:
             return None
         if "&" in text:  # without anchors there are no aliases to expand (libyaml bounds the nesting)
             _check_graph(node, name)
-        return loader.construct_document(node)
+        try:
+            return loader.construct_document(node)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            # a value PyYAML cannot convert (`!!int abc`, 2001-02-30): construct again, locating it
+            locating = _LocatingLoader(text)
+            locating.filename = name
+            try:
+                return locating.get_single_data()
+            finally:
+                locating.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(name, mark.line + 1, mark.column + 1) if mark else Loc(name)
@@ -453,6 +466,11 @@ _TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 def check_numbers(f: LayerFlags) -> None:
     """The sizes in `params` flags: integers, positive (UsageError)."""
+    units, inp, layers, proj = f.units, f.input, f.num_layers, f.proj_size
+    if (f.type in _KERAS_CLASS and type(units) is int and type(inp) is int and type(layers) is int
+            and 0 < units <= MAX_SIZE and 0 < inp <= MAX_SIZE and 0 < layers <= MAX_DEPTH_LAYERS
+            and (proj is None or (type(proj) is int and 0 <= proj < units))):
+        return  # the common case in a sweep, in one expression; the checks below say what is wrong
     if f.type not in _KERAS_CLASS:
         raise UsageError(f"--type must be one of {', '.join(_KERAS_CLASS)}, got {f.type!r}")
     for flag, value, most in (("--units", f.units, MAX_SIZE), ("--input", f.input, MAX_SIZE),

@@ -96,7 +96,6 @@ def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
     """
     keras = _keras
     assert model.input_shape is not None
-    keras.backend.clear_session()
     shape: Any = (None, *model.input_shape)
     layers = []
     shapes = []

@@ -11,6 +11,7 @@ from ..spec import Model
 from ..verify import ActualLayer, ActualWeight, Built
 
 _torch: Any = None
+META_ABOVE_BYTES = 256 * 1024 * 1024
 
 
 def load() -> Any:
@@ -27,7 +28,10 @@ def load() -> Any:
 def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
     nn = _torch.nn
     modules = []
-    with _torch.device("meta"):  # shapes only: no memory is allocated for the weights
+    # Small models are built on the CPU (initializing them costs milliseconds); large ones on the
+    # meta device, which allocates nothing (but its first normal_() imports torch's compiler, ~1 s).
+    device = "cpu" if layout.params * 4 <= META_ABOVE_BYTES else "meta"
+    with _torch.device(device):
         for spec, planned in zip(model.layers, layout.layers, strict=True):
             kind = PYTORCH.kind(spec.type, None)
             assert kind is not None  # the analytic layout accepted it

@@ -14,7 +14,7 @@ from ..errors import UsageError
 from ..layout import LayerLayout, ModelLayout
 from ..spec import LayerFlags, check_numbers, flag_input_shape, flag_layers
 from . import cudnn, flax, onnx, tf1
-from .base import Framework, snake
+from .base import Framework
 from .keras import KERAS
 from .pytorch import PYTORCH
 
@@ -62,16 +62,24 @@ def _table_layers(table: Framework) -> Callable[[LayerFlags], list[LayerLayout]]
     def build(f: LayerFlags) -> list[LayerLayout]:
         shape = flag_input_shape(f)
         layers = []
-        used: dict[str, int] = {}
         for type_name, args in flag_layers(f):
             layer = table.quick(type_name, args, shape)
-            n = used.get(layer.name, 0)
-            used[layer.name] = n + 1
-            layers.append(layer if n == 0 else layer._replace(name=f"{layer.name}_{n}"))
+            layers.append(layer)
             shape = layer.output_shape
         return layers
 
     return build
+
+
+def _named(layers: list[LayerLayout]) -> tuple[LayerLayout, ...]:
+    """Keras's names for a stack: lstm, lstm_1, lstm_2."""
+    used: dict[str, int] = {}
+    out = []
+    for layer in layers:
+        n = used.get(layer.name, 0)
+        used[layer.name] = n + 1
+        out.append(layer if n == 0 else layer._replace(name=f"{layer.name}_{n}"))
+    return tuple(out)
 
 
 BUILDERS: dict[str, Callable[[LayerFlags], list[LayerLayout]]] = {
@@ -80,15 +88,15 @@ BUILDERS: dict[str, Callable[[LayerFlags], list[LayerLayout]]] = {
 }
 
 
-def flags_layout(f: LayerFlags) -> ModelLayout:
-    """The layout the flags describe, in the flags' framework (UsageError for a flag it lacks)."""
+def flag_layouts(f: LayerFlags) -> list[LayerLayout]:
+    """The layers the flags describe (checked first; UsageError for an option the framework lacks)."""
     check(f)
-    return ModelLayout(f.framework, None, flag_input_shape(f), tuple(BUILDERS[f.framework](f)))
+    return BUILDERS[f.framework](f)
 
 
-def numbered(base: str, k: int) -> str:
-    """Keras-style names for a stack: lstm, lstm_1, lstm_2."""
-    return base if k == 0 else f"{base}_{k}"
+def flags_layout(f: LayerFlags) -> ModelLayout:
+    """The named model layout the flags describe, in the flags' framework."""
+    return ModelLayout(f.framework, None, flag_input_shape(f), _named(flag_layouts(f)))
 
 
-__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "check", "flags_layout", "numbered", "snake"]
+__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "check", "flag_layouts", "flags_layout"]
