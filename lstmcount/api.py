@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
+from math import prod
 from typing import Any
 
 from . import conventions
 from .accounting import Report, report
-from math import prod
-
 from .conventions.flags import flag_layouts
 from .spec import LayerFlags, LayerSpec, Model, load, loads
 
