@@ -200,3 +200,19 @@ def torch_recurrent(draw):
 @given(torch_recurrent())
 def test_random_pytorch_recurrent(spec):
     real_check(spec)
+
+
+def test_identifier_names_are_kerass_own():
+    """Every activation/initializer/regularizer/constraint name lstmcount accepts resolves in Keras,
+    and every concrete one Keras registers is accepted."""
+    from keras.src import activations, constraints, initializers, regularizers
+
+    from lstmcount.conventions import keras as table
+
+    abstract = {"Initializer", "initializer", "Regularizer", "regularizer", "Constraint", "constraint",
+                "Constant", "constant", "STFT", "stft", "STFTInitializer"}  # need arguments (or SciPy)
+    for ours, module in ((table.ACTIVATIONS, activations), (table.INITIALIZERS, initializers),
+                         (table.REGULARIZERS, regularizers), (table.CONSTRAINTS, constraints)):
+        assert set(ours) == set(module.ALL_OBJECTS_DICT) - abstract, module.__name__
+        for name in ours:
+            assert module.get(name) is not None, name

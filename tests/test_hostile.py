@@ -513,7 +513,7 @@ type_names = st.one_of(st.sampled_from(CLASS_NAMES), st.sampled_from(JUNK_NAMES)
 
 
 def _tame(args: dict[Any, Any]) -> dict[Any, Any]:
-    """Keep the fuzz off the one known unbounded loop (num_layers, see test_spawned)."""
+    """Keep the fuzz quick: num_layers is bounded (10,000) but deep stacks cost time, not coverage."""
     n = args.get("num_layers")
     if isinstance(n, int) and not isinstance(n, bool) and n > 64:
         args["num_layers"] = 64
@@ -655,6 +655,22 @@ def test_fuzz_spec(cli, spec):
         check_report(json.loads(r.stdout))
     else:
         assert r.stdout == ""
+
+
+@settings(max_examples=int(os.environ.get("LSTMCOUNT_FUZZ_REAL", "30")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(spec=st.one_of(mutated(keras_models()), mutated(torch_models())))
+def test_fuzz_counts_agree_with_the_real_frameworks(cli, spec):
+    """A sample of the fuzzed specs that lstmcount accepts, built in the real Keras or PyTorch."""
+    from .frameworks import real_check
+
+    text = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True)
+    r = cli("params", "-", "--json", input=text)
+    assert_clean(r, "<stdin>")
+    event(f"exit {r.exit_code}")
+    if r.exit_code == 0:
+        res = real_check(text)
+        assert res.native_total == json.loads(r.stdout)["total"]
 
 
 NUMBERS = st.one_of(st.integers(-3, 200).map(str), st.sampled_from(["0", "1", "10" + "0" * 30, "-0", "0x10", "1.5",

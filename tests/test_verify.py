@@ -66,11 +66,22 @@ def test_pytorch_verify_with_module_listing():
 
 def test_framework_rejection_is_exit_2_with_its_message(tmp_path):
     spec = tmp_path / "bad.yaml"
-    spec.write_text("input_shape: [28, 28]\nlayers:\n  - type: LSTM\n    units: 5\n    activation: nonsense\n")
+    # lstmcount checks the initializer's name; only Keras knows what its config may hold
+    spec.write_text("input_shape: [28, 28]\nlayers:\n  - type: LSTM\n    units: 5\n"
+                    "    kernel_initializer: {class_name: RandomNormal, config: {bogus: 1}}\n")
     r = run("verify", str(spec))
-    assert r.returncode == 2
+    assert r.returncode == 2, r.stderr
     assert r.stderr.startswith(f"{spec}:3:5: layer 1 (LSTM): Keras rejected it: ")
-    assert "nonsense" in r.stderr and "Traceback" not in r.stderr
+    assert "RandomNormal" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.splitlines()) == 1
+
+
+def test_unknown_identifier_is_caught_without_keras(cli, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("input_shape: [28, 28]\nlayers:\n  - type: LSTM\n    units: 5\n    activation: tahn\n")
+    r = cli("params", str(spec))
+    assert (r.exit_code, r.stderr) == (2, f"{spec}:5:5: layer 1 (LSTM): argument 'activation' must name a known "
+                                          "Keras object, got 'tahn'; did you mean 'tanh'?\n")
 
 
 def test_memory_guard_refuses_before_building(tmp_path):

@@ -84,6 +84,24 @@ def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
         if not isinstance(value, str):
             raise LayerProblem(f"must be a string, got {_show(value)}")
         return value
+    if k == "ident":  # a Keras identifier: a registered name, or a serialized {class_name, config} mapping
+        name = value.get("class_name") if isinstance(value, dict) else value
+        if isinstance(value, dict) and (set(value) - {"class_name", "config", "module", "registered_name"}
+                                        or not isinstance(value.get("config", {}), dict)):
+            raise LayerProblem(f"as a mapping takes class_name and config, got {_show(value)}")
+        if not isinstance(name, str) or (arg.choices and name not in arg.choices):
+            near = difflib.get_close_matches(str(name), [str(c) for c in arg.choices], n=1, cutoff=0.6)
+            hint = f"; did you mean {near[0]!r}?" if near else f" (one of: {', '.join(map(str, arg.choices[:8]))}, ...)"
+            raise LayerProblem(f"must name a known Keras object, got {_show(value)}{hint}")
+        return value
+    if k == "mapping":
+        if not isinstance(value, dict):
+            raise LayerProblem(f"must be a mapping, got {_show(value)}")
+        return value
+    if k == "dims":
+        if not isinstance(value, list) or not all(v is None or (_is_int(v) and 0 < v <= MAX_SIZE) for v in value):
+            raise LayerProblem(f"must be a list of positive integers or nulls, got {_show(value)}")
+        return tuple(value)
     if k == "choice":
         norm = value.lower() if isinstance(value, str) else value
         if norm not in arg.choices:
@@ -173,13 +191,6 @@ def snake(name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-COMMON_KERAS = {
-    "name": Arg("str", None, nullable=True),
-    "trainable": Arg("bool", True),
-    "dtype": Arg("any", None),
-    "autocast": Arg("bool", True),
-    "activity_regularizer": Arg("any", None),
-}
 
 
 @dataclass
@@ -191,6 +202,7 @@ class Framework:
     common: Mapping[str, Arg]
     aliases: tuple[str, ...] = ()  # prefixes accepted before a class name (nn., keras.layers.)
     tracks_shapes: bool = True
+    reject: Mapping[str, str] = field(default_factory=dict)  # taken by every class, not modelled
     _lower: dict[str, Kind] = field(default_factory=dict)
     _tables: dict[str, tuple[dict[str, Arg], dict[str, Any], tuple[str, ...]]] = field(default_factory=dict)
 
@@ -263,8 +275,8 @@ class Framework:
                     hint = f" (it takes: {', '.join(sorted(kind.args))})"
                 problems.append(problem(loc, where, f"{kind.name} takes no argument {show(arg)}{hint}"))
                 ok = False
-            elif arg in kind.reject and value != spec_arg.default:
-                problems.append(problem(spec.arg_loc(arg), where, f"argument {arg!r}: {kind.reject[arg]}"))
+            elif (reason := kind.reject.get(arg) or self.reject.get(arg)) and value != spec_arg.default:
+                problems.append(problem(spec.arg_loc(arg), where, f"argument {arg!r}: {reason}"))
                 ok = False
             elif spec_arg.kind == "layer":
                 out[arg] = value

@@ -11,24 +11,64 @@ import math
 from typing import Any
 
 from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, LayerLayout, Shape, Weight
-from .base import COMMON_KERAS, REQUIRED, Arg, Ctx, Framework, Kind, LayerProblem
+from .base import REQUIRED, Arg, Ctx, Framework, Kind, LayerProblem
 
 ANY = Arg("any", None)
+SEED = Arg("int", None, nullable=True)
+
+# The names Keras 3 resolves by name alone (case-sensitive) for each kind of identifier argument; a
+# test checks them against keras.{activations,initializers,regularizers,constraints} both ways.
+# Left out: Constant (needs a value) and STFT (needs SciPy).
+ACTIVATIONS = ("celu", "elu", "exponential", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu", "hard_swish",
+               "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6", "selu",
+               "sigmoid", "silu", "soft_shrink", "softmax", "softplus", "softsign", "sparse_plus", "sparse_sigmoid",
+               "sparsemax", "squareplus", "swish", "tanh", "tanh_shrink", "threshold")
+INITIALIZERS = ("GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
+                "IdentityInitializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "OrthogonalInitializer",
+                "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling",
+                "Zeros", "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "identity",
+                "lecun_normal", "lecun_uniform", "normal", "one", "ones", "orthogonal", "random_normal",
+                "random_uniform", "truncated_normal", "uniform", "variance_scaling", "zero", "zeros")
+REGULARIZERS = ("L1", "L1L2", "L2", "OrthogonalRegularizer", "l1", "l1l2", "l2", "orthogonal_regularizer")
+CONSTRAINTS = ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm", "non_neg", "unit_norm")
+
+
+def ident(names: tuple[str, ...], default: str | None = None) -> Arg:
+    """An identifier argument: one of `names`, a {class_name, config} mapping, or null."""
+    return Arg("ident", default, choices=names, nullable=True)
+
+
+ACTIVATION = ident(ACTIVATIONS)
+INIT, REG, CON = ident(INITIALIZERS), ident(REGULARIZERS), ident(CONSTRAINTS)
+
+COMMON_KERAS = {  # keras.layers.Layer's own arguments, taken by every layer
+    "name": Arg("str", None, nullable=True),
+    "trainable": Arg("bool", True),
+    "dtype": Arg("str", None, nullable=True),
+    "autocast": Arg("bool", True),
+    "activity_regularizer": REG,
+}
 POS = Arg("int", REQUIRED, min=1)
 RATE = Arg("float", 0.0, min=0.0, max=1.0)
 INITS = ("kernel_initializer", "bias_initializer", "kernel_regularizer", "bias_regularizer",
          "kernel_constraint", "bias_constraint")
+
+
+def _idents(*names: str) -> dict[str, Arg]:
+    """Identifier arguments typed by their suffix: *_initializer, *_regularizer, *_constraint."""
+    table = {"initializer": INIT, "regularizer": REG, "constraint": CON}
+    return {n: table[n.rsplit("_", 1)[1]] for n in names}
 RNN_COMMON: dict[str, Arg] = {
     "units": POS,
-    "activation": Arg("any", "tanh"),
+    "activation": ident(ACTIVATIONS, "tanh"),
     "use_bias": Arg("bool", True),
-    **{k: ANY for k in INITS},
-    "recurrent_initializer": ANY, "recurrent_regularizer": ANY, "recurrent_constraint": ANY,
-    "dropout": RATE, "recurrent_dropout": RATE, "seed": ANY,
+    **_idents(*INITS, "recurrent_initializer", "recurrent_regularizer", "recurrent_constraint"),
+    "dropout": RATE, "recurrent_dropout": RATE, "seed": SEED,
     "return_sequences": Arg("bool", False), "return_state": Arg("bool", False),
     "go_backwards": Arg("bool", False), "stateful": Arg("bool", False), "unroll": Arg("bool", False),
 }
-GATED = {"recurrent_activation": Arg("any", "sigmoid"), "use_cudnn": Arg("any", "auto")}
+GATED = {"recurrent_activation": ident(ACTIVATIONS, "sigmoid"),
+         "use_cudnn": Arg("choice", "auto", choices=("auto", True, False))}
 
 
 def _known(shape: Shape | None, rank: int | None, what: str) -> Shape:
@@ -295,14 +335,14 @@ CONV_ARGS: dict[str, Arg] = {
     "filters": POS, "kernel_size": Arg("ints", REQUIRED, min=1), "strides": Arg("ints", 1, min=1),
     "padding": Arg("choice", "valid", choices=("valid", "same")), "data_format": FMT,
     "dilation_rate": Arg("ints", 1, min=1), "use_bias": Arg("bool", True),
-    **{k: ANY for k in INITS},
+    **_idents(*INITS),
 }
 
 
 def _conv_kind(name: str, rank: int) -> Kind:
     padding = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
     return Kind(name, {**CONV_ARGS, "padding": Arg("choice", "valid", choices=padding),
-                       "groups": Arg("int", 1, min=1), "activation": ANY}, _conv(rank), rank=rank)
+                       "groups": Arg("int", 1, min=1), "activation": ACTIVATION}, _conv(rank), rank=rank)
 
 
 def _conv_lstm_kind(name: str, rank: int) -> Kind:
@@ -320,7 +360,10 @@ def _pool_kind(name: str, rank: int, default: Any) -> Kind:
 
 NESTED = Arg("layer", REQUIRED)
 GLOBAL_POOL = {"data_format": FMT, "keepdims": Arg("bool", False)}
-LORA = {"lora_rank": Arg("int", None, min=1, nullable=True), "lora_alpha": ANY, "quantization_config": ANY}
+LORA = {"lora_rank": Arg("int", None, min=1, nullable=True), "lora_alpha": Arg("float", None, nullable=True),
+        "quantization_config": ANY}
+QUANTIZED = "quantized layers are not modelled by lstmcount yet"
+NO_VALUES = "initial weight values cannot be given in a spec (they do not change the count)"
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("LSTM", {**RNN_COMMON, **GATED, "unit_forget_bias": Arg("bool", True)}, _rnn(LSTM_GATES), recurrent=True),
@@ -331,18 +374,19 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
                                              nullable=True)},
          _bidirectional, recurrent=True, wrap=mirror,
          reject={"backward_layer": "a separate backward layer is not modelled by lstmcount yet; "
-                                   "remove it to count the mirrored forward layer"}),
+                                   "remove it to count the mirrored forward layer", "weights": NO_VALUES}),
     _conv_lstm_kind("ConvLSTM1D", 1), _conv_lstm_kind("ConvLSTM2D", 2), _conv_lstm_kind("ConvLSTM3D", 3),
-    Kind("Dense", {"units": POS, "activation": ANY, "use_bias": Arg("bool", True), **{k: ANY for k in INITS},
-                   **LORA}, _dense),
+    Kind("Dense", {"units": POS, "activation": ACTIVATION, "use_bias": Arg("bool", True), **_idents(*INITS),
+                   **LORA}, _dense, reject={"quantization_config": QUANTIZED}),
     Kind("TimeDistributed", {"layer": NESTED}, _time_distributed),
-    Kind("Embedding", {"input_dim": POS, "output_dim": POS, "embeddings_initializer": ANY,
-                       "embeddings_regularizer": ANY, "embeddings_constraint": ANY,
-                       "mask_zero": Arg("bool", False), "weights": ANY, **LORA}, _embedding),
-    Kind("Masking", {"mask_value": ANY}, _identity),
-    Kind("Dropout", {"rate": Arg("float", REQUIRED, min=0.0, max=1.0), "noise_shape": ANY, "seed": ANY},
-         _identity),
-    Kind("Activation", {"activation": Arg("any", REQUIRED)}, _identity),
+    Kind("Embedding", {"input_dim": POS, "output_dim": POS,
+                       **_idents("embeddings_initializer", "embeddings_regularizer", "embeddings_constraint"),
+                       "mask_zero": Arg("bool", False), "weights": ANY, **LORA}, _embedding,
+         reject={"weights": NO_VALUES, "quantization_config": QUANTIZED}),
+    Kind("Masking", {"mask_value": Arg("float", 0.0)}, _identity),
+    Kind("Dropout", {"rate": Arg("float", REQUIRED, min=0.0, max=1.0),
+                     "noise_shape": Arg("dims", None, nullable=True), "seed": SEED}, _identity),
+    Kind("Activation", {"activation": Arg("ident", REQUIRED, choices=ACTIVATIONS)}, _identity),
     Kind("Flatten", {"data_format": FMT}, _flatten),
     Kind("Reshape", {"target_shape": Arg("shape", REQUIRED)}, _reshape),
     Kind("RepeatVector", {"n": POS}, _repeat),
@@ -353,17 +397,18 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("GlobalMaxPooling1D", GLOBAL_POOL, _global_pool),
     Kind("BatchNormalization", {"axis": Arg("any", -1), "momentum": Arg("float", 0.99), "epsilon": Arg("float", 1e-3),
                                 "center": Arg("bool", True), "scale": Arg("bool", True),
-                                "beta_initializer": ANY, "gamma_initializer": ANY,
-                                "moving_mean_initializer": ANY, "moving_variance_initializer": ANY,
-                                "beta_regularizer": ANY, "gamma_regularizer": ANY, "beta_constraint": ANY,
-                                "gamma_constraint": ANY, "renorm": Arg("bool", False), "renorm_clipping": ANY,
-                                "renorm_momentum": ANY, "synchronized": Arg("bool", False)},
+                                **_idents("beta_initializer", "gamma_initializer", "moving_mean_initializer",
+                                          "moving_variance_initializer", "beta_regularizer", "gamma_regularizer",
+                                          "beta_constraint", "gamma_constraint"),
+                                "renorm": Arg("bool", False),
+                                "renorm_clipping": Arg("mapping", None, nullable=True),
+                                "renorm_momentum": Arg("float", 0.99), "synchronized": Arg("bool", False)},
          _batch_norm, reject={"renorm": "batch renormalization's extra statistics are not modelled by "
                                         "lstmcount yet"}),
     Kind("LayerNormalization", {"axis": Arg("any", -1), "epsilon": Arg("float", 1e-3),
                                 "center": Arg("bool", True), "scale": Arg("bool", True),
-                                "beta_initializer": ANY, "gamma_initializer": ANY, "beta_regularizer": ANY,
-                                "gamma_regularizer": ANY, "beta_constraint": ANY, "gamma_constraint": ANY},
+                                **_idents("beta_initializer", "gamma_initializer", "beta_regularizer",
+                                          "gamma_regularizer", "beta_constraint", "gamma_constraint")},
          _layer_norm),
 ]}
 

@@ -16,6 +16,8 @@ from .base import REQUIRED, Arg, Ctx, Framework, Kind, LayerProblem
 
 POS = Arg("int", REQUIRED, min=1)
 ANY = Arg("any", None)
+DEVICE = Arg("str", None, nullable=True)
+DTYPE_NOTE = "a torch dtype cannot be written in a spec (and does not change the count); leave it out"
 TORCH_GATES = {"LSTM": ("input", "forget", "cell", "output"), "GRU": ("reset", "update", "candidate"),
                "RNN": RNN_GATES}
 assert set(TORCH_GATES["LSTM"]) == set(LSTM_GATES) and set(TORCH_GATES["GRU"]) == set(GRU_GATES)
@@ -101,10 +103,10 @@ RNN_ARGS: dict[str, Arg] = {
     "input_size": POS, "hidden_size": POS, "num_layers": Arg("int", 1, min=1, max=MAX_DEPTH_LAYERS),
     "bias": Arg("bool", True),
     "batch_first": Arg("bool", False), "dropout": Arg("float", 0.0, min=0.0, max=1.0),
-    "bidirectional": Arg("bool", False), "device": ANY, "dtype": ANY,
+    "bidirectional": Arg("bool", False), "device": DEVICE, "dtype": ANY,
 }
 CELL_ARGS: dict[str, Arg] = {"input_size": POS, "hidden_size": POS, "bias": Arg("bool", True),
-                             "device": ANY, "dtype": ANY}
+                             "device": DEVICE, "dtype": ANY}
 NONLIN = Arg("choice", "tanh", choices=("tanh", "relu"))
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
@@ -115,18 +117,18 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("GRUCell", CELL_ARGS, _cell("GRU"), recurrent=True),
     Kind("RNNCell", {**CELL_ARGS, "nonlinearity": NONLIN}, _cell("RNN"), recurrent=True),
     Kind("Linear", {"in_features": POS, "out_features": POS, "bias": Arg("bool", True),
-                    "device": ANY, "dtype": ANY}, _linear),
+                    "device": DEVICE, "dtype": ANY}, _linear),
     Kind("Embedding", {"num_embeddings": POS, "embedding_dim": POS,
                        "padding_idx": Arg("int", None, nullable=True),
                        "max_norm": Arg("float", None, nullable=True), "norm_type": Arg("float", 2.0),
                        "scale_grad_by_freq": Arg("bool", False), "sparse": Arg("bool", False),
-                       "_weight": ANY, "_freeze": Arg("bool", False), "device": ANY, "dtype": ANY}, _embedding,
+                       "_weight": ANY, "_freeze": Arg("bool", False), "device": DEVICE, "dtype": ANY}, _embedding,
          reject={"_weight": "takes a tensor, which a spec cannot hold; give num_embeddings and embedding_dim"}),
     Kind("Dropout", {"p": Arg("float", 0.5, min=0.0, max=1.0), "inplace": Arg("bool", False)}, _dropout),
     Kind("LayerNorm", {"normalized_shape": Arg("shape", REQUIRED), "eps": Arg("float", 1e-5),
                        "elementwise_affine": Arg("bool", True), "bias": Arg("bool", True),
-                       "device": ANY, "dtype": ANY}, _layer_norm),
+                       "device": DEVICE, "dtype": ANY}, _layer_norm),
 ]}
 
 PYTORCH = Framework("pytorch", KINDS, {"name": Arg("str", None, nullable=True)}, aliases=("torch.nn.", "nn."),
-                    tracks_shapes=False)
+                    tracks_shapes=False, reject={"dtype": DTYPE_NOTE})
