@@ -117,3 +117,20 @@ def test_params_check_on_every_config(cli):
         assert r.exit_code == 0, (config, r.stderr)
         assert "check ok" in r.stderr
         assert Path(config).read_text().count("expect:") == 1
+
+
+def test_ctrl_c_during_verify_exits_130_with_one_line():
+    """SIGINT while TensorFlow is importing (its fd-2 redirect in force): one line, exit 130, stderr restored."""
+    import signal
+    import time
+
+    code = "import sys\nfrom lstmcount.cli import main\nsys.argv = ['lstmcount', 'verify', 'configs/mnist_lstm.yaml']\n" \
+           "main()"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(1.0)  # well inside the ~2 s import of TensorFlow
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err == "lstmcount: interrupted\n"
+    assert out == ""
