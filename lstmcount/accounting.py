@@ -43,6 +43,8 @@ class LayerReport(NamedTuple):
     formula: str | None
     output_shape: Shape | None
     recurrent: bool
+    macs: int | None = None  # with --timesteps: multiply-accumulates for one sample
+    elementwise_flops: int | None = None  # with --timesteps: a recurrent layer's gate and state arithmetic
 
     @property
     def non_trainable(self) -> int:
@@ -55,6 +57,15 @@ class Report(NamedTuple):
     input_shape: Shape | None
     layers: tuple[LayerReport, ...]
     dtype: str = "float32"
+    timesteps: int | None = None
+
+    @property
+    def macs(self) -> int | None:
+        return None if self.timesteps is None else sum(layer.macs or 0 for layer in self.layers)
+
+    @property
+    def elementwise_flops(self) -> int | None:
+        return None if self.timesteps is None else sum(layer.elementwise_flops or 0 for layer in self.layers)
 
     @property
     def total(self) -> int:
@@ -201,16 +212,94 @@ def formula(layer: LayerLayout) -> str | None:
     return f"{_combine(terms)} = {layer.params:,}"
 
 
-def layer_report(layer: LayerLayout) -> LayerReport:
+def layer_report(layer: LayerLayout, steps: int | None = None) -> LayerReport:
     gates, extras = gate_rows(layer) if layer.recurrent else ((), ())
     trainable = sum(w.params for w in layer.weights if w.trainable)
+    macs, elementwise = compute(layer, gates, steps) if steps is not None else (None, None)
     return LayerReport(layer.name, layer.type, layer.params, trainable, layer.weights, gates, extras,
-                       formula(layer), layer.output_shape, layer.recurrent)
+                       formula(layer), layer.output_shape, layer.recurrent, macs, elementwise)
 
 
-def report(layout: ModelLayout, dtype: str = "float32") -> Report:
-    return Report(layout.framework, layout.name, layout.input_shape,
-                  tuple(layer_report(layer) for layer in layout.layers), dtype)
+def report(layout: ModelLayout, dtype: str = "float32", timesteps: int | None = None) -> Report:
+    """The report; with `timesteps`, also each layer's compute for one sample over the sequence.
+
+    A free (null) time axis takes `timesteps`; a fixed one keeps its own length.
+    """
+    layers = []
+    shape = layout.input_shape
+    for layer in layout.layers:
+        steps = None
+        if timesteps is not None:
+            steps = timesteps if not shape or shape[0] is None or not layer.recurrent else shape[0]
+        layers.append(layer_report(layer, steps if layer.recurrent else _positions(layer, timesteps)))
+        shape = layer.output_shape
+    return Report(layout.framework, layout.name, layout.input_shape, tuple(layers), dtype, timesteps)
+
+
+# Elementwise work per step and unit, besides the bias additions: LSTM adds the two products (4),
+# applies 3 sigmoids and 2 tanh, and updates c = f*c + i*g and h = o*tanh(c) (4); GRU adds (3),
+# applies 2 sigmoids and a tanh, multiplies by the reset gate (1) and updates h = z*h + (1-z)*n (4);
+# a plain RNN adds (1) and applies its activation (1).
+ELEMENTWISE_PER_UNIT = {4: 13, 3: 11, 1: 2}
+
+
+def _positions(layer: LayerLayout, timesteps: int | None) -> int | None:
+    """How often a non-recurrent layer's kernel is applied: every output position but the last axis."""
+    if timesteps is None:
+        return None
+    if layer.output_shape is None:  # PyTorch modules: once per call
+        return 1
+    n = 1
+    for d in layer.output_shape[:-1]:
+        n *= timesteps if d is None else d
+    return n
+
+
+def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple[int, int | None]:
+    """(MACs, elementwise FLOPs) for one sample.
+
+    Recurrent: steps × (every kernel and recurrent product, plus a projection), over all directions
+    and depths; a ConvLSTM's products are repeated at every output position. Others: the products of
+    their matrices at every output position (a lookup table such as Embedding costs none).
+    """
+    if not layer.recurrent:
+        if layer.type.lower() == "embedding":
+            return 0, None
+        return steps * sum(w.params for w in layer.weights if len(w.shape) >= 2), None
+    positions = 1
+    kernel = next((w for w in layer.weights if w.role == KERNEL), None)
+    if kernel is not None and len(kernel.shape) > 2 and not kernel.direction_axis and layer.output_shape:
+        rank = len(kernel.shape) - 2  # ConvLSTM: (k..., in, 4f); positions of one output frame
+        frame = layer.output_shape[-(rank + 1):]
+        filters = kernel.shape[-1] // len(kernel.gates)
+        positions = 1
+        for d in frame:
+            positions *= d or 1
+        positions //= filters
+    products = sum(w.params for w in layer.weights if w.role in (KERNEL, RECURRENT)
+                   or (w.role == EXTRA and len(w.shape) == 2))
+    macs = steps * positions * products
+    per_group: dict[tuple[int | None, str | None], list[GateRow]] = {}
+    for g in gates:
+        per_group.setdefault((g.depth, g.direction), []).append(g)
+    elementwise = 0
+    units = _units(layer)
+    for group in per_group.values():
+        count = len(group)
+        biases = group[0].bias // units if units else 0  # bias vectors per gate
+        elementwise += ELEMENTWISE_PER_UNIT.get(count, 0) * units + biases * count * units
+    peepholes = sum(w.params for w in layer.weights if w.role == EXTRA and len(w.shape) == 1)
+    elementwise += 2 * peepholes  # a multiply and an add per peephole weight
+    return macs, steps * positions * elementwise
+
+
+def _units(layer: LayerLayout) -> int:
+    for w in layer.weights:
+        if w.gates and w.role == RECURRENT:
+            if w.gate_axis is None:
+                return w.shape[-1]
+            return w.shape[w.gate_axis] // len(w.gates)
+    return 0
 
 
 def check_expect(rep: Report, expect: dict[str, Any] | None) -> list[str]:

@@ -46,6 +46,7 @@ class Format(str, Enum):
     json = "json"
     markdown = "markdown"
     csv = "csv"
+    latex = "latex"
 
 
 class DType(str, Enum):
@@ -160,10 +161,12 @@ def params(
     json_: JsonOpt = False, dtype: DTypeOpt = DType.float32,
     check: Annotated[bool, typer.Option("--check", help="Check the spec's expect: block (exit 1 if it "
                                                         "fails); needs no framework.")] = False,
+    timesteps: Annotated[int | None, typer.Option("--timesteps", "-T", min=1, help="Also count MACs for one "
+                                                  "sample over this many time steps (a free time axis).")] = None,
     output: OutputOpt = None,
 ) -> None:
     """Count parameters per layer and per gate, from flags or from a YAML model spec."""
-    from . import api, spec
+    from . import conventions, spec
     from .accounting import check_expect, report
     from .conventions.flags import flags_layout
     from .output import write
@@ -175,13 +178,13 @@ def params(
         if flags is None:
             assert config is not None
             model = spec.load(config)
-            rep = api.model_report(model, dtype.value)
+            rep = report(conventions.layout(model), dtype.value, timesteps)
             if check and not model.expect:
                 raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
         else:
             if check:
                 raise UsageError("--check checks a spec file's expect: block; it needs a model spec file")
-            rep = report(flags_layout(flags), dtype.value)
+            rep = report(flags_layout(flags), dtype.value, timesteps)
         chosen = Format.json if json_ else fmt
         write(renderer(chosen.value)(rep, color=_color() and output is None), output)
         if check and flags is None:

@@ -42,6 +42,11 @@ GOLDEN_CASES = {
                          "--bidirectional", "--proj-size", "20"],
     "gru_v1_table": ["params", "-t", "gru", "-u", "75", "-i", "28", "--no-reset-after"],
     "convlstm_table": ["params", "configs/convlstm2d.yaml"],
+    "seed_latex": ["params", "configs/mnist_lstm.yaml", "-o", "latex"],
+    "video_macs_table": ["params", "configs/cnn_lstm_video.yaml", "--timesteps", "5"],
+    "onnx_layout": ["layout", "-u", "4", "-i", "3", "-f", "onnx", "--bidirectional", "--peepholes"],
+    "tf1_layout_json": ["layout", "-t", "gru", "-u", "4", "-i", "3", "-f", "tf1", "--json"],
+    "gru_compare": ["compare", "-t", "gru", "-u", "75", "-i", "28"],
 }
 
 

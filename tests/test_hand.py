@@ -272,3 +272,55 @@ def test_count_fast_path_equals_spec_path(flags):
 def test_count_rejects_bad_values(kwargs, message):
     with pytest.raises(UsageError, match=re.escape(message)):
         count("lstm", **kwargs)
+
+
+# --- compute: --timesteps ------------------------------------------------------------------------
+
+
+def _macs(text: str, timesteps: int):
+    return report(conventions.layout(loads(text)), timesteps=timesteps)
+
+
+def test_lstm_macs_and_elementwise_by_hand():
+    from lstmcount.conventions.flags import flags_layout
+
+    r = report(flags_layout(LayerFlags("lstm", "pytorch", 75, 28)), timesteps=10)
+    # T × 4h(i + h) = 10 × 4 × 75 × 103; elementwise per step: 13h + 2 bias vectors × 4h
+    assert r.macs == 10 * 4 * 75 * (28 + 75) == 309_000
+    assert r.elementwise_flops == 10 * (13 * 75 + 2 * 4 * 75) == 15_750
+    keras = report(flags_layout(LayerFlags("lstm", "keras", 75, 28)), timesteps=10)
+    assert keras.macs == 309_000 and keras.elementwise_flops == 10 * (13 * 75 + 4 * 75)
+
+
+def test_projection_and_directions_macs():
+    from lstmcount.conventions.flags import flags_layout
+
+    r = report(flags_layout(LayerFlags("lstm", "pytorch", 75, 28, True, 1, True, None, 20)), timesteps=3)
+    # per direction per step: 4 × 75 × (28 + 20) products + the 20 × 75 projection
+    assert r.macs == 3 * 2 * (4 * 75 * (28 + 20) + 20 * 75)
+
+
+def test_fixed_time_axis_wins_and_dense_positions():
+    r = _macs("input_shape: [28, 28]\nlayers:\n- {type: LSTM, units: 75, return_sequences: true}\n"
+              "- {type: Dense, units: 10}\n", 99)
+    lstm, dense = r.layers
+    assert lstm.macs == 28 * 4 * 75 * (28 + 75)  # the spec's own 28 steps, not 99
+    assert dense.macs == 28 * 75 * 10  # Dense applied at each of the 28 steps
+
+
+def test_conv_lstm_and_conv_macs_count_every_position():
+    r = _macs("input_shape: [4, 8, 8, 3]\nlayers:\n- {type: ConvLSTM2D, filters: 2, kernel_size: 3, "
+              "padding: same}\n- {type: Conv2D, filters: 5, kernel_size: 3}\n", 1)
+    conv_lstm, conv = r.layers
+    # 4 steps × 8 × 8 positions × (3·3·3·8 + 3·3·2·8) products
+    assert conv_lstm.macs == 4 * 64 * (3 * 3 * 3 * 8 + 3 * 3 * 2 * 8)
+    assert conv.macs == 6 * 6 * (3 * 3 * 2 * 5)
+
+
+def test_embedding_costs_no_macs_and_no_timesteps_means_none():
+    r = _macs("input_shape: [null]\nlayers:\n- {type: Embedding, input_dim: 100, output_dim: 8}\n"
+              "- {type: GRU, units: 4}\n", 7)
+    assert r.layers[0].macs == 0
+    # GRU (reset_after): 7 × 3 × 4 × (8 + 4); elementwise 7 × (11 × 4 + 2 × 3 × 4)
+    assert r.layers[1].macs == 7 * 3 * 4 * 12 and r.layers[1].elementwise_flops == 7 * (44 + 24)
+    assert report(conventions.layout(loads("input_shape: [3, 2]\nlayers:\n- {type: GRU, units: 4}\n"))).macs is None

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from ..accounting import GateRow, Report
 
-FORMATS = ("table", "json", "markdown", "csv")
+FORMATS = ("table", "json", "markdown", "csv", "latex")
 
 
 def renderer(fmt: str) -> Callable[..., str]:
@@ -17,6 +17,8 @@ def renderer(fmt: str) -> Callable[..., str]:
         from .markdown import render
     elif fmt == "csv":
         from .csv import render
+    elif fmt == "latex":
+        from .latex import render
     elif fmt == "table":
         from .table import render
     else:  # pragma: no cover - the CLI restricts the choice
@@ -53,17 +55,21 @@ def human_bytes(n: int) -> str:
 
 
 def summary_lines(rep: Report) -> list[str]:
-    return [
+    lines = [
         f"Total params: {rep.total:,} ({human_bytes(rep.bytes)} at {rep.dtype})",
         f"Trainable params: {rep.trainable:,}",
         f"Non-trainable params: {rep.non_trainable:,}",
     ]
+    if rep.timesteps is not None:
+        lines.append(f"MACs per sample over {rep.timesteps:,} time steps: {rep.macs:,} "
+                     f"(+ {rep.elementwise_flops:,} elementwise gate FLOPs)")
+    return lines
 
 
 def rows(rep: Report) -> list[dict[str, object]]:
     """The table every tabular format shares: one row per layer, then its gates and extras.
 
-    Each row: kind (layer|gate|extra), layer, type, part, shape, kernel, recurrent, bias, params.
+    Each row: kind (layer|gate|extra), layer, type, part, shape, kernel, recurrent, bias, params, macs.
     """
     out: list[dict[str, object]] = []
     for layer in rep.layers:
@@ -74,12 +80,13 @@ def rows(rep: Report) -> list[dict[str, object]]:
                     "bias": sum(g.bias for g in layer.gates)}
         out.append({"kind": "layer", "layer": layer.name, "type": layer.type, "part": "",
                     "shape": shape_text(layer.output_shape) if rep.framework == "keras" else "",
-                    **sums, "params": layer.params})
+                    **sums, "params": layer.params, "macs": "" if layer.macs is None else layer.macs})
         for g in layer.gates:
             out.append({"kind": "gate", "layer": layer.name, "type": layer.type, "part": gate_label(g), "shape": "",
-                        "kernel": g.kernel, "recurrent": g.recurrent_kernel, "bias": g.bias, "params": g.params})
+                        "kernel": g.kernel, "recurrent": g.recurrent_kernel, "bias": g.bias, "params": g.params,
+                        "macs": ""})
         for e in layer.extras:
             label = " ".join(str(p) for p in (f"l{e.depth}" if e.depth is not None else None, e.direction, e.name) if p)
             out.append({"kind": "extra", "layer": layer.name, "type": layer.type, "part": label, "shape": "",
-                        "kernel": "", "recurrent": "", "bias": "", "params": e.params})
+                        "kernel": "", "recurrent": "", "bias": "", "params": e.params, "macs": ""})
     return out

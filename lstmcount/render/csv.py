@@ -9,7 +9,7 @@ from typing import Any
 from ..accounting import Report
 from . import rows
 
-COLUMNS = ("kind", "layer", "type", "part", "shape", "kernel", "recurrent", "bias", "params")
+COLUMNS = ("kind", "layer", "type", "part", "shape", "kernel", "recurrent", "bias", "params", "macs")
 
 
 def render(rep: Report, **_: Any) -> str:
@@ -18,5 +18,6 @@ def render(rep: Report, **_: Any) -> str:
     writer.writeheader()
     writer.writerows(rows(rep))
     writer.writerow({"kind": "total", "layer": "", "type": "", "part": "", "shape": "", "kernel": "",
-                     "recurrent": "", "bias": "", "params": rep.total})
+                     "recurrent": "", "bias": "", "params": rep.total,
+                     "macs": "" if rep.macs is None else rep.macs})
     return buf.getvalue()

@@ -19,6 +19,8 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
         "weights": [{"name": w.name, "shape": list(w.shape), "params": w.params, "trainable": w.trainable}
                     for w in layer.weights],
         "formula": layer.formula,
+        "macs": layer.macs,
+        "elementwise_flops": layer.elementwise_flops,
     }
     if layer.recurrent:
         d["gates"] = []
@@ -51,6 +53,9 @@ def report_dict(rep: Report) -> dict[str, Any]:
         "non_trainable": rep.non_trainable,
         "dtype": rep.dtype,
         "bytes": rep.bytes,
+        "timesteps": rep.timesteps,
+        "macs": rep.macs,
+        "elementwise_flops": rep.elementwise_flops,
         "layers": [layer_dict(layer) for layer in rep.layers],
     }
 

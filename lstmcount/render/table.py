@@ -47,15 +47,15 @@ def render(rep: Report, color: bool = False, width: int = 120, **_: Any) -> str:
     table.add_column("Layer (type)", no_wrap=True)
     if shapes:
         table.add_column("Output shape", no_wrap=True)
-    for col in ("Kernel", "Recurrent", "Bias", "Params"):
-        table.add_column(col, justify="right", no_wrap=True)
+    numbers = ("kernel", "recurrent", "bias", "params", *(("macs",) if rep.timesteps is not None else ()))
+    for col in numbers:
+        table.add_column(col.capitalize() if col != "macs" else "MACs", justify="right", no_wrap=True)
     for i, r in enumerate(all_rows):
         is_layer = r["kind"] == "layer"
         label = f"{r['layer']} ({r['type']})" if is_layer else f"  {r['part']}"
         style = ("bold" if is_layer else "dim") if color else None
         end = i + 1 == len(all_rows) or all_rows[i + 1]["kind"] == "layer"
-        cells = [label, *([str(r["shape"])] if shapes else []),
-                 *(_num(r[k]) for k in ("kernel", "recurrent", "bias", "params"))]
+        cells = [label, *([str(r["shape"])] if shapes else []), *(_num(r[k]) for k in numbers)]
         table.add_row(*cells, style=style, end_section=end)
     buf = io.StringIO()
     console = Console(file=buf, width=width, color_system="standard" if color else None,
