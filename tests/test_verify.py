@@ -124,8 +124,8 @@ def test_ctrl_c_during_verify_exits_130_with_one_line():
     import signal
     import time
 
-    code = "import sys\nfrom lstmcount.cli import main\nsys.argv = ['lstmcount', 'verify', 'configs/mnist_lstm.yaml']\n" \
-           "main()"
+    code = ("import sys\nfrom lstmcount.cli import main\n"
+            "sys.argv = ['lstmcount', 'verify', 'configs/mnist_lstm.yaml']\nmain()")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     time.sleep(1.0)  # well inside the ~2 s import of TensorFlow
