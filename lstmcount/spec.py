@@ -290,6 +290,11 @@ def parse_yaml(text: str, name: str) -> Any:
 
 
 def load(path: str) -> Model:
+    """A model from a YAML spec, or from a Keras `.keras` archive or `model.to_json()` file."""
+    if path != "-" and path.endswith((".keras", ".json")) and not os.path.isdir(path):
+        from .readers import read_keras
+
+        return read_keras(path)
     name, text = read_text(path)
     return model_from_data(parse_yaml(text, name), name)
 

@@ -45,6 +45,7 @@ KERAS_CASES: list[tuple[list[int | None], list[dict]]] = [
     ([9, 9, 2], [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "dilation_rate": 2},
                  {"type": "MaxPooling2D"}, {"type": "AveragePooling2D", "pool_size": 1}]),
     ([6, 7], [{"type": "BatchNormalization"}, {"type": "BatchNormalization", "axis": 1, "center": False},
+              {"type": "LayerNormalization", "rms_scaling": True},
               {"type": "LayerNormalization", "axis": [1, 2]}, {"type": "LayerNormalization", "scale": False}]),
     ([28, 28], [{"type": "LSTM", "units": 5, "trainable": False}, {"type": "Dense", "units": 2}]),
 ]
@@ -216,3 +217,38 @@ def test_identifier_names_are_kerass_own():
         assert set(ours) == set(module.ALL_OBJECTS_DICT) - abstract, module.__name__
         for name in ours:
             assert module.get(name) is not None, name
+
+
+# --- real Keras model files: .keras archives and model.to_json() ---------------------------------
+
+
+def _keras_model(shape, layers):
+    """The real Keras model for a case, built from its spec with the verify bridge's constructor."""
+    import keras
+
+    from lstmcount.bridges import keras as bridge
+
+    bridge.load()
+    x = inputs = keras.Input(shape=tuple(shape), dtype="int32" if layers[0]["type"] == "Embedding" else "float32")
+    for spec in layers:
+        args = {k: v for k, v in spec.items() if k != "type"}
+        out = bridge._instantiate(args, spec["type"], None)(x)
+        x = out[0] if isinstance(out, (list, tuple)) else out
+    return keras.Model(inputs, x) if len(layers) % 2 else keras.Sequential([keras.Input(shape=tuple(shape)),
+                                                                             *keras.Model(inputs, x).layers[1:]])
+
+
+@pytest.mark.parametrize(("shape", "layers"), KERAS_CASES, ids=lambda v: str(v)[:60])
+def test_keras_files_are_read_without_tensorflow(tmp_path, shape, layers):
+    from lstmcount import analyze
+    from lstmcount.spec import load
+
+    model = _keras_model(shape, layers)
+    archive, config = tmp_path / "m.keras", tmp_path / "m.json"
+    model.save(archive)
+    config.write_text(model.to_json())
+    for path in (archive, config):
+        rep = analyze(load(str(path)))
+        assert rep.total == model.count_params(), path
+        assert [layer.params for layer in rep.layers] == [layer.count_params() for layer in model.layers
+                                                          if type(layer).__name__ != "InputLayer"]

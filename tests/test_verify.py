@@ -134,3 +134,18 @@ def test_ctrl_c_during_verify_exits_130_with_one_line():
     assert proc.returncode == 130, err
     assert err == "lstmcount: interrupted\n"
     assert out == ""
+
+
+def test_verify_a_saved_keras_archive(tmp_path):
+    """A .keras file saved by Keras itself: read without TensorFlow, then reconciled with Keras."""
+    save = (f"import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nimport keras\nL = keras.layers\n"
+            f"m = keras.Sequential([keras.Input((None, 28)), L.Bidirectional(L.LSTM(8, return_sequences=True)),"
+            f" L.TimeDistributed(L.Dense(3)), L.GRU(4, reset_after=False), L.Dense(2)])\n"
+            f"m.save({str(tmp_path / 'm.keras')!r})\nopen({str(tmp_path / 'm.json')!r}, 'w').write(m.to_json())\n"
+            f"print(m.count_params())")
+    made = subprocess.run([sys.executable, "-c", save], capture_output=True, text=True, timeout=300)
+    total = int(made.stdout.split()[-1])
+    r = run("verify", str(tmp_path / "m.keras"), str(tmp_path / "m.json"), "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert [f["total"]["native"] for f in data["files"]] == [total, total] == [2_525, 2_525]

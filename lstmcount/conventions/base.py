@@ -149,6 +149,8 @@ class Kind:
     rank: int = 1  # how many spatial dims `ints` arguments have (Conv2D: 2)
     # A wrapper (Bidirectional) says how it turns its built `layer:` into its own weights and shape.
     wrap: Callable[[LayerLayout, dict[str, Any]], tuple[list[Weight], Shape | None]] | None = None
+    # Taken through **kwargs (and written by the class's get_config) though not in its signature.
+    kwargs: Mapping[str, Arg] = field(default_factory=dict)
     reject: Mapping[str, str] = field(default_factory=dict)  # accepted by the class, not modelled
 
 
@@ -242,7 +244,7 @@ class Framework:
         """(every accepted argument, the defaults filled in, the required ones) for a kind; built once."""
         cached = self._tables.get(kind.name)
         if cached is None:
-            allowed = {**self.common, **kind.args}
+            allowed = {**self.common, **kind.args, **kind.kwargs}
             defaults: dict[str, Any] = {}
             for arg, spec_arg in allowed.items():
                 if spec_arg.kind == "ints" and spec_arg.default not in (None, REQUIRED):

@@ -128,7 +128,9 @@ def mirror(inner: LayerLayout, a: dict[str, Any]) -> tuple[list[Weight], Shape |
     """Bidirectional: the wrapped layer twice (forward_<name>/, backward_<name>/), outputs merged."""
     if not inner.recurrent:
         raise LayerProblem(f"wraps a recurrent layer (LSTM, GRU, SimpleRNN, ConvLSTM*), got {inner.type}", "layer")
-    weights = [w._replace(name=f"{d}_{inner.name}/{w.name}", direction=d)
+    # Keras names the copies "forward_" + name without a leading "forward_", and "backward_" + name
+    # without a leading "backward_" (so a saved forward_lstm has a backward_forward_lstm twin)
+    weights = [w._replace(name=f"{d}_{inner.name.removeprefix(d + '_')}/{w.name}", direction=d)
                for d in ("forward", "backward") for w in inner.weights]
     out = inner.output_shape
     mode = a["merge_mode"]
@@ -323,9 +325,9 @@ def _layer_norm(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[
     shape = _known(shape, None, "")
     dims = _sizes(shape, _axes(a["axis"], shape))
     weights = []
-    if a["scale"]:
+    if a["scale"] or a["rms_scaling"]:  # the deprecated rms_scaling keeps gamma and drops beta
         weights.append(Weight("gamma", dims))
-    if a["center"]:
+    if a["center"] and not a["rms_scaling"]:
         weights.append(Weight("beta", dims))
     return weights, shape
 
@@ -349,7 +351,8 @@ def _conv_lstm_kind(name: str, rank: int) -> Kind:
     args = {**CONV_ARGS, **{k: v for k, v in RNN_COMMON.items() if k not in ("units", "unroll")},
             **GATED, "unit_forget_bias": Arg("bool", True)}
     del args["use_cudnn"]
-    return Kind(name, args, _conv_lstm(rank), recurrent=True, rank=rank)
+    return Kind(name, args, _conv_lstm(rank), recurrent=True, rank=rank,
+                kwargs={"unroll": Arg("bool", False)})  # in ConvLSTM configs, though not in the signature
 
 
 def _pool_kind(name: str, rank: int, default: Any) -> Kind:
@@ -409,7 +412,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
                                 "center": Arg("bool", True), "scale": Arg("bool", True),
                                 **_idents("beta_initializer", "gamma_initializer", "beta_regularizer",
                                           "gamma_regularizer", "beta_constraint", "gamma_constraint")},
-         _layer_norm),
+         _layer_norm, kwargs={"rms_scaling": Arg("bool", False)}),
 ]}
 
 KERAS = Framework("keras", KINDS, COMMON_KERAS, aliases=("tf.keras.layers.", "keras.layers.", "layers."))
