@@ -34,7 +34,7 @@ def read_keras(path: str) -> Model:
     if data["class_name"] != "Sequential":
         _check_chain(entries, config, loc)
     input_shape = config.get("build_input_shape")
-    layers = []
+    layers: list[LayerSpec] = []
     for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
             raise SpecError([problem(loc, None, f"a layer entry is not a Keras layer config: {str(entry)[:80]}")])
