@@ -35,3 +35,19 @@ def test_readme_example(cli, command, expected, monkeypatch):
     r = cli(*args[1:])
     assert r.exit_code == 0, r.stderr
     assert r.stdout.rstrip("\n") == expected.rstrip("\n")
+
+
+def test_readme_python_api_lines(monkeypatch):
+    """Each `expression  # value` line of the README's Python block evaluates to that value."""
+    monkeypatch.chdir(ROOT)
+    block = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    scope: dict[str, object] = {}
+    checked = 0
+    for line in block.splitlines():
+        code, _, comment = line.partition("  # ")
+        if comment.strip().isdigit():
+            assert eval(code.strip(), scope) == int(comment), line  # noqa: S307 - the README's own code
+            checked += 1
+        elif code.strip():
+            exec(code, scope)  # noqa: S102
+    assert checked >= 3
