@@ -199,17 +199,27 @@ def layout(
     config: ConfigArg = None, units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
     framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
     no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
+    to: Annotated[FrameworkName | None, typer.Option("--to", case_sensitive=False, help="Print the recipe that "
+                                                     "converts these weights to another framework's layout.")] = None,
     json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Show every weight tensor: its shape, gate axis and each gate's [start, stop) slice, in storage order."""
     from . import conventions, spec
     from .conventions.flags import flags_layout
     from .output import write
-    from .render.layout import render_json, render_table
+    from .render.layout import recipe_json, recipe_text, render_json, render_table
 
     with guarded():
         flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
                              proj_size, peepholes)
+        if to is not None:
+            from .convert import recipe
+
+            if flags is None:
+                raise UsageError("--to works on a layer given by flags for now (--type, --units, --input, ...)")
+            rec = recipe(flags, to.value)
+            write(recipe_json(rec) if json_ else recipe_text(rec), output)
+            return
         lay = flags_layout(flags) if flags is not None else conventions.layout(spec.load(config or "-"))
         write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output)
 

@@ -43,6 +43,9 @@ class Weight(NamedTuple):
     direction_axis: int | None = None
     # TF1 stacks the input and recurrent kernels in one tensor: (role, rows) blocks along axis 0.
     row_roles: tuple[tuple[str, int], ...] = ()
+    # A bias tensor's terms: one per row of a 2-D bias (Keras GRU: input, recurrent), or the one
+    # term it holds (PyTorch: input or recurrent; Keras LSTM: input+recurrent, both folded in one).
+    terms: tuple[str, ...] = ()
 
     @property
     def params(self) -> int:
@@ -97,6 +100,7 @@ class LayerLayout(NamedTuple):
     weights: tuple[Weight, ...]
     output_shape: Shape | None = None  # without the batch axis; None when not tracked
     recurrent: bool = False
+    variant: str | None = None  # GRU: "reset_after" (PyTorch, Keras default) or "reset_before"
 
     @property
     def params(self) -> int:

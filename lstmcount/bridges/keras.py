@@ -81,9 +81,10 @@ def _snake(name: str) -> str:
 
 
 def _relative(path: str, layer_name: str) -> str:
+    """A weight's path below its layer, without the RNN cell level: lstm/lstm_cell/kernel -> kernel."""
     parts = path.split("/")
-    if parts and parts[0] == layer_name:
-        parts = parts[1:]
+    if layer_name in parts:  # a model may prefix its own name (sequential/lstm/...)
+        parts = parts[parts.index(layer_name) + 1:]
     return "/".join(p for p in parts if not _CELL.match(p))
 
 

@@ -151,6 +151,8 @@ class Kind:
     wrap: Callable[[LayerLayout, dict[str, Any]], tuple[list[Weight], Shape | None]] | None = None
     # Taken through **kwargs (and written by the class's get_config) though not in its signature.
     kwargs: Mapping[str, Arg] = field(default_factory=dict)
+    # The arithmetic variant its arguments choose, where two variants share a layout (GRU reset_after).
+    variant: Callable[[dict[str, Any]], str] | None = None
     reject: Mapping[str, str] = field(default_factory=dict)  # accepted by the class, not modelled
 
 
@@ -163,6 +165,7 @@ class Ctx:
     name: str
     depth: int = 0  # nesting level (Bidirectional -> LSTM is depth 1)
     problems: list[str] = field(default_factory=list)
+    inner_variant: str | None = None  # the nested layer's variant, for a wrapper
 
     def nested(self, arg: str, shape: Shape | None) -> LayerLayout:
         """Check and build a nested layer argument (Bidirectional.layer, TimeDistributed.layer)."""
@@ -179,6 +182,7 @@ class Ctx:
         layer, _, _ = self.framework.build_layer(inner, shape, name, self.problems, self.depth + 1)
         if layer is None:
             raise Reported()
+        self.inner_variant = layer.variant
         return layer
 
 
@@ -219,13 +223,16 @@ class Framework:
         """
         kind = self.kinds[type_name]
         full = {**self.table(kind)[1], **args}
+        variant = None
         if kind.wrap is not None:
             inner = dict(args["layer"])
             inner_layout = self.quick(inner.pop("type"), inner, shape)
             weights, out = kind.wrap(inner_layout, full)
+            variant = inner_layout.variant
         else:
             weights, out = kind.build(self._quick_ctx, full, shape)
-        return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent)
+            variant = kind.variant(full) if kind.variant else None
+        return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent, variant)
 
     def kind(self, type_name: str, problems: list[str] | None, spec: LayerSpec | None = None) -> Kind | None:
         key = type_name
@@ -314,7 +321,10 @@ class Framework:
             return None, kind, args
         if args.get("trainable") is False:
             weights = [w._replace(trainable=False) for w in weights]
-        return LayerLayout(name, kind.name, tuple(weights), out, kind.recurrent), kind, args
+        variant = kind.variant(args) if kind.variant else None
+        if kind.wrap is not None and isinstance(args.get("layer"), dict):
+            variant = ctx.inner_variant
+        return LayerLayout(name, kind.name, tuple(weights), out, kind.recurrent, variant), kind, args
 
     def layout(self, model: Model) -> ModelLayout:
         """Walk the model's layers, flowing the shape; raise SpecError with every problem found.

@@ -103,7 +103,8 @@ def gated_weights(in_dim: int, units: int, gates: tuple[str, ...], use_bias: boo
     ]
     if use_bias:
         shape = (bias_rows, g) if bias_rows > 1 else (g,)
-        weights.append(Weight(prefix + "bias", shape, BIAS, len(shape) - 1, gates, True, direction))
+        terms = ("input", "recurrent") if bias_rows > 1 else ("input+recurrent",)
+        weights.append(Weight(prefix + "bias", shape, BIAS, len(shape) - 1, gates, True, direction, terms=terms))
     return weights
 
 
@@ -370,7 +371,8 @@ NO_VALUES = "initial weight values cannot be given in a spec (they do not change
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("LSTM", {**RNN_COMMON, **GATED, "unit_forget_bias": Arg("bool", True)}, _rnn(LSTM_GATES), recurrent=True),
-    Kind("GRU", {**RNN_COMMON, **GATED, "reset_after": Arg("bool", True)}, _rnn(GRU_GATES), recurrent=True),
+    Kind("GRU", {**RNN_COMMON, **GATED, "reset_after": Arg("bool", True)}, _rnn(GRU_GATES), recurrent=True,
+         variant=lambda a: "reset_after" if a["reset_after"] else "reset_before"),
     Kind("SimpleRNN", RNN_COMMON, _rnn(RNN_GATES), recurrent=True),
     Kind("Bidirectional", {"layer": NESTED, "weights": ANY, "backward_layer": ANY,
                            "merge_mode": Arg("choice", "concat", choices=("concat", "sum", "mul", "ave"),

@@ -32,8 +32,8 @@ def cell_weights(in_dim: int, hidden: int, gates: tuple[str, ...], bias: bool, s
     weights = [Weight(f"weight_ih{suffix}", (g, in_dim), KERNEL, **common),
                Weight(f"weight_hh{suffix}", (g, recurrent_in or hidden), RECURRENT, **common)]
     if bias:
-        weights += [Weight(f"bias_ih{suffix}", (g,), BIAS, **common),
-                    Weight(f"bias_hh{suffix}", (g,), BIAS, **common)]
+        weights += [Weight(f"bias_ih{suffix}", (g,), BIAS, terms=("input",), **common),
+                    Weight(f"bias_hh{suffix}", (g,), BIAS, terms=("recurrent",), **common)]
     if proj:
         weights.append(Weight(f"weight_hr{suffix}", (proj, hidden), EXTRA, direction=direction, depth=depth))
     return weights
@@ -111,10 +111,10 @@ NONLIN = Arg("choice", "tanh", choices=("tanh", "relu"))
 
 KINDS: dict[str, Kind] = {k.name: k for k in [
     Kind("LSTM", {**RNN_ARGS, "proj_size": Arg("int", 0, min=0)}, _rnn("LSTM"), recurrent=True),
-    Kind("GRU", RNN_ARGS, _rnn("GRU"), recurrent=True),
+    Kind("GRU", RNN_ARGS, _rnn("GRU"), recurrent=True, variant=lambda a: "reset_after"),
     Kind("RNN", {**RNN_ARGS, "nonlinearity": NONLIN}, _rnn("RNN"), recurrent=True),
     Kind("LSTMCell", CELL_ARGS, _cell("LSTM"), recurrent=True),
-    Kind("GRUCell", CELL_ARGS, _cell("GRU"), recurrent=True),
+    Kind("GRUCell", CELL_ARGS, _cell("GRU"), recurrent=True, variant=lambda a: "reset_after"),
     Kind("RNNCell", {**CELL_ARGS, "nonlinearity": NONLIN}, _cell("RNN"), recurrent=True),
     Kind("Linear", {"in_features": POS, "out_features": POS, "bias": Arg("bool", True),
                     "device": DEVICE, "dtype": ANY}, _linear),

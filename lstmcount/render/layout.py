@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+from ..convert import Recipe, describe
 from ..layout import ModelLayout, Weight
 
 
@@ -74,3 +75,20 @@ def render_table(lay: ModelLayout, color: bool = False, width: int = 140) -> str
     console.print(table)
     console.print(f"Total params: {lay.params:,}")
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
+
+
+def recipe_json(rec: Recipe) -> str:
+    steps = [{"target": s.target, "shape": list(s.shape), "row": s.row, "op": s.op, "note": s.note,
+              "parts": [{"tensor": p.tensor, "row": p.row, "transpose": p.transpose,
+                         "moves": [{"gate": m.gate, "from": list(m.source), "to": list(m.target)} for m in p.moves]}
+                        for p in s.parts]} for s in rec.steps]
+    return json.dumps({"from": rec.source, "to": rec.target, "exact": rec.exact, "notes": list(rec.notes),
+                       "steps": steps}, indent=2) + "\n"
+
+
+def recipe_text(rec: Recipe) -> str:
+    verdict = "exact: the converted weights compute the same outputs" if rec.exact else \
+        "NOT exact: the converted layer computes something else"
+    lines = [f"{rec.source} -> {rec.target} ({verdict})", *(f"- {n}" for n in rec.notes), "",
+             *describe(rec)]
+    return "\n".join(lines) + "\n"

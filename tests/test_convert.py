@@ -1,0 +1,132 @@
+"""Conversion recipes proven on real weights: convert, load into the other framework, same outputs."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lstmcount.conventions.flags import flags_layout
+from lstmcount.convert import apply, recipe
+from lstmcount.spec import LayerFlags
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+STEPS, BATCH = 5, 3
+
+
+def torch_module(f: LayerFlags):
+    import torch
+
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[f.type]
+    return cls(f.input, f.units, num_layers=f.num_layers, bias=f.bias, batch_first=True,
+               bidirectional=f.bidirectional)
+
+
+def torch_run(module, x):
+    import torch
+
+    with torch.no_grad():
+        return module(torch.from_numpy(x))[0].numpy()
+
+
+def torch_arrays(module, name: str) -> dict[str, np.ndarray]:
+    return {f"{name}/{n}": p.detach().numpy() for n, p in module.named_parameters()}
+
+
+def keras_model(f: LayerFlags):
+    """The Keras stack the flags describe (every layer returning sequences), named as in the layout."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    names = [layer.name for layer in flags_layout(f._replace(framework="keras")).layers]
+    layers = []
+    for name in names:
+        cls = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[f.type]
+        inner_name = {"lstm": "lstm", "gru": "gru", "rnn": "simple_rnn"}[f.type]
+        extra = {"reset_after": f.reset_after} if f.reset_after is not None else {}
+        inner = cls(f.units, use_bias=f.bias, return_sequences=True, name=inner_name if f.bidirectional else name,
+                    **extra)
+        layers.append(keras.layers.Bidirectional(inner, name=name) if f.bidirectional else inner)
+    return keras.Sequential([keras.Input((STEPS, f.input)), *layers])
+
+
+def keras_arrays(model) -> dict[str, np.ndarray]:
+    from lstmcount.bridges.keras import _relative
+
+    return {f"{layer.name}/{_relative(w.path, layer.name)}": np.asarray(w.numpy()) for layer in model.layers
+            for w in layer.weights}
+
+
+def keras_load(model, arrays: dict[str, np.ndarray]) -> None:
+    from lstmcount.bridges.keras import _relative
+
+    for layer in model.layers:
+        for w in layer.weights:
+            w.assign(arrays[f"{layer.name}/{_relative(w.path, layer.name)}"].astype(np.float32))
+
+
+def randomize(arrays: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {k: rng.uniform(-0.5, 0.5, v.shape).astype(np.float32) for k, v in arrays.items()}
+
+
+flag_sets = st.builds(
+    lambda kind, units, inp, bidi, layers, bias: LayerFlags(kind, "pytorch", units, inp, bidi, layers, bias),
+    st.sampled_from(["lstm", "gru", "rnn"]), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.integers(1, 2),
+    st.booleans())
+
+
+@settings(max_examples=12, deadline=None)
+@given(flag_sets, st.integers(0, 10**6))
+def test_pytorch_to_keras_recipes_give_the_same_outputs(f, seed):
+    import torch
+
+    module = torch_module(f)
+    source = randomize(torch_arrays(module, flags_layout(f).layers[0].name), seed)
+    with torch.no_grad():
+        for n, p in module.named_parameters():
+            p.copy_(torch.from_numpy(source[f"{flags_layout(f).layers[0].name}/{n}"]))
+    rec = recipe(f, "keras")
+    assert rec.exact
+    model = keras_model(f)
+    keras_load(model, apply(rec, source))
+    x = np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(model(x)), torch_run(module, x), atol=2e-5)
+
+
+@settings(max_examples=12, deadline=None)
+@given(flag_sets, st.integers(0, 10**6))
+def test_keras_to_pytorch_recipes_give_the_same_outputs(f, seed):
+    import torch
+
+    f = f._replace(framework="keras")
+    model = keras_model(f)
+    source = randomize(keras_arrays(model), seed)
+    keras_load(model, source)
+    rec = recipe(f, "pytorch")
+    assert rec.exact
+    target = apply(rec, source)
+    module = torch_module(f)
+    name = flags_layout(f._replace(framework="pytorch")).layers[0].name
+    with torch.no_grad():
+        for n, p in module.named_parameters():
+            p.copy_(torch.from_numpy(target[f"{name}/{n}"].astype(np.float32)))
+    x = np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
+    np.testing.assert_allclose(torch_run(module, x), np.asarray(model(x)), atol=2e-5)
+
+
+def test_reset_before_gru_is_not_exact_and_says_why():
+    rec = recipe(LayerFlags("gru", "keras", 4, 3, reset_after=False), "pytorch")
+    assert not rec.exact and "reset_before" in rec.notes[0]
+
+
+def test_recipe_cli(cli):
+    r = cli("layout", "-t", "lstm", "-u", "3", "-i", "2", "-f", "pytorch", "--to", "keras")
+    assert r.exit_code == 0
+    assert r.stdout.splitlines()[0] == "pytorch -> keras (exact: the converted weights compute the same outputs)"
+    assert "lstm/bias [12] = lstm/bias_ih_l0 with" in r.stdout and " + lstm/bias_hh_l0 with" in r.stdout
+    bad = cli("layout", "-u", "3", "-i", "2", "-f", "onnx", "--to", "keras")
+    assert bad.exit_code == 2 and "converts between keras and pytorch layouts for now" in bad.stderr
