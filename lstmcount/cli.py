@@ -11,12 +11,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from .errors import LstmcountError, UsageError
 from .spec import LayerFlags
+
+if TYPE_CHECKING:
+    from .layout import ModelLayout
 
 app = typer.Typer(
     add_completion=False,
@@ -177,9 +180,15 @@ def params(
                              proj_size, peepholes)
         if flags is None:
             assert config is not None
-            model = spec.load(config)
-            rep = report(conventions.layout(model), dtype.value, timesteps)
-            if check and not model.expect:
+            if _is_state_dict(config):
+                if check:
+                    raise UsageError("--check needs a spec with an expect: block; a state_dict has none")
+                rep = report(_state_dict(config), dtype.value, timesteps)
+                model = None
+            else:
+                model = spec.load(config)
+                rep = report(conventions.layout(model), dtype.value, timesteps)
+            if check and model is not None and not model.expect:
                 raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
         else:
             if check:
@@ -187,7 +196,7 @@ def params(
             rep = report(flags_layout(flags), dtype.value, timesteps)
         chosen = Format.json if json_ else fmt
         write(renderer(chosen.value)(rep, color=_color() and output is None), output)
-        if check and flags is None:
+        if check and model is not None:
             failures = check_expect(rep, model.expect)
             if failures:
                 fail([f"{model.source}: {f}" for f in failures] + [f"{model.source}: check FAILED"], 1)
@@ -220,7 +229,12 @@ def layout(
             rec = recipe(flags, to.value)
             write(recipe_json(rec) if json_ else recipe_text(rec), output)
             return
-        lay = flags_layout(flags) if flags is not None else conventions.layout(spec.load(config or "-"))
+        if flags is not None:
+            lay = flags_layout(flags)
+        elif _is_state_dict(config or "-"):
+            lay = _state_dict(config or "-")
+        else:
+            lay = conventions.layout(spec.load(config or "-"))
         write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output)
 
 
@@ -291,6 +305,19 @@ def solve(
                              f"{sol.units + 1:,} would need {sol.next_params:,})\n")
 
 
+def _is_state_dict(path: str) -> bool:
+    from .readers import is_state_dict
+
+    return is_state_dict(path)
+
+
+def _state_dict(path: str) -> ModelLayout:
+    from .readers import read_state_dict
+
+    layout: ModelLayout = read_state_dict(path)
+    return layout
+
+
 def parse_size(text: str) -> int:
     """`1GiB`, `512MiB`, `2GB`, `1000000` -> bytes."""
     units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
@@ -337,6 +364,10 @@ def verify(
         limit = parse_size(max_memory)
         if configs.count("-") > 1:
             raise UsageError("standard input (-) can be read only once")
+        for path in configs:
+            if _is_state_dict(path):
+                raise UsageError(f"{path}: a state_dict holds PyTorch's own tensors already; there is nothing to "
+                                 "reconcile (use params or layout to see its per-gate breakdown)")
         models = [spec.load(path) for path in configs]
         layouts = [layout(m) for m in models]
         reports = [report(lay) for lay in layouts]

@@ -122,3 +122,93 @@ def _mirrors(backward: dict[str, Any], forward: Any) -> bool:
     ignore = {"name", "go_backwards"}
     return {k: v for k, v in backward.items() if k not in ignore} == \
         {k: v for k, v in forward.items() if k not in ignore}
+
+
+# --- PyTorch state_dict files ---------------------------------------------------------------------
+
+STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def is_state_dict(path: str) -> bool:
+    return path.endswith(STATE_DICT_SUFFIXES)
+
+
+def read_state_dict(path: str) -> Any:
+    """A PyTorch state_dict (or a checkpoint holding one) as a layout: recurrent modules, Linear,
+    Embedding-like and LayerNorm tensors recognised from names and shapes and described by the
+    PyTorch table; any other tensors listed as they are (buffers such as running statistics as
+    non-trainable). Loaded with `torch.load(weights_only=True)`: no code from the file runs."""
+    from .bridges.torch import load as load_torch
+    from .conventions import PYTORCH
+    from .layout import LayerLayout, ModelLayout, Weight
+
+    torch = load_torch()
+    loc = Loc(path)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except FileNotFoundError:
+        raise SpecError([problem(loc, None, "no such file")]) from None
+    except Exception as exc:  # an unpickling refusal, a corrupt zip, not a torch file at all
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError([problem(loc, None, f"not a PyTorch state_dict torch.load(weights_only=True) "
+                                            f"accepts ({first[:200]})")]) from None
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(data, dict) and isinstance(data.get(key), dict):
+            data = data[key]
+    tensors = {k: tuple(int(d) for d in v.shape) for k, v in data.items() if hasattr(v, "shape")} \
+        if isinstance(data, dict) else {}
+    if not tensors:
+        raise SpecError([problem(loc, None, "holds no tensors: not a state_dict")])
+    groups: dict[str, dict[str, tuple[int, ...]]] = {}
+    for key, shape in tensors.items():
+        prefix, _, leaf = key.rpartition(".")
+        groups.setdefault(prefix, {})[leaf] = shape
+    layers: list[LayerLayout] = []
+    for prefix, params in groups.items():
+        spec = _recognise(params, prefix)
+        layer = None
+        if spec is not None:
+            built, _, _ = PYTORCH.build_layer(LayerSpec(spec[0], spec[1], len(layers) + 1, loc, {}), None,
+                                             prefix or spec[0].lower(), [])
+            if built is not None and {w.name: w.shape for w in built.weights} == params:
+                layer = built
+        if layer is None:
+            weights = tuple(Weight(leaf, shape, trainable=leaf not in BUFFERS) for leaf, shape in params.items())
+            layer = LayerLayout(prefix or "(root)", "tensors", weights)
+        layers.append(layer)
+    return ModelLayout("pytorch", path, None, tuple(layers))
+
+
+def _recognise(params: dict[str, tuple[int, ...]], prefix: str = "") -> tuple[str, dict[str, Any]] | None:
+    """(class, arguments) of the PyTorch module these tensors look like, or None."""
+    if "weight_ih_l0" in params and "weight_hh_l0" in params:
+        rows, inputs = params["weight_ih_l0"]
+        hidden = params["weight_hr_l0"][1] if "weight_hr_l0" in params else params["weight_hh_l0"][1]
+        gates = rows // hidden if hidden else 0
+        kind = {4: "LSTM", 3: "GRU", 1: "RNN"}.get(gates)
+        if kind is None:
+            return None
+        layers = 1 + max(int(k.split("_l")[1].split("_")[0]) for k in params if "_l" in k)
+        args: dict[str, Any] = {"input_size": inputs, "hidden_size": hidden, "num_layers": layers,
+                                "bias": "bias_ih_l0" in params,
+                                "bidirectional": any(k.endswith("_reverse") for k in params)}
+        if "weight_hr_l0" in params:
+            args["proj_size"] = params["weight_hr_l0"][0]
+        return kind, args
+    if "weight_ih" in params and "weight_hh" in params:
+        rows, inputs = params["weight_ih"]
+        hidden = params["weight_hh"][1]
+        kind = {4: "LSTMCell", 3: "GRUCell", 1: "RNNCell"}.get(rows // hidden if hidden else 0)
+        return (kind, {"input_size": inputs, "hidden_size": hidden, "bias": "bias_ih" in params}) if kind else None
+    weight = params.get("weight")
+    if set(params) <= {"weight", "bias"} and weight is not None:
+        bias = params.get("bias")
+        if len(weight) == 2 and bias is None and "emb" in prefix.rsplit(".", 1)[-1].lower():
+            # a lone 2-D weight is an Embedding or a bias-free Linear (same count); the name decides
+            return "Embedding", {"num_embeddings": weight[0], "embedding_dim": weight[1]}
+        if len(weight) == 2 and (bias is None or bias == (weight[0],)):
+            return "Linear", {"in_features": weight[1], "out_features": weight[0], "bias": bias is not None}
+        if len(weight) == 1 and (bias is None or bias == weight):
+            return "LayerNorm", {"normalized_shape": list(weight), "bias": bias is not None}
+    return None

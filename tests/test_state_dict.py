@@ -1,0 +1,75 @@
+"""PyTorch state_dict files: saved by the real torch, read with torch.load(weights_only=True)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lstmcount.accounting import report
+from lstmcount.readers import read_state_dict
+
+from .conftest import ROOT
+
+
+class Net(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(100, 8)
+        self.encoder = torch.nn.LSTM(8, 16, num_layers=2, bidirectional=True, proj_size=4)
+        self.cell = torch.nn.GRUCell(8, 5)
+        self.norm = torch.nn.LayerNorm(8)
+        self.bn = torch.nn.BatchNorm1d(8)
+        self.conv = torch.nn.Conv1d(8, 4, 3)
+        self.head = torch.nn.Linear(8, 3)
+        self.rnn = torch.nn.RNN(3, 2, bias=False)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sd")
+    net = Net()
+    torch.save(net.state_dict(), folder / "net.pt")
+    torch.save({"epoch": 3, "model_state_dict": net.state_dict()}, folder / "checkpoint.pth")
+    torch.save(net, folder / "pickled.pt")
+    (folder / "garbage.pt").write_bytes(b"\x00not a torch file")
+    return folder, net
+
+
+def test_recognises_modules_and_counts_like_torch(saved):
+    folder, net = saved
+    for name in ("net.pt", "checkpoint.pth"):
+        rep = report(read_state_dict(str(folder / name)))
+        assert rep.trainable == sum(p.numel() for p in net.parameters())
+        assert rep.non_trainable == sum(b.numel() for b in net.buffers())  # BatchNorm's running statistics
+        types = {layer.name: layer.type for layer in rep.layers}
+        assert types == {"emb": "Embedding", "encoder": "LSTM", "cell": "GRUCell", "norm": "LayerNorm",
+                         "bn": "tensors", "conv": "tensors", "head": "Linear", "rnn": "RNN"}
+        encoder = next(layer for layer in rep.layers if layer.name == "encoder")
+        assert encoder.params == sum(p.numel() for p in net.encoder.parameters())
+        assert len(encoder.gates) == 2 * 2 * 4 and len(encoder.extras) == 4  # weight_hr per direction, depth
+        assert encoder.params == sum(g.params for g in encoder.gates) + sum(e.params for e in encoder.extras)
+
+
+def test_cli_on_state_dicts(cli, saved):
+    folder, _ = saved
+    r = cli("params", str(folder / "net.pt"), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["framework"] == "pytorch"
+    r = cli("layout", str(folder / "net.pt"), "--json")
+    assert r.exit_code == 0 and any(w["name"] == "weight_hr_l1_reverse" for w in json.loads(r.stdout)["weights"])
+    for bad in ("pickled.pt", "garbage.pt"):
+        r = cli("params", str(folder / bad))
+        assert r.exit_code == 2 and "not a PyTorch state_dict torch.load(weights_only=True) accepts" in r.stderr
+    r = cli("verify", str(folder / "net.pt"))
+    assert r.exit_code == 2 and "a state_dict holds PyTorch's own tensors already" in r.stderr
+
+
+def test_state_dict_without_torch_is_exit_3(saved):
+    folder, _ = saved
+    code = (f"import sys; sys.modules['torch'] = None\nfrom lstmcount.cli import main\n"
+            f"sys.argv = ['lstmcount', 'params', {str(folder / 'net.pt')!r}]\nmain()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 3 and "pip install 'lstmcount[torch]'" in r.stderr
