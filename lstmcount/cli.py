@@ -306,15 +306,16 @@ def solve(
 
 
 def _is_state_dict(path: str) -> bool:
-    from .readers import is_state_dict
+    """A file that holds tensors rather than a model description: a PyTorch state_dict or an ONNX model."""
+    from .readers import is_onnx, is_state_dict
 
-    return is_state_dict(path)
+    return is_state_dict(path) or is_onnx(path)
 
 
 def _state_dict(path: str) -> ModelLayout:
-    from .readers import read_state_dict
+    from .readers import is_onnx, read_onnx, read_state_dict
 
-    layout: ModelLayout = read_state_dict(path)
+    layout: ModelLayout = read_onnx(path) if is_onnx(path) else read_state_dict(path)
     return layout
 
 
@@ -366,8 +367,8 @@ def verify(
             raise UsageError("standard input (-) can be read only once")
         for path in configs:
             if _is_state_dict(path):
-                raise UsageError(f"{path}: a state_dict holds PyTorch's own tensors already; there is nothing to "
-                                 "reconcile (use params or layout to see its per-gate breakdown)")
+                raise UsageError(f"{path}: this file holds the framework's own tensors already; there is nothing "
+                                 "to reconcile (use params or layout to see its per-gate breakdown)")
         models = [spec.load(path) for path in configs]
         layouts = [layout(m) for m in models]
         reports = [report(lay) for lay in layouts]

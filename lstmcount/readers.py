@@ -212,3 +212,63 @@ def _recognise(params: dict[str, tuple[int, ...]], prefix: str = "") -> tuple[st
         if len(weight) == 1 and (bias is None or bias == weight):
             return "LayerNorm", {"normalized_shape": list(weight), "bias": bias is not None}
     return None
+
+
+# --- ONNX files ------------------------------------------------------------------------------------
+
+RNN_OPS = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
+
+
+def is_onnx(path: str) -> bool:
+    return path.endswith(".onnx")
+
+
+def read_onnx(path: str) -> Any:
+    """An ONNX model as a layout: each LSTM/GRU/RNN node laid out by the ONNX table (gate blocks of W,
+    R, B, peepholes P) under its own initializer names; every other initializer listed under the
+    node that reads it. Needs the `onnx` package (the `onnx` extra); external data is not loaded."""
+    from .conventions import onnx as onnx_table
+    from .errors import FrameworkMissing
+    from .layout import LayerLayout, ModelLayout, Weight
+    from .spec import LayerFlags
+
+    try:
+        import onnx
+    except ImportError:
+        raise FrameworkMissing("ONNX", "onnx") from None
+    loc = Loc(path)
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except FileNotFoundError:
+        raise SpecError([problem(loc, None, "no such file")]) from None
+    except Exception as exc:
+        raise SpecError([problem(loc, None, f"not an ONNX model ({str(exc).splitlines()[0][:200]})")]) from None
+    shapes = {init.name: tuple(int(d) for d in init.dims) for init in model.graph.initializer}
+    used: set[str] = set()
+    layers: list[LayerLayout] = []
+    for index, node in enumerate(model.graph.node):
+        inputs = [name for name in node.input if name in shapes and name not in used]
+        if not inputs:
+            continue
+        name = node.name or f"{node.op_type.lower()}_{index}"
+        if node.op_type in RNN_OPS and len(node.input) >= 3 and node.input[1] in shapes and node.input[2] in shapes:
+            w, r = shapes[node.input[1]], shapes[node.input[2]]
+            extra = list(node.input) + [""] * 8
+            b, p = extra[3], extra[7]
+            flags = LayerFlags(RNN_OPS[node.op_type], "onnx", r[2], w[2], w[0] == 2, 1, b in shapes, None, None,
+                               p in shapes)
+            (planned,) = onnx_table.from_flags(flags)
+            real = {"W": node.input[1], "R": node.input[2], "B": b, "P": p}
+            weights = tuple(wt._replace(name=real[wt.name]) for wt in planned.weights)
+            if all(wt.shape == shapes.get(wt.name) for wt in weights):
+                layers.append(planned._replace(name=name, weights=weights))
+                used.update(wt.name for wt in weights)
+                inputs = [i for i in inputs if i not in used]
+                if not inputs:
+                    continue
+        layers.append(LayerLayout(name, node.op_type, tuple(Weight(i, shapes[i]) for i in inputs)))
+        used.update(inputs)
+    rest = [Weight(n, s) for n, s in shapes.items() if n not in used]
+    if rest:
+        layers.append(LayerLayout("(unused initializers)", "tensors", tuple(rest)))
+    return ModelLayout("onnx", path, None, tuple(layers))

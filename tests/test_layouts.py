@@ -165,3 +165,79 @@ def test_tf1_layout_matches_tensorflow_cells(flags):
     real = [(re.sub(r"^(\w+?)(_\d+)?/", r"\1/", v.name.removesuffix(":0")), tuple(v.shape)) for v in cell.weights]
     ours = [(w.name, w.shape) for w in flags_layout(flags).layers[0].weights]
     assert ours == real
+
+
+# --- ONNX files as input ----------------------------------------------------------------------------
+
+
+def _onnx_file(path, f: LayerFlags) -> int:
+    """An ONNX model (made with the onnx library, checked, run in onnxruntime) with one recurrent node
+    whose initializers have arbitrary names, followed by a MatMul head; returns its parameter count."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    layer = flags_layout(f).layers[0]
+    rng = np.random.default_rng(1)
+    names = {w.name: f"onnx::{layer.type}_{w.name}_{i}" for i, w in enumerate(layer.weights)}
+    inits = [numpy_helper.from_array(rng.uniform(-0.5, 0.5, w.shape).astype(np.float32), names[w.name])
+             for w in layer.weights]
+    d = 2 if f.bidirectional else 1
+    head = numpy_helper.from_array(rng.normal(size=(d * f.units, 2)).astype(np.float32), "head.weight")
+    inputs = ["X", names["W"], names["R"], names.get("B", "")]
+    if "P" in names:
+        inputs += ["", "", "", names["P"]]
+    nodes = [helper.make_node(layer.type, inputs, ["Y"], name="encoder", hidden_size=f.units,
+                              direction="bidirectional" if f.bidirectional else "forward"),
+             helper.make_node("Transpose", ["Y"], ["Yt"], perm=[0, 2, 1, 3]),
+             helper.make_node("Reshape", ["Yt", "shape"], ["Z"]),
+             helper.make_node("MatMul", ["Z", "head.weight"], ["out"], name="head")]
+    shape = numpy_helper.from_array(np.array([3, 2, d * f.units], dtype=np.int64), "shape")
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [3, 2, f.input])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [3, 2, 2])],
+                              [*inits, head, shape])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    onnx.checker.check_model(model, full_check=True)
+    ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"X": rng.normal(size=(3, 2, f.input)).astype(np.float32)})
+    onnx.save(model, path)
+    return sum(int(np.prod(i.dims)) for i in graph.initializer)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from(["lstm", "gru", "rnn"]), st.integers(1, 8), st.integers(1, 8), st.booleans(), st.booleans(),
+       st.booleans())
+def test_onnx_files_are_read_per_gate(tmp_path_factory, kind, units, inp, bidi, bias, peep):
+    from lstmcount.readers import read_onnx
+
+    f = LayerFlags(kind, "onnx", units, inp, bidi, 1, bias, None, None, peep and kind == "lstm")
+    path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    total = _onnx_file(str(path), f)
+    rep = report(read_onnx(str(path)))
+    assert rep.total == total
+    encoder = rep.layers[0]
+    assert (encoder.name, encoder.type) == ("encoder", kind.upper())
+    assert encoder.params == flags_layout(f).params
+    assert {w.name.split("_")[1] for w in encoder.weights} <= {"W", "R", "B", "P"}
+    assert len(encoder.gates) == {"lstm": 4, "gru": 3, "rnn": 1}[kind] * (2 if bidi else 1)
+    assert [layer.name for layer in rep.layers[1:]] == ["reshape_2", "head"]
+
+
+def test_onnx_file_cli_and_missing_onnx(tmp_path, cli):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    path = tmp_path / "m.onnx"
+    total = _onnx_file(str(path), LayerFlags("lstm", "onnx", 4, 3, True))
+    r = cli("params", str(path), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["total"] == total
+    assert cli("layout", str(path)).exit_code == 0
+    code = (f"import sys; sys.modules['onnx'] = None\nfrom lstmcount.cli import main\n"
+            f"sys.argv = ['lstmcount', 'params', {str(path)!r}]\nmain()")
+    hidden = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert hidden.returncode == 3 and "pip install 'lstmcount[onnx]'" in hidden.stderr
+    (tmp_path / "bad.onnx").write_bytes(b"garbage")
+    bad = cli("params", str(tmp_path / "bad.onnx"))
+    assert bad.exit_code == 2 and "not an ONNX model" in bad.stderr

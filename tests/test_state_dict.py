@@ -64,7 +64,7 @@ def test_cli_on_state_dicts(cli, saved):
         r = cli("params", str(folder / bad))
         assert r.exit_code == 2 and "not a PyTorch state_dict torch.load(weights_only=True) accepts" in r.stderr
     r = cli("verify", str(folder / "net.pt"))
-    assert r.exit_code == 2 and "a state_dict holds PyTorch's own tensors already" in r.stderr
+    assert r.exit_code == 2 and "this file holds the framework's own tensors already" in r.stderr
 
 
 def test_state_dict_without_torch_is_exit_3(saved):
