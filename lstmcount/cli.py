@@ -240,6 +240,9 @@ def layout(
 
 @app.command()
 def compare(
+    config: ConfigArg = None,
+    layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the recurrent layer "
+                                                              "to compare (by name).")] = None,
     units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
     framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
     no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
@@ -251,9 +254,17 @@ def compare(
     from .tools import compare as rows
 
     with guarded():
-        flags = _layer_flags(None, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
+        flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
                              proj_size, peepholes)
-        assert flags is not None
+        if flags is None:
+            from . import spec
+            from .tools import flags_of
+
+            if layer is None:
+                raise UsageError("with a spec or model file, name the recurrent layer to compare with --layer NAME")
+            flags = flags_of(spec.load(config or "-"), layer)
+        elif layer is not None:
+            raise UsageError("--layer goes with a spec or model file")
         result = rows(flags)
         write(compare_json(result) if json_ else compare_table(result, flags, color=_color() and output is None),
               output)

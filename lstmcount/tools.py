@@ -165,3 +165,39 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
             return None
 
     return arg, largest(fits, budget, f"{layer_name}.{arg}")
+
+
+KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
+TORCH_TYPES = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
+
+
+def flags_of(model: Model, layer_name: str) -> LayerFlags:
+    """The `params` flags that describe one recurrent layer of a spec (for compare across frameworks)."""
+    layout = conventions.layout(model)
+    names = [layer.name for layer in layout.layers]
+    if layer_name not in names:
+        raise UsageError(f"--layer {layer_name!r}: no such layer (the model's layers are {', '.join(names)})")
+    index = names.index(layer_name)
+    layer, spec = layout.layers[index], model.layers[index]
+    args = dict(spec.args)
+    if model.framework == "pytorch":
+        kind = TORCH_TYPES.get(layer.type)
+        if kind is None:
+            raise UsageError(f"--layer {layer_name!r} is a {layer.type}; compare takes an LSTM, GRU or RNN")
+        return LayerFlags(kind, "pytorch", args["hidden_size"], args["input_size"], bool(args.get("bidirectional")),
+                          args.get("num_layers", 1), args.get("bias", True), None, args.get("proj_size") or None)
+    bidirectional = layer.type == "Bidirectional"
+    if bidirectional:
+        args = {k: v for k, v in args["layer"].items()}
+        kind_name = conventions.KERAS.kind(str(args.pop("type")), None)
+        type_name = kind_name.name if kind_name else ""
+    else:
+        type_name = layer.type
+    kind = KERAS_TYPES.get(type_name)
+    if kind is None:
+        raise UsageError(f"--layer {layer_name!r} is a {layer.type}; compare takes an LSTM, GRU or SimpleRNN "
+                         "(or a Bidirectional one)")
+    shape = model.input_shape if index == 0 else layout.layers[index - 1].output_shape
+    assert shape is not None and shape[-1] is not None
+    return LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
+                      args.get("reset_after") if kind == "gru" else None)

@@ -241,3 +241,20 @@ def test_onnx_file_cli_and_missing_onnx(tmp_path, cli):
     (tmp_path / "bad.onnx").write_bytes(b"garbage")
     bad = cli("params", str(tmp_path / "bad.onnx"))
     assert bad.exit_code == 2 and "not an ONNX model" in bad.stderr
+
+
+def test_compare_a_spec_layer(cli):
+    from .conftest import ROOT
+
+    rows = json.loads(cli("compare", str(ROOT / "configs/text_bilstm.yaml"), "--layer", "bidirectional_1",
+                          "--json").stdout)["rows"]
+    assert rows[0]["params"] == 41_216  # the spec's own count for that layer
+    assert next(r for r in rows if r["framework"] == "pytorch")["params"] == 2 * 4 * 32 * (128 + 32 + 2)
+    torch_rows = json.loads(cli("compare", str(ROOT / "configs/torch_projection_cells.yaml"), "--layer", "encoder",
+                                "--json").stdout)["rows"]
+    assert torch_rows[0] == {"framework": "pytorch", "variant": "proj_size=20", "params": 16_500,
+                             "why": "reference row"}
+    r = cli("compare", str(ROOT / "configs/mnist_lstm.yaml"), "--layer", "dense")
+    assert r.exit_code == 2 and "compare takes an LSTM, GRU or SimpleRNN" in r.stderr
+    r = cli("compare", str(ROOT / "configs/mnist_lstm.yaml"))
+    assert r.exit_code == 2 and "--layer NAME" in r.stderr
