@@ -180,10 +180,10 @@ def params(
                              proj_size, peepholes)
         if flags is None:
             assert config is not None
-            if _is_state_dict(config):
+            if _is_tensor_file(config):
                 if check:
                     raise UsageError("--check needs a spec with an expect: block; a state_dict has none")
-                rep = report(_state_dict(config), dtype.value, timesteps)
+                rep = report(_tensor_file(config), dtype.value, timesteps)
                 model = None
             else:
                 model = spec.load(config)
@@ -231,8 +231,8 @@ def layout(
             return
         if flags is not None:
             lay = flags_layout(flags)
-        elif _is_state_dict(config or "-"):
-            lay = _state_dict(config or "-")
+        elif _is_tensor_file(config or "-"):
+            lay = _tensor_file(config or "-")
         else:
             lay = conventions.layout(spec.load(config or "-"))
         write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output)
@@ -316,14 +316,14 @@ def solve(
                              f"{sol.units + 1:,} would need {sol.next_params:,})\n")
 
 
-def _is_state_dict(path: str) -> bool:
+def _is_tensor_file(path: str) -> bool:
     """A file that holds tensors rather than a model description: a PyTorch state_dict or an ONNX model."""
     from .readers import is_onnx, is_state_dict
 
     return is_state_dict(path) or is_onnx(path)
 
 
-def _state_dict(path: str) -> ModelLayout:
+def _tensor_file(path: str) -> ModelLayout:
     from .readers import is_onnx, read_onnx, read_state_dict
 
     layout: ModelLayout = read_onnx(path) if is_onnx(path) else read_state_dict(path)
@@ -377,7 +377,7 @@ def verify(
         if configs.count("-") > 1:
             raise UsageError("standard input (-) can be read only once")
         for path in configs:
-            if _is_state_dict(path):
+            if _is_tensor_file(path):
                 raise UsageError(f"{path}: this file holds the framework's own tensors already; there is nothing "
                                  "to reconcile (use params or layout to see its per-gate breakdown)")
         models = [spec.load(path) for path in configs]

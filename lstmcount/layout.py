@@ -87,10 +87,6 @@ class Weight(NamedTuple):
         shape[self.gate_axis] //= len(self.gates)
         return tuple(shape)
 
-    @property
-    def per_gate(self) -> int:
-        return self.params // len(self.gates) if self.gates else 0
-
 
 class LayerLayout(NamedTuple):
     """A layer as one framework stores it."""

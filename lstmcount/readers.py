@@ -17,10 +17,6 @@ from .spec import MAX_BYTES, LayerSpec, Model
 DROP = ("zero_output_for_mask", "build_config", "compile_config", "shared_object_id")
 
 
-def is_keras_file(path: str) -> bool:
-    return path.endswith((".keras", ".json"))
-
-
 def read_keras(path: str) -> Model:
     loc = Loc(path)
     data = _config(path, loc)

@@ -244,3 +244,11 @@ def test_layer_limit_and_large_tables(cli, tmp_path):
     assert lines[0] == "model (keras): 2,500 layers"
     assert sum(_num(line.split()[-1]) for line in lines[3:3 + 2_500]) == 2_500 * 12
     assert "Total params: 30,000 (117.19 KiB at float32)" in out
+
+
+def test_format_choices_are_the_renderers():
+    from lstmcount.cli import Format
+    from lstmcount.render import FORMATS, renderer
+
+    assert {f.value for f in Format} == set(FORMATS)
+    assert all(callable(renderer(f)) for f in FORMATS)

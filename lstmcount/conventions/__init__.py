@@ -11,13 +11,9 @@ from .pytorch import PYTORCH
 FRAMEWORKS: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
 
 
-def get(name: str) -> Framework:
-    return FRAMEWORKS[name]
-
-
 def layout(model: Model) -> ModelLayout:
     """The model's weight layout in its own framework (raises SpecError listing every problem)."""
     return FRAMEWORKS[model.framework].layout(model)
 
 
-__all__ = ["FRAMEWORKS", "KERAS", "PYTORCH", "Framework", "get", "layout"]
+__all__ = ["FRAMEWORKS", "KERAS", "PYTORCH", "Framework", "layout"]
