@@ -26,11 +26,17 @@ def model_report(model: Model, dtype: str = "float32") -> Report:
 
 
 def analyze(source: str | Model, dtype: str = "float32") -> Report:
-    """Report for a YAML spec file path, a YAML string containing `layers:`, or a Model."""
+    """Report for a YAML spec, a Keras .keras/.json file, a PyTorch state_dict or an ONNX file (by path),
+    a YAML string containing `layers:`, or a Model."""
     if isinstance(source, Model):
         return model_report(source, dtype)
-    model = loads(source) if "\n" in source and "layers" in source else load(source)
-    return model_report(model, dtype)
+    if "\n" in source and "layers" in source:
+        return model_report(loads(source), dtype)
+    from .readers import is_tensor_file, read_tensor_file
+
+    if is_tensor_file(source):  # a PyTorch state_dict or an ONNX model
+        return report(read_tensor_file(source), dtype)
+    return model_report(load(source), dtype)
 
 
 def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras", bidirectional: bool = False,

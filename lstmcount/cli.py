@@ -178,13 +178,13 @@ def params(
     with guarded():
         flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
                              proj_size, peepholes)
+        model = None
         if flags is None:
             assert config is not None
             if _is_tensor_file(config):
                 if check:
                     raise UsageError("--check needs a spec with an expect: block; a state_dict has none")
                 rep = report(_tensor_file(config), dtype.value, timesteps)
-                model = None
             else:
                 model = spec.load(config)
                 rep = report(conventions.layout(model), dtype.value, timesteps)
@@ -317,16 +317,15 @@ def solve(
 
 
 def _is_tensor_file(path: str) -> bool:
-    """A file that holds tensors rather than a model description: a PyTorch state_dict or an ONNX model."""
-    from .readers import is_onnx, is_state_dict
+    from .readers import is_tensor_file
 
-    return is_state_dict(path) or is_onnx(path)
+    return is_tensor_file(path)
 
 
 def _tensor_file(path: str) -> ModelLayout:
-    from .readers import is_onnx, read_onnx, read_state_dict
+    from .readers import read_tensor_file
 
-    layout: ModelLayout = read_onnx(path) if is_onnx(path) else read_state_dict(path)
+    layout: ModelLayout = read_tensor_file(path)
     return layout
 
 

@@ -268,3 +268,12 @@ def read_onnx(path: str) -> Any:
     if rest:
         layers.append(LayerLayout("(unused initializers)", "tensors", tuple(rest)))
     return ModelLayout("onnx", path, None, tuple(layers))
+
+
+def is_tensor_file(path: str) -> bool:
+    """A file that holds tensors rather than a model description: a PyTorch state_dict or an ONNX model."""
+    return is_state_dict(path) or is_onnx(path)
+
+
+def read_tensor_file(path: str) -> Any:
+    return read_onnx(path) if is_onnx(path) else read_state_dict(path)

@@ -73,3 +73,10 @@ def test_state_dict_without_torch_is_exit_3(saved):
             f"sys.argv = ['lstmcount', 'params', {str(folder / 'net.pt')!r}]\nmain()")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 3 and "pip install 'lstmcount[torch]'" in r.stderr
+
+
+def test_api_analyze_reads_state_dicts(saved):
+    from lstmcount import analyze
+
+    folder, net = saved
+    assert analyze(str(folder / "net.pt")).trainable == sum(p.numel() for p in net.parameters())
