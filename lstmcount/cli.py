@@ -375,11 +375,14 @@ def verify(
         limit = parse_size(max_memory)
         if configs.count("-") > 1:
             raise UsageError("standard input (-) can be read only once")
+        from .readers import is_onnx, is_state_dict
+
         for path in configs:
-            if _is_tensor_file(path):
-                raise UsageError(f"{path}: this file holds the framework's own tensors already; there is nothing "
-                                 "to reconcile (use params or layout to see its per-gate breakdown)")
-        models = [spec.load(path) for path in configs]
+            if is_onnx(path):
+                raise UsageError(f"{path}: verify reads specs, Keras files and PyTorch state_dicts; an ONNX file "
+                                 "is not reconciled yet (params and layout read it)")
+        state_dicts = [path for path in configs if is_state_dict(path)]
+        models = [spec.load(path) for path in configs if path not in state_dicts]
         layouts = [layout(m) for m in models]
         reports = [report(lay) for lay in layouts]
         for model, rep in zip(models, reports, strict=True):
@@ -388,9 +391,14 @@ def verify(
                 raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of float32 "
                                  f"weights ({rep.total:,} parameters), over the {human_bytes(limit)} limit; "
                                  f"raise it with --max-memory if you mean it")
-        builders = {fw: bridge(fw) for fw in dict.fromkeys(m.framework for m in models)}
+        needed = [m.framework for m in models] + (["pytorch"] if state_dicts else [])
+        builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}
         versions = {fw: _framework_version(fw) for fw in builders}
         results = []
+        for path in state_dicts:
+            from .bridges.torch import check_state_dict
+
+            results.append(reconcile(path, report(_tensor_file(path)), check_state_dict(path), None))
         for model, lay, rep in zip(models, layouts, reports, strict=True):
             built = builders[model.framework](model, lay, summary)
             results.append(reconcile(model.source, rep, built, model.expect))

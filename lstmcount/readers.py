@@ -130,14 +130,14 @@ def is_state_dict(path: str) -> bool:
     return path.endswith(STATE_DICT_SUFFIXES)
 
 
-def read_state_dict(path: str) -> Any:
-    """A PyTorch state_dict (or a checkpoint holding one) as a layout: recurrent modules, Linear,
-    Embedding-like and LayerNorm tensors recognised from names and shapes and described by the
-    PyTorch table; any other tensors listed as they are (buffers such as running statistics as
-    non-trainable). Loaded with `torch.load(weights_only=True)`: no code from the file runs."""
+def state_dict_modules(path: str) -> list[tuple[str, tuple[str, dict[str, Any]] | None, dict[str, Any]]]:
+    """The file's tensors by module: (module path, (class, arguments) if recognised, {name: tensor}).
+
+    Loaded with `torch.load(weights_only=True)`: no code from the file runs. A module is recognised
+    when the PyTorch table, given the inferred arguments, lays out exactly the tensors it holds.
+    """
     from .bridges.torch import load as load_torch
     from .conventions import PYTORCH
-    from .layout import LayerLayout, ModelLayout, Weight
 
     torch = load_torch()
     loc = Loc(path)
@@ -152,27 +152,44 @@ def read_state_dict(path: str) -> Any:
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):
             data = data[key]
-    tensors = {k: tuple(int(d) for d in v.shape) for k, v in data.items() if hasattr(v, "shape")} \
-        if isinstance(data, dict) else {}
-    if not tensors:
+    groups: dict[str, dict[str, Any]] = {}
+    for key, tensor in (data.items() if isinstance(data, dict) else []):
+        if hasattr(tensor, "shape"):
+            prefix, _, leaf = str(key).rpartition(".")
+            groups.setdefault(prefix, {})[leaf] = tensor
+    if not groups:
         raise SpecError([problem(loc, None, "holds no tensors: not a state_dict")])
-    groups: dict[str, dict[str, tuple[int, ...]]] = {}
-    for key, shape in tensors.items():
-        prefix, _, leaf = key.rpartition(".")
-        groups.setdefault(prefix, {})[leaf] = shape
-    layers: list[LayerLayout] = []
-    for prefix, params in groups.items():
-        spec = _recognise(params, prefix)
-        layer = None
+    out: list[tuple[str, tuple[str, dict[str, Any]] | None, dict[str, Any]]] = []
+    for prefix, tensors in groups.items():
+        shapes = {leaf: tuple(int(d) for d in t.shape) for leaf, t in tensors.items()}
+        spec = _recognise(shapes, prefix)
         if spec is not None:
-            built, _, _ = PYTORCH.build_layer(LayerSpec(spec[0], spec[1], len(layers) + 1, loc, {}), None,
-                                             prefix or spec[0].lower(), [])
-            if built is not None and {w.name: w.shape for w in built.weights} == params:
-                layer = built
-        if layer is None:
-            weights = tuple(Weight(leaf, shape, trainable=leaf not in BUFFERS) for leaf, shape in params.items())
-            layer = LayerLayout(prefix or "(root)", "tensors", weights)
-        layers.append(layer)
+            built, _, _ = PYTORCH.build_layer(LayerSpec(spec[0], spec[1], len(out) + 1, loc, {}), None, "m", [])
+            if built is None or {w.name: w.shape for w in built.weights} != shapes:
+                spec = None
+        out.append((prefix, spec, tensors))
+    return out
+
+
+def read_state_dict(path: str) -> Any:
+    """A PyTorch state_dict (or a checkpoint holding one) as a layout: recognised modules described by
+    the PyTorch table (per-gate breakdown), any other tensors listed as they are (buffers such as
+    running statistics as non-trainable)."""
+    from .conventions import PYTORCH
+    from .layout import LayerLayout, ModelLayout, Weight
+
+    layers: list[LayerLayout] = []
+    for prefix, spec, tensors in state_dict_modules(path):
+        name = prefix or "(root)"
+        if spec is not None:
+            built, _, _ = PYTORCH.build_layer(LayerSpec(spec[0], spec[1], len(layers) + 1, Loc(path), {}), None,
+                                             name, [])
+            assert built is not None
+            layers.append(built)
+        else:
+            layers.append(LayerLayout(name, "tensors", tuple(
+                Weight(leaf, tuple(int(d) for d in t.shape), trainable=leaf not in BUFFERS)
+                for leaf, t in tensors.items())))
     return ModelLayout("pytorch", path, None, tuple(layers))
 
 

@@ -63,8 +63,21 @@ def test_cli_on_state_dicts(cli, saved):
     for bad in ("pickled.pt", "garbage.pt"):
         r = cli("params", str(folder / bad))
         assert r.exit_code == 2 and "not a PyTorch state_dict torch.load(weights_only=True) accepts" in r.stderr
-    r = cli("verify", str(folder / "net.pt"))
-    assert r.exit_code == 2 and "this file holds the framework's own tensors already" in r.stderr
+    r = cli("verify", str(folder / "net.pt"), "--json")
+    data = json.loads(r.stdout)
+    assert r.exit_code == 0 and data["ok"], r.stdout
+    assert {layer["name"]: layer["type"] for layer in data["files"][0]["layers"]}["encoder"] == "LSTM"
+
+
+def test_tensors_of_an_unrecognised_module_are_listed_as_stored(saved, tmp_path, cli):
+    folder, net = saved
+    state = net.state_dict()
+    state["encoder.weight_hh_l1"] = torch.zeros(64, 5)  # not what an LSTM with these other tensors holds
+    torch.save(state, tmp_path / "broken.pt")
+    r = cli("params", str(tmp_path / "broken.pt"), "--json")
+    types = {layer["name"]: layer["type"] for layer in json.loads(r.stdout)["layers"]}
+    assert types["encoder"] == "tensors"  # no longer recognised: listed as stored
+    assert cli("verify", str(tmp_path / "broken.pt")).exit_code == 0
 
 
 def test_state_dict_without_torch_is_exit_3(saved):

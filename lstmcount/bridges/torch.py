@@ -52,3 +52,30 @@ def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
         text = f"{listing}\nTotal params: {sum(layer.params for layer in actual):,}"
     native = sum(int(p.numel()) for _, _, module in modules for p in module.parameters())
     return Built(actual, native, text)
+
+
+def check_state_dict(path: str) -> Built:
+    """Each recognised module is built by torch.nn from the inferred arguments and must accept the
+    file's tensors with load_state_dict(strict=True); its parameters are then listed as torch sees
+    them. Unrecognised tensors are listed as stored."""
+    from ..readers import BUFFERS, state_dict_modules
+
+    nn = _torch.nn
+    layers = []
+    for prefix, spec, tensors in state_dict_modules(path):
+        name = prefix or "(root)"
+        if spec is None:
+            layers.append(ActualLayer(name, "tensors", tuple(
+                ActualWeight(leaf, tuple(t.shape), leaf not in BUFFERS) for leaf, t in tensors.items())))
+            continue
+        with _torch.device("meta"):
+            module = getattr(nn, spec[0])(**spec[1])
+        try:
+            module.load_state_dict(tensors, strict=True, assign=True)
+        except RuntimeError as exc:
+            raise FrameworkError(f"{path}: module {name!r} ({spec[0]}): PyTorch refused its tensors: "
+                                 f"{str(exc).strip().splitlines()[0][:300]}") from None
+        layers.append(ActualLayer(name, spec[0], tuple(ActualWeight(n, tuple(p.shape), bool(p.requires_grad))
+                                                       for n, p in module.named_parameters())))
+    native = sum(int(t.numel()) for _, _, tensors in state_dict_modules(path) for t in tensors.values())
+    return Built(tuple(layers), native)
