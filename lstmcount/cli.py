@@ -109,7 +109,8 @@ def _root(
     """Exact parameter counts for LSTM, GRU and RNN layers: per layer, per gate, per framework."""
 
 
-ConfigArg = Annotated[str | None, typer.Argument(help="A YAML model spec, or - for standard input.",
+ConfigArg = Annotated[str | None, typer.Argument(help="A YAML model spec (or - for standard input), a Keras "
+                                                      ".keras/.json file, a PyTorch state_dict or an ONNX file.",
                                                  show_default=False)]
 UnitsOpt = Annotated[int | None, typer.Option("--units", "-u", help="Hidden size of the layer.")]
 InputOpt = Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step.")]
@@ -347,7 +348,8 @@ def parse_size(text: str) -> int:
 
 @app.command()
 def verify(
-    configs: Annotated[list[str], typer.Argument(help="YAML model specs (or - for standard input).",
+    configs: Annotated[list[str], typer.Argument(help="YAML model specs (or - for standard input), Keras "
+                                                      ".keras/.json files, PyTorch state_dicts.",
                                                  show_default=False)],
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable results.")] = False,
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
