@@ -111,13 +111,13 @@ class Solution(NamedTuple):
     next_params: int  # what one more unit would cost
 
 
-def largest(fits: Callable[[int], int | None], budget: int, what: str) -> Solution:
-    """The largest size n >= 1 with count(n) <= budget; count is increasing in n. None = invalid n."""
-    first = fits(1)
+def largest(fits: Callable[[int], int | None], budget: int, what: str, lowest: int = 1) -> Solution:
+    """The largest size n >= lowest with count(n) <= budget; count is increasing in n. None = invalid n."""
+    first = fits(lowest)
     if first is None or first > budget:
-        raise LstmcountError(f"even {what} = 1 needs {first:,} parameters, over the budget of {budget:,}"
-                             if first is not None else f"{what} = 1 is not a valid layer")
-    lo, hi = 1, 2
+        raise LstmcountError(f"even {what} = {lowest} needs {first:,} parameters, over the budget of {budget:,}"
+                             if first is not None else f"{what} = {lowest} is not a valid layer")
+    lo, hi = lowest, 2 * lowest
     while (n := fits(hi)) is not None and n <= budget:
         lo, hi = hi, hi * 2
     while hi - lo > 1:  # count(lo) fits, count(hi) does not
@@ -137,8 +137,9 @@ def solve_flags(f: LayerFlags, budget: int) -> Solution:
         if f.proj_size and f.proj_size >= units:
             return None
         return flags_layout(f._replace(units=units)).params
-    flags_layout(f._replace(units=max(f.units, (f.proj_size or 0) + 1, 1)))  # check the other flags once
-    return largest(fits, budget, "--units")
+    lowest = (f.proj_size or 0) + 1  # a projection must be smaller than the layer
+    flags_layout(f._replace(units=lowest))  # check the other flags once
+    return largest(fits, budget, "--units", lowest)
 
 
 SIZE_ARGS = ("units", "hidden_size", "filters", "out_features", "output_dim", "embedding_dim")

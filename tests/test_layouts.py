@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lstmcount import count
@@ -258,3 +258,40 @@ def test_compare_a_spec_layer(cli):
     assert r.exit_code == 2 and "compare takes an LSTM, GRU or SimpleRNN" in r.stderr
     r = cli("compare", str(ROOT / "configs/mnist_lstm.yaml"))
     assert r.exit_code == 2 and "--layer NAME" in r.stderr
+
+
+COMMAND_FLAGS = {
+    "--type": ["lstm", "gru", "rnn", "x"], "--framework": ["keras", "pytorch", "onnx", "tf1", "cudnn", "flax", "jax"],
+    "--units": ["0", "1", "7", "-3", "x", "10" + "0" * 20], "--input": ["1", "5", "0", ""],
+    "--num-layers": ["1", "2", "0", "20000"], "--proj-size": ["0", "1", "3", "9"], "--budget": ["1", "500", "0", "x"],
+    "--max-bytes": ["1KiB", "3", "0", "2QB"], "--to": ["keras", "pytorch", "onnx"], "--layer": ["lstm", "nope"],
+    "--dtype": ["float16", "int4"], "--timesteps": ["3", "0"],
+}
+SWITCH_FLAGS = ["--bidirectional", "--no-bias", "--reset-after", "--no-reset-after", "--peepholes", "--json"]
+
+
+@settings(max_examples=int(os.environ.get("LSTMCOUNT_FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["layout", "compare", "solve", "params"]),
+       st.lists(st.one_of(st.sampled_from(SWITCH_FLAGS),
+                          st.sampled_from(sorted(COMMAND_FLAGS)).flatmap(
+                              lambda k: st.sampled_from(COMMAND_FLAGS[k]).map(lambda v, k=k: [k, v]))),
+                max_size=6))
+def test_every_command_answers_any_flags_with_0_or_2(cli, command, flags):
+    args = [command]
+    for item in flags:
+        args += item if isinstance(item, list) else [item]
+    r = cli(*args)
+    assert r.exit_code in (0, 2), (args, r.stderr[-500:])
+    assert "Traceback" not in r.stderr
+
+
+def test_solve_by_hand(cli):
+    # Keras LSTM on 28 inputs: 4 × ((28 + u) × u + u) <= 100,000 -> u = 144 (99,648); 145 needs 100,920
+    r = json.loads(cli("solve", "--budget", "100000", "--input", "28", "--json").stdout)
+    assert (r["units"], r["params"], r["next_params"]) == (144, 99_648, 100_920)
+    # a projection of 3 needs at least 4 units: 4 × (4 × 2 + 4 × 3 + 2 × 4) + 3 × 4 = 124
+    r = json.loads(cli("solve", "--budget", "124", "-i", "2", "-f", "pytorch", "--proj-size", "3", "--json").stdout)
+    assert (r["units"], r["params"]) == (4, 124)
+    small = cli("solve", "--budget", "10", "-i", "2", "-f", "pytorch", "--proj-size", "3")
+    assert small.exit_code == 2 and "even --units = 4 needs 124 parameters, over the budget of 10" in small.stderr
