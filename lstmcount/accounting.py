@@ -268,7 +268,7 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
         return steps * sum(w.params for w in layer.weights if len(w.shape) >= 2), None
     positions = 1
     kernel = next((w for w in layer.weights if w.role == KERNEL), None)
-    if kernel is not None and len(kernel.shape) > 2 and not kernel.direction_axis and layer.output_shape:
+    if kernel is not None and len(kernel.shape) > 2 and kernel.direction_axis is None and layer.output_shape:
         rank = len(kernel.shape) - 2  # ConvLSTM: (k..., in, 4f); positions of one output frame
         frame = layer.output_shape[-(rank + 1):]
         filters = kernel.shape[-1] // len(kernel.gates)

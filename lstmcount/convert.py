@@ -15,31 +15,30 @@ from .errors import UsageError
 from .layout import BIAS, KERNEL, RECURRENT, LayerLayout, ModelLayout, Weight
 from .spec import LayerFlags
 
-CONVERTIBLE = ("keras", "pytorch")
+CONVERTIBLE = ("keras", "pytorch", "onnx")
 
 
 class Move(NamedTuple):
     gate: str
-    source: tuple[int, int]  # [start, stop) along the source tensor's gate axis
-    target: tuple[int, int]  # [start, stop) along the target tensor's gate axis
+    source: tuple[int, int]  # [start, stop) along the source view's gate axis
+    target: tuple[int, int]  # [start, stop) along the target view's gate axis
 
 
 class Part(NamedTuple):
     tensor: str
-    row: int | None  # a row of a 2-D bias
+    at: tuple[int, ...]  # leading indices that select the view (ONNX direction, Keras GRU bias row)
     transpose: bool
     moves: tuple[Move, ...]
 
 
 class Step(NamedTuple):
     target: str
-    shape: tuple[int, ...]  # of the block written (one row of a 2-D bias)
-    row: int | None  # the target row of a 2-D bias
+    full_shape: tuple[int, ...]  # of the whole target tensor
+    at: tuple[int, ...]  # the target view written
     op: str  # "copy", "sum" (of the parts) or "zeros"
     parts: tuple[Part, ...]
     note: str = ""
-    axis: int = 0  # the target's gate axis
-    rows: tuple[str, ...] = ()  # a 2-D bias's row terms
+    axis: int = 0  # the gate axis within the view
 
 
 class Recipe(NamedTuple):
@@ -50,73 +49,112 @@ class Recipe(NamedTuple):
     steps: tuple[Step, ...]
 
 
-def _positions(layout: ModelLayout) -> dict[tuple[int, str | None], list[tuple[LayerLayout, Weight]]]:
-    """Weights by (stack position, direction): a Keras stack's layer k is a PyTorch module's depth k."""
-    out: dict[tuple[int, str | None], list[tuple[LayerLayout, Weight]]] = {}
-    for index, layer in enumerate(layout.layers):
-        for w in layer.weights:
-            key = (w.depth if w.depth is not None else index, w.direction)
-            out.setdefault(key, []).append((layer, w))
+class View(NamedTuple):
+    """One direction's (and, for a bias, one term's) part of a tensor, with its gate slices."""
+
+    layer: LayerLayout
+    weight: Weight
+    direction: str | None
+    term: str | None
+    at: tuple[int, ...]
+    slices: tuple[tuple[str, int, int], ...]
+
+    @property
+    def axis(self) -> int:
+        return (self.weight.gate_axis or 0) - len(self.at)
+
+    @property
+    def name(self) -> str:
+        return f"{self.layer.name}/{self.weight.name}"
+
+
+def _views(layer: LayerLayout, w: Weight) -> list[View]:
+    dirs: list[tuple[str | None, tuple[int, ...]]] = [(w.direction, ())]
+    if w.direction_axis is not None:
+        dirs = [("forward", (0,)), ("backward", (1,))] if w.directions == 2 else [(w.direction, (0,))]
+    slices = tuple((s.gate, s.start, s.stop) for s in w.slices)
+    out = []
+    for direction, index in dirs:
+        if w.role != BIAS:
+            out.append(View(layer, w, direction, None, index, slices))
+        elif len(w.shape) - len(index) == 2:  # one row per term (Keras GRU reset_after)
+            out += [View(layer, w, direction, t, (*index, r), slices) for r, t in enumerate(w.terms)]
+        elif len(w.terms) == 2:  # two halves along the gates (ONNX B = [Wb | Rb], cuDNN)
+            half = len(slices) // 2
+            out += [View(layer, w, direction, w.terms[0], index, slices[:half]),
+                    View(layer, w, direction, w.terms[1], index, slices[half:])]
+        else:
+            out.append(View(layer, w, direction, w.terms[0] if w.terms else "input+recurrent", index, slices))
     return out
 
 
-def _blocks(source: Weight, target: Weight) -> tuple[Move, ...]:
-    src = {s.gate: (s.start, s.stop) for s in source.slices}
-    return tuple(Move(s.gate, src[s.gate], (s.start, s.stop)) for s in target.slices)
+def _positions(layout: ModelLayout) -> dict[tuple[int, str | None], list[View]]:
+    """Views by (stack position, direction): a Keras stack's layer k is a PyTorch module's depth k."""
+    out: dict[tuple[int, str | None], list[View]] = {}
+    for number, layer in enumerate(layout.layers):
+        for w in layer.weights:
+            for view in _views(layer, w):
+                out.setdefault((w.depth if w.depth is not None else number, view.direction), []).append(view)
+    return out
+
+
+def _part(source: View, target: View) -> Part:
+    src = {g: (a, b) for g, a, b in source.slices}
+    moves = tuple(Move(g, src[g], (a, b)) for g, a, b in target.slices)
+    two_d = len(source.weight.shape) - len(source.at) == 2
+    return Part(source.name, source.at, two_d and source.axis != target.axis, moves)
+
+
+NOTES = {
+    "sum": "the two biases fold into one by addition: exact for the outputs, but the split back is not unique",
+    "split": "the one bias goes to the input bias and the recurrent bias is zero: exact for the outputs",
+}
 
 
 def recipe(f: LayerFlags, target: str) -> Recipe:
     if f.framework not in CONVERTIBLE or target not in CONVERTIBLE:
-        raise UsageError(f"--to converts between {' and '.join(CONVERTIBLE)} layouts for now "
+        raise UsageError(f"--to converts between {', '.join(CONVERTIBLE)} layouts for now "
                          f"(asked: {f.framework} to {target})")
-    src_layout = flags_layout(f)
-    dst_flags = f._replace(framework=target, reset_after=None, proj_size=None)
     if f.proj_size:
-        raise UsageError("a projection (proj_size) has no Keras equivalent; it cannot be converted")
-    dst_layout = flags_layout(dst_flags)
+        raise UsageError("a projection (proj_size) has no Keras or ONNX equivalent; it cannot be converted")
+    if f.peepholes:
+        raise UsageError("peepholes have no Keras or PyTorch equivalent; they cannot be converted")
+    src_layout = flags_layout(f)
+    dst_layout = flags_layout(f._replace(framework=target, reset_after=None))
     notes: list[str] = []
     exact = True
-    variants = {layer.variant for layer in (*src_layout.layers, *dst_layout.layers)}
-    if len(variants) > 1:
+    if len({layer.variant for layer in (*src_layout.layers, *dst_layout.layers)}) > 1:
         exact = False
         notes.append("the GRUs differ: reset_before (Keras reset_after=false) applies the reset gate before the "
-                     "recurrent product, reset_after (PyTorch, Keras default) after it; no weights make them equal")
+                     "recurrent product, reset_after (PyTorch, Keras default, ONNX linear_before_reset=1) after "
+                     "it; no weights make them equal")
+    if f.type == "gru" and "onnx" in (f.framework, target):
+        notes.append("the ONNX GRU node must have linear_before_reset=1")
     sources = _positions(src_layout)
     steps: list[Step] = []
-    for key, entries in _positions(dst_layout).items():
+    for key, views in _positions(dst_layout).items():
         src = sources[key]
-        for layer, w in entries:
-            name = f"{layer.name}/{w.name}"
-            if w.role in (KERNEL, RECURRENT):
-                s_layer, s = next((sl, sw) for sl, sw in src if sw.role == w.role)
-                part = Part(f"{s_layer.name}/{s.name}", None, s.gate_axis != w.gate_axis, _blocks(s, w))
-                steps.append(Step(name, w.shape, None, "copy", (part,), axis=w.gate_axis or 0))
-            elif w.role == BIAS:
-                biases = [(sl, sw) for sl, sw in src if sw.role == BIAS]
-                rows: list[int | None] = list(range(len(w.terms))) if len(w.shape) == 2 else [None]
-                for row, term in zip(rows, w.terms, strict=True):
-                    step, note = _bias_step(name, w, row, term, biases)
-                    steps.append(step)
-                    if note and exact and note not in notes:
-                        notes.append(note)
+        for view in views:
+            full = view.weight.shape
+            if view.weight.role in (KERNEL, RECURRENT):
+                source = next(v for v in src if v.weight.role == view.weight.role)
+                steps.append(Step(view.name, full, view.at, "copy", (_part(source, view),), axis=view.axis))
+                continue
+            terms = {v.term: v for v in src if v.weight.role == BIAS}
+            if view.term in terms:
+                step = Step(view.name, full, view.at, "copy", (_part(terms[view.term], view),), axis=view.axis)
+            elif view.term == "input+recurrent" and {"input", "recurrent"} <= set(terms):
+                step = Step(view.name, full, view.at, "sum",
+                            (_part(terms["input"], view), _part(terms["recurrent"], view)), axis=view.axis)
+                notes.append(NOTES["sum"]) if exact and NOTES["sum"] not in notes else None
+            elif view.term == "input" and "input+recurrent" in terms:
+                step = Step(view.name, full, view.at, "copy", (_part(terms["input+recurrent"], view),),
+                            "the folded bias", axis=view.axis)
+                notes.append(NOTES["split"]) if exact and NOTES["split"] not in notes else None
+            else:
+                step = Step(view.name, full, view.at, "zeros", (), "no such bias in the source", axis=view.axis)
+            steps.append(step)
     return Recipe(f.framework, target, exact, tuple(notes), tuple(steps))
-
-
-def _bias_step(name: str, w: Weight, row: int | None, term: str,
-               biases: list[tuple[LayerLayout, Weight]]) -> tuple[Step, str]:
-    shape = (w.shape[-1],)
-    rows = w.terms if len(w.shape) == 2 else ()
-    parts = {t: Part(f"{sl.name}/{sw.name}", i if len(sw.shape) == 2 else None, False, _blocks(sw, w))
-             for sl, sw in biases for i, t in enumerate(sw.terms)}
-    if term in parts:
-        return Step(name, shape, row, "copy", (parts[term],), rows=rows), ""
-    if term == "input+recurrent":
-        return (Step(name, shape, row, "sum", (parts["input"], parts["recurrent"]), rows=rows),
-                "the two biases fold into one by addition: exact for the outputs, but the split back is not unique")
-    if term == "input" and "input+recurrent" in parts:
-        return (Step(name, shape, row, "copy", (parts["input+recurrent"],), "the folded bias", rows=rows),
-                "the one bias goes to the input bias and the recurrent bias is zero: exact for the outputs")
-    return Step(name, shape, row, "zeros", (), "no such bias in the source", rows=rows), ""
 
 
 def apply(rec: Recipe, arrays: dict[str, Any]) -> dict[str, Any]:
@@ -125,41 +163,35 @@ def apply(rec: Recipe, arrays: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for step in rec.steps:
-        block = np.zeros(step.shape)
-        axis = step.axis if step.row is None else 0
+        full = out.setdefault(step.target, np.zeros(step.full_shape))
+        view = full[step.at] if step.at else full
         for part in step.parts:
             src = np.asarray(arrays[part.tensor], dtype=np.float64)
-            if part.row is not None:
-                src = src[part.row]
-            if part.transpose:  # then source and target share the gate axis
+            src = src[part.at] if part.at else src
+            if part.transpose:  # then source and target views share the gate axis
                 src = src.T
             for m in part.moves:
-                index: list[slice] = [slice(None)] * block.ndim
+                index: list[slice] = [slice(None)] * view.ndim
                 take: list[slice] = [slice(None)] * src.ndim
-                index[axis], take[axis] = slice(*m.target), slice(*m.source)
-                block[tuple(index)] += src[tuple(take)]
-        if step.row is None:
-            out[step.target] = block
-        else:
-            out.setdefault(step.target, np.zeros((len(step.rows), *step.shape)))[step.row] = block
+                index[step.axis], take[step.axis] = slice(*m.target), slice(*m.source)
+                view[tuple(index)] += src[tuple(take)]
     return out
 
 
 def describe(rec: Recipe) -> list[str]:
-    """The recipe as sentences, one per target tensor (or bias row)."""
+    """The recipe as sentences, one per target view."""
     lines = []
     for step in rec.steps:
-        target = step.target + (f"[{step.row}]" if step.row is not None else "")
+        target = step.target + "".join(f"[{i}]" for i in step.at)
         if step.op == "zeros":
-            lines.append(f"{target} {list(step.shape)} = zeros ({step.note})")
+            lines.append(f"{target} = zeros ({step.note})")
             continue
         sources = []
         for part in step.parts:
-            src = part.tensor + (f"[{part.row}]" if part.row is not None else "")
+            src = part.tensor + "".join(f"[{i}]" for i in part.at)
             src = f"transpose({src})" if part.transpose else src
             order = ", ".join(f"{m.gate} [{m.source[0]}:{m.source[1]})->[{m.target[0]}:{m.target[1]})"
                               for m in part.moves)
             sources.append(f"{src} with {order}")
-        joiner = " + " if step.op == "sum" else ""
-        lines.append(f"{target} {list(step.shape)} = {joiner.join(sources)}")
+        lines.append(f"{target} = {(' + ' if step.op == 'sum' else '').join(sources)}")
     return lines

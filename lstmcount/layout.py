@@ -51,6 +51,11 @@ class Weight(NamedTuple):
     def params(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def directions(self) -> int:
+        """How many directions this one tensor holds (ONNX: its leading axis, 1 or 2)."""
+        return self.shape[self.direction_axis] if self.direction_axis is not None else 1
+
     def shares(self) -> list[tuple[str | None, str, str | None, int]]:
         """(gate, role, direction, parameters) for every gate block of this tensor.
 
@@ -60,8 +65,7 @@ class Weight(NamedTuple):
         """
         if not self.gates:
             return [(None, self.role, self.direction, self.params)]
-        dirs: tuple[str | None, ...] = ("forward", "backward") if self.direction_axis is not None \
-            else (self.direction,)
+        dirs: tuple[str | None, ...] = ("forward", "backward") if self.directions == 2 else (self.direction,)
         per_row = self.params // self.shape[0]
         roles = [(r, rows * per_row) for r, rows in self.row_roles] or [(self.role, self.params)]
         out: list[tuple[str | None, str, str | None, int]] = []

@@ -19,16 +19,19 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
     gates = GATES[f.type]
     d = 2 if f.bidirectional else 1
     g = len(gates) * f.units
-    axis = 0 if d == 2 else None
+    axis = 0  # num_directions leads every tensor, 1 or 2
     layers = []
     for k in range(f.num_layers):
         in_dim = f.input if k == 0 else d * f.units
         weights = [Weight("W", (d, g, in_dim), KERNEL, 1, gates, direction_axis=axis),
                    Weight("R", (d, g, f.units), RECURRENT, 1, gates, direction_axis=axis)]
         if f.bias:
-            weights.append(Weight("B", (d, 2 * g), BIAS, 1, gates + gates, direction_axis=axis))
+            weights.append(Weight("B", (d, 2 * g), BIAS, 1, gates + gates, direction_axis=axis,
+                                  terms=("input", "recurrent")))
         if f.peepholes:
             weights.append(Weight("P", (d, 3 * f.units), EXTRA))
         name = f"{OP[f.type].lower()}" + (f"_{k}" if k else "")
-        layers.append(LayerLayout(name, OP[f.type], tuple(weights), None, True))
+        # the GRU arithmetic these weights serve is chosen by linear_before_reset; recipes assume 1
+        variant = "reset_after" if f.type == "gru" else None
+        layers.append(LayerLayout(name, OP[f.type], tuple(weights), None, True, variant))
     return layers

@@ -16,7 +16,7 @@ def weight_dict(layer: str, w: Weight) -> dict[str, Any]:
                          "slices": [{"gate": s.gate, "start": s.start, "stop": s.stop} for s in w.slices]}
     if w.gates and w.gate_axis is None:  # one tensor per gate (Flax)
         d["gate"] = w.gates[0]
-    if w.direction_axis is not None:
+    if w.direction_axis is not None and w.directions == 2:
         n = w.shape[w.direction_axis] // 2
         d["direction_axis"] = w.direction_axis
         d["directions"] = [{"direction": "forward", "start": 0, "stop": n},
@@ -45,7 +45,7 @@ def _slices(w: Weight) -> str:
     if w.gates and w.gate_axis is None:
         return f"all: {w.gates[0]}"
     parts = [f"{s.gate} [{s.start}:{s.stop})" for s in w.slices]
-    if w.direction_axis is not None:
+    if w.direction_axis is not None and w.directions == 2:
         parts.insert(0, f"axis {w.direction_axis}: forward [0:1) backward [1:2); axis {w.gate_axis}:")
     if w.row_roles:
         start, rows = 0, []
@@ -78,8 +78,8 @@ def render_table(lay: ModelLayout, color: bool = False, width: int = 140) -> str
 
 
 def recipe_json(rec: Recipe) -> str:
-    steps = [{"target": s.target, "shape": list(s.shape), "row": s.row, "op": s.op, "note": s.note,
-              "parts": [{"tensor": p.tensor, "row": p.row, "transpose": p.transpose,
+    steps = [{"target": s.target, "at": list(s.at), "op": s.op, "note": s.note, "axis": s.axis,
+              "parts": [{"tensor": p.tensor, "at": list(p.at), "transpose": p.transpose,
                          "moves": [{"gate": m.gate, "from": list(m.source), "to": list(m.target)} for m in p.moves]}
                         for p in s.parts]} for s in rec.steps]
     return json.dumps({"from": rec.source, "to": rec.target, "exact": rec.exact, "notes": list(rec.notes),
