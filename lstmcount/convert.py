@@ -15,7 +15,7 @@ from .errors import UsageError
 from .layout import BIAS, KERNEL, RECURRENT, LayerLayout, ModelLayout, Weight
 from .spec import LayerFlags
 
-CONVERTIBLE = ("keras", "pytorch", "onnx")
+CONVERTIBLE = ("keras", "pytorch", "onnx", "tf1")
 
 
 class Move(NamedTuple):
@@ -29,6 +29,7 @@ class Part(NamedTuple):
     at: tuple[int, ...]  # leading indices that select the view (ONNX direction, Keras GRU bias row)
     transpose: bool
     moves: tuple[Move, ...]
+    rows: tuple[int, int] | None = None  # TF1: the input or the recurrent rows of a fused kernel
 
 
 class Step(NamedTuple):
@@ -39,6 +40,8 @@ class Step(NamedTuple):
     parts: tuple[Part, ...]
     note: str = ""
     axis: int = 0  # the gate axis within the view
+    rows: tuple[int, int] | None = None  # TF1: the rows of a fused kernel this step fills
+    offsets: tuple[tuple[int, int, float], ...] = ()  # constants added to [start, stop) of the view
 
 
 class Recipe(NamedTuple):
@@ -58,6 +61,8 @@ class View(NamedTuple):
     term: str | None
     at: tuple[int, ...]
     slices: tuple[tuple[str, int, int], ...]
+    role: str = ""
+    rows: tuple[int, int] | None = None
 
     @property
     def axis(self) -> int:
@@ -75,7 +80,12 @@ def _views(layer: LayerLayout, w: Weight) -> list[View]:
     slices = tuple((s.gate, s.start, s.stop) for s in w.slices)
     out = []
     for direction, index in dirs:
-        if w.role != BIAS:
+        if w.row_roles:  # TF1: input rows, then recurrent rows, of one fused kernel
+            start = 0
+            for role, rows in w.row_roles:
+                out.append(View(layer, w, direction, None, index, slices, role, (start, start + rows)))
+                start += rows
+        elif w.role != BIAS:
             out.append(View(layer, w, direction, None, index, slices))
         elif len(w.shape) - len(index) == 2:  # one row per term (Keras GRU reset_after)
             out += [View(layer, w, direction, t, (*index, r), slices) for r, t in enumerate(w.terms)]
@@ -98,11 +108,35 @@ def _positions(layout: ModelLayout) -> dict[tuple[int, str | None], list[View]]:
     return out
 
 
-def _part(source: View, target: View) -> Part:
-    src = {g: (a, b) for g, a, b in source.slices}
-    moves = tuple(Move(g, src[g], (a, b)) for g, a, b in target.slices)
-    two_d = len(source.weight.shape) - len(source.at) == 2
-    return Part(source.name, source.at, two_d and source.axis != target.axis, moves)
+def _role(view: View) -> str:
+    return view.role or view.weight.role
+
+
+def _parts(sources: list[View], target: View) -> tuple[Part, ...] | None:
+    """The source blocks that fill every gate of the target view, or None if some gate has none."""
+    parts, covered = [], set()
+    for source in sources:
+        src = {g: (a, b) for g, a, b in source.slices}
+        moves = tuple(Move(g, src[g], (a, b)) for g, a, b in target.slices if g in src)
+        if moves:
+            two_d = len(source.weight.shape) - len(source.at) == 2
+            parts.append(Part(source.name, source.at, two_d and source.axis != target.axis, moves, source.rows))
+            covered |= {m.gate for m in moves}
+    return tuple(parts) if covered >= {g for g, _, _ in target.slices} else None
+
+
+def _forget_bias(step: Step, view: View, source: str, target: str, kind: str) -> Step:
+    """TF1's LSTMCell keeps forget_bias (1.0) out of its stored bias; move it in or out."""
+    if kind != "lstm" or "tf1" not in (source, target) or view.term == "recurrent":
+        return step
+    forget = [(a, b) for g, a, b in view.slices if g == "forget"]
+    value = 1.0 if source == "tf1" else -1.0
+    return step._replace(offsets=tuple((a, b, value) for a, b in forget))
+
+
+def _note(notes: list[str], note: str, exact: bool) -> None:
+    if exact and note not in notes:
+        notes.append(note)
 
 
 NOTES = {
@@ -119,8 +153,11 @@ def recipe(f: LayerFlags, target: str) -> Recipe:
         raise UsageError("a projection (proj_size) has no Keras or ONNX equivalent; it cannot be converted")
     if f.peepholes:
         raise UsageError("peepholes have no Keras or PyTorch equivalent; they cannot be converted")
+    if "tf1" in (f.framework, target) and (f.bidirectional or f.num_layers > 1):
+        raise UsageError("--to converts a single, one-directional TF1 cell for now")
     src_layout = flags_layout(f)
-    dst_layout = flags_layout(f._replace(framework=target, reset_after=None))
+    before = target == "keras" and any(layer.variant == "reset_before" for layer in src_layout.layers)
+    dst_layout = flags_layout(f._replace(framework=target, reset_after=False if before else None))
     notes: list[str] = []
     exact = True
     if len({layer.variant for layer in (*src_layout.layers, *dst_layout.layers)}) > 1:
@@ -135,25 +172,32 @@ def recipe(f: LayerFlags, target: str) -> Recipe:
     for key, views in _positions(dst_layout).items():
         src = sources[key]
         for view in views:
-            full = view.weight.shape
-            if view.weight.role in (KERNEL, RECURRENT):
-                source = next(v for v in src if v.weight.role == view.weight.role)
-                steps.append(Step(view.name, full, view.at, "copy", (_part(source, view),), axis=view.axis))
+            full, role = view.weight.shape, _role(view)
+            if role in (KERNEL, RECURRENT):
+                parts = _parts([v for v in src if _role(v) == role], view)
+                assert parts is not None, (view.name, role)
+                steps.append(Step(view.name, full, view.at, "copy", parts, axis=view.axis, rows=view.rows))
                 continue
-            terms = {v.term: v for v in src if v.weight.role == BIAS}
-            if view.term in terms:
-                step = Step(view.name, full, view.at, "copy", (_part(terms[view.term], view),), axis=view.axis)
-            elif view.term == "input+recurrent" and {"input", "recurrent"} <= set(terms):
-                step = Step(view.name, full, view.at, "sum",
-                            (_part(terms["input"], view), _part(terms["recurrent"], view)), axis=view.axis)
-                notes.append(NOTES["sum"]) if exact and NOTES["sum"] not in notes else None
-            elif view.term == "input" and "input+recurrent" in terms:
-                step = Step(view.name, full, view.at, "copy", (_part(terms["input+recurrent"], view),),
-                            "the folded bias", axis=view.axis)
-                notes.append(NOTES["split"]) if exact and NOTES["split"] not in notes else None
+            biases = [v for v in src if _role(v) == BIAS]
+            same = _parts([v for v in biases if v.term == view.term], view)
+            inputs = _parts([v for v in biases if v.term == "input"], view)
+            recurrents = _parts([v for v in biases if v.term == "recurrent"], view)
+            folded = _parts([v for v in biases if v.term == "input+recurrent"], view)
+            if same is not None:
+                step = Step(view.name, full, view.at, "copy", same, axis=view.axis, rows=view.rows)
+            elif view.term == "input+recurrent" and inputs is not None and recurrents is not None:
+                step = Step(view.name, full, view.at, "sum", inputs + recurrents, axis=view.axis, rows=view.rows)
+                _note(notes, NOTES["sum"], exact)
+            elif view.term == "input" and folded is not None:
+                step = Step(view.name, full, view.at, "copy", folded, "the folded bias", axis=view.axis, rows=view.rows)
+                _note(notes, NOTES["split"], exact)
             else:
-                step = Step(view.name, full, view.at, "zeros", (), "no such bias in the source", axis=view.axis)
-            steps.append(step)
+                step = Step(view.name, full, view.at, "zeros", (), "no such bias in the source", axis=view.axis,
+                            rows=view.rows)
+            steps.append(_forget_bias(step, view, f.framework, target, f.type))
+    if f.type == "lstm" and "tf1" in (f.framework, target):
+        notes.append("TF1's LSTMCell adds forget_bias (1.0, its default) to the forget gate at run time: the "
+                     "recipe adds it to (or takes it from) the stored forget bias")
     return Recipe(f.framework, target, exact, tuple(notes), tuple(steps))
 
 
@@ -165,9 +209,13 @@ def apply(rec: Recipe, arrays: dict[str, Any]) -> dict[str, Any]:
     for step in rec.steps:
         full = out.setdefault(step.target, np.zeros(step.full_shape))
         view = full[step.at] if step.at else full
+        if step.rows is not None:
+            view = view[step.rows[0]:step.rows[1]]
         for part in step.parts:
             src = np.asarray(arrays[part.tensor], dtype=np.float64)
             src = src[part.at] if part.at else src
+            if part.rows is not None:
+                src = src[part.rows[0]:part.rows[1]]
             if part.transpose:  # then source and target views share the gate axis
                 src = src.T
             for m in part.moves:
@@ -175,6 +223,10 @@ def apply(rec: Recipe, arrays: dict[str, Any]) -> dict[str, Any]:
                 take: list[slice] = [slice(None)] * src.ndim
                 index[step.axis], take[step.axis] = slice(*m.target), slice(*m.source)
                 view[tuple(index)] += src[tuple(take)]
+        for start, stop, value in step.offsets:
+            index = [slice(None)] * view.ndim
+            index[step.axis] = slice(start, stop)
+            view[tuple(index)] += value
     return out
 
 
@@ -182,16 +234,19 @@ def describe(rec: Recipe) -> list[str]:
     """The recipe as sentences, one per target view."""
     lines = []
     for step in rec.steps:
-        target = step.target + "".join(f"[{i}]" for i in step.at)
+        target = step.target + "".join(f"[{i}]" for i in step.at) + \
+            (f"[{step.rows[0]}:{step.rows[1]}]" if step.rows else "")
         if step.op == "zeros":
             lines.append(f"{target} = zeros ({step.note})")
             continue
         sources = []
         for part in step.parts:
-            src = part.tensor + "".join(f"[{i}]" for i in part.at)
+            src = part.tensor + "".join(f"[{i}]" for i in part.at) + \
+                (f"[{part.rows[0]}:{part.rows[1]}]" if part.rows else "")
             src = f"transpose({src})" if part.transpose else src
             order = ", ".join(f"{m.gate} [{m.source[0]}:{m.source[1]})->[{m.target[0]}:{m.target[1]})"
                               for m in part.moves)
             sources.append(f"{src} with {order}")
-        lines.append(f"{target} = {(' + ' if step.op == 'sum' else '').join(sources)}")
+        offsets = "".join(f" {v:+g} on [{a}:{b})" for a, b, v in step.offsets)
+        lines.append(f"{target} = {(' + ' if step.op == 'sum' else '').join(sources)}{offsets}")
     return lines

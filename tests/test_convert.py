@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -128,8 +129,8 @@ def test_recipe_cli(cli):
     assert r.exit_code == 0
     assert r.stdout.splitlines()[0] == "pytorch -> keras (exact: the converted weights compute the same outputs)"
     assert "lstm/bias = lstm/bias_ih_l0 with" in r.stdout and " + lstm/bias_hh_l0 with" in r.stdout
-    bad = cli("layout", "-u", "3", "-i", "2", "-f", "tf1", "--to", "keras")
-    assert bad.exit_code == 2 and "converts between keras, pytorch, onnx layouts for now" in bad.stderr
+    bad = cli("layout", "-u", "3", "-i", "2", "-f", "cudnn", "--to", "keras")
+    assert bad.exit_code == 2 and "converts between keras, pytorch, onnx, tf1 layouts for now" in bad.stderr
 
 
 # --- ONNX: recipes run in onnxruntime ----------------------------------------------------------------
@@ -198,3 +199,56 @@ def test_keras_to_onnx(f, seed):
     assert rec.exact
     x = np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
     np.testing.assert_allclose(onnx_run(f, apply(rec, source), x), np.asarray(model(x)), atol=2e-5)
+
+
+# --- TF1: recipes run through TensorFlow's own legacy cells -----------------------------------------
+
+
+def tf1_cell(f: LayerFlags):
+    import tensorflow as tf
+    from tensorflow.python.keras.layers.legacy_rnn import rnn_cell_impl as cells
+
+    cell = {"lstm": cells.LSTMCell, "gru": cells.GRUCell, "rnn": cells.BasicRNNCell}[f.type](f.units)
+    cell.build(tf.TensorShape([None, f.input]))
+    return cell
+
+
+def tf1_arrays(cell, f: LayerFlags) -> dict[str, np.ndarray]:
+    name = flags_layout(f._replace(framework="tf1")).layers[0].name
+    return {f"{name}/" + re.sub(r"^(\w+?)(_\d+)?/", r"\1/", v.name.removesuffix(":0")): v.numpy()
+            for v in cell.weights}
+
+
+def tf1_load(cell, f: LayerFlags, arrays: dict[str, np.ndarray]) -> None:
+    for key, v in zip(tf1_arrays(cell, f), cell.weights, strict=True):
+        v.assign(arrays[key].astype(np.float32))
+
+
+def tf1_run(cell, x: np.ndarray) -> np.ndarray:
+    import tensorflow as tf
+
+    state = cell.zero_state(x.shape[0], tf.float32)
+    out = []
+    for t in range(x.shape[1]):
+        y, state = cell(tf.constant(x[:, t]), state)
+        out.append(np.asarray(y))
+    return np.stack(out, 1)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tf1_to_keras_and_back(kind, seed):
+    f = LayerFlags(kind, "tf1", 3, 2)
+    cell = tf1_cell(f)
+    source = randomize(tf1_arrays(cell, f), seed)
+    tf1_load(cell, f, source)
+    rec = recipe(f, "keras")
+    assert rec.exact, rec.notes
+    keras_flags = f._replace(framework="keras", reset_after=False if kind == "gru" else None)
+    model = keras_model(keras_flags)
+    keras_load(model, apply(rec, source))
+    x = np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(model(x)), tf1_run(cell, x), atol=2e-5)
+    back = apply(recipe(keras_flags, "tf1"), apply(rec, source))  # Keras -> TF1 restores the cell
+    for key, value in source.items():
+        np.testing.assert_allclose(back[key], value, atol=1e-6)

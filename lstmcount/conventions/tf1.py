@@ -23,7 +23,7 @@ def _fused(name: str, in_dim: int, rec: int, gates: tuple[str, ...], units: int,
     rows = ((KERNEL, in_dim), (RECURRENT, rec))
     g = len(gates) * units
     return [Weight(f"{name}kernel", (in_dim + rec, g), KERNEL, 1, gates, True, direction, depth, None, rows),
-            Weight(f"{name}bias", (g,), BIAS, 0, gates, True, direction, depth)]
+            Weight(f"{name}bias", (g,), BIAS, 0, gates, True, direction, depth, terms=("input+recurrent",))]
 
 
 def cell_weights(f: LayerFlags, in_dim: int, prefix: str, direction: str | None, depth: int | None) -> list[Weight]:
@@ -54,4 +54,6 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
             prefix = ("" if d is None else ("fw/" if d == "forward" else "bw/")) + \
                 (f"cell_{k}/" if f.num_layers > 1 else "")
             weights += cell_weights(f, in_dim, prefix, d, k if f.num_layers > 1 else None)
-    return [LayerLayout(CELL[f.type], TYPE[f.type], tuple(weights), None, True)]
+    # GRUCell applies the reset gate before the recurrent product (Keras reset_after=False)
+    return [LayerLayout(CELL[f.type], TYPE[f.type], tuple(weights), None, True,
+                        "reset_before" if f.type == "gru" else None)]
