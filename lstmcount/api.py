@@ -50,7 +50,11 @@ def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras
     """
     flags = LayerFlags(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size,
                        peepholes)
-    return sum(prod(w.shape) for layer in flag_layouts(flags) for w in layer.weights)
+    total = 0
+    for layer in flag_layouts(flags):
+        for w in layer.weights:
+            total += prod(w.shape)
+    return total
 
 
 def count_layer(framework: str, type: str, input_shape: tuple[int | None, ...] | None = None,

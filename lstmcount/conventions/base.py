@@ -222,7 +222,8 @@ class Framework:
         Same tables and build functions as `layout`, without locations or problem collection.
         """
         kind = self.kinds[type_name]
-        full = {**self.table(kind)[1], **args}
+        defaults = self._tables.get(type_name)
+        full = {**(defaults or self.table(kind))[1], **args}
         variant = None
         if kind.wrap is not None:
             inner = dict(args["layer"])

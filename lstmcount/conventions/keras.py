@@ -97,20 +97,27 @@ def gated_weights(in_dim: int, units: int, gates: tuple[str, ...], use_bias: boo
     """Keras's kernel / recurrent_kernel / bias triple; `spatial` is a ConvLSTM kernel size."""
     g = len(gates) * units
     axis = len(spatial) + 1
-    weights = [
+    weights = [  # positional arguments: layouts are built by the hundred thousand in sweeps
         Weight(prefix + "kernel", (*spatial, in_dim, g), KERNEL, axis, gates, True, direction),
         Weight(prefix + "recurrent_kernel", (*spatial, units, g), RECURRENT, axis, gates, True, direction),
     ]
     if use_bias:
-        shape = (bias_rows, g) if bias_rows > 1 else (g,)
-        terms = ("input", "recurrent") if bias_rows > 1 else ("input+recurrent",)
-        weights.append(Weight(prefix + "bias", shape, BIAS, len(shape) - 1, gates, True, direction, terms=terms))
+        if bias_rows > 1:
+            weights.append(Weight(prefix + "bias", (bias_rows, g), BIAS, 1, gates, True, direction, None, None, (),
+                                  _SPLIT))
+        else:
+            weights.append(Weight(prefix + "bias", (g,), BIAS, 0, gates, True, direction, None, None, (), _FOLDED))
     return weights
+
+
+_SPLIT, _FOLDED = ("input", "recurrent"), ("input+recurrent",)
 
 
 def _rnn(gates: tuple[str, ...]) -> Any:
     def build(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None]:
-        steps, features = _known(shape, 2, "a sequence (timesteps, features)")
+        if shape is None or len(shape) != 2:
+            _known(shape, 2, "a sequence (timesteps, features)")  # raises, saying why
+        steps, features = shape  # type: ignore[misc]
         if features is None:
             raise LayerProblem(f"the features axis of its input {_fmt((steps, features))} must be known")
         rows = 2 if a.get("reset_after") else 1
