@@ -724,6 +724,8 @@ def test_fuzz_flags(cli, tmp_path, data):
     event(f"exit {r.exit_code}")
     assert "Traceback" not in r.stderr, r.stderr[-3000:]
     assert r.exit_code in codes, (args, r.exit_code, r.stderr[-2000:])
-    if r.exit_code == 0 and "--json" in args and "-O" not in args and "--help" not in args and (
-            "--version" not in args):
+    # "--json" asks for JSON unless it was taken as the value of the flag before it (`--input --json`)
+    value_flags = {*NUMBER_FLAGS, *CHOICE_FLAGS, "-O"}
+    asks_json = any(a == "--json" and (i == 0 or args[i - 1] not in value_flags) for i, a in enumerate(args))
+    if r.exit_code == 0 and asks_json and "-O" not in args and "--help" not in args and "--version" not in args:
         check_report(json.loads(r.stdout))
