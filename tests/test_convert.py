@@ -74,6 +74,31 @@ def randomize(arrays: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]
     return {k: rng.uniform(-0.5, 0.5, v.shape).astype(np.float32) for k, v in arrays.items()}
 
 
+def random_torch(f: LayerFlags, seed: int):
+    """A PyTorch module for the flags with random weights; also its arrays by lstmcount tensor name."""
+    import torch
+
+    module = torch_module(f)
+    name = flags_layout(f._replace(framework="pytorch")).layers[0].name
+    source = randomize(torch_arrays(module, name), seed)
+    with torch.no_grad():
+        for n, p in module.named_parameters():
+            p.copy_(torch.from_numpy(source[f"{name}/{n}"]))
+    return module, source
+
+
+def random_keras(f: LayerFlags, seed: int):
+    """A Keras stack for the flags with random weights; also its arrays by lstmcount tensor name."""
+    model = keras_model(f)
+    source = randomize(keras_arrays(model), seed)
+    keras_load(model, source)
+    return model, source
+
+
+def inputs(f: LayerFlags, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
+
+
 flag_sets = st.builds(
     lambda kind, units, inp, bidi, layers, bias: LayerFlags(kind, "pytorch", units, inp, bidi, layers, bias),
     st.sampled_from(["lstm", "gru", "rnn"]), st.integers(1, 6), st.integers(1, 5), st.booleans(), st.integers(1, 2),
@@ -83,18 +108,12 @@ flag_sets = st.builds(
 @settings(max_examples=12, deadline=None)
 @given(flag_sets, st.integers(0, 10**6))
 def test_pytorch_to_keras_recipes_give_the_same_outputs(f, seed):
-    import torch
-
-    module = torch_module(f)
-    source = randomize(torch_arrays(module, flags_layout(f).layers[0].name), seed)
-    with torch.no_grad():
-        for n, p in module.named_parameters():
-            p.copy_(torch.from_numpy(source[f"{flags_layout(f).layers[0].name}/{n}"]))
+    module, source = random_torch(f, seed)
     rec = recipe(f, "keras")
     assert rec.exact
     model = keras_model(f)
     keras_load(model, apply(rec, source))
-    x = np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
+    x = inputs(f, seed)
     np.testing.assert_allclose(np.asarray(model(x)), torch_run(module, x), atol=2e-5)
 
 
@@ -104,9 +123,7 @@ def test_keras_to_pytorch_recipes_give_the_same_outputs(f, seed):
     import torch
 
     f = f._replace(framework="keras")
-    model = keras_model(f)
-    source = randomize(keras_arrays(model), seed)
-    keras_load(model, source)
+    model, source = random_keras(f, seed)
     rec = recipe(f, "pytorch")
     assert rec.exact
     target = apply(rec, source)
@@ -115,7 +132,7 @@ def test_keras_to_pytorch_recipes_give_the_same_outputs(f, seed):
     with torch.no_grad():
         for n, p in module.named_parameters():
             p.copy_(torch.from_numpy(target[f"{name}/{n}"].astype(np.float32)))
-    x = np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
+    x = inputs(f, seed)
     np.testing.assert_allclose(torch_run(module, x), np.asarray(model(x)), atol=2e-5)
 
 
@@ -171,15 +188,8 @@ def onnx_run(f: LayerFlags, arrays: dict[str, np.ndarray], x: np.ndarray) -> np.
 @settings(max_examples=12, deadline=None)
 @given(flag_sets, st.integers(0, 10**6))
 def test_pytorch_to_onnx_and_back(f, seed):
-    import torch
-
-    module = torch_module(f)
-    name = flags_layout(f).layers[0].name
-    source = randomize(torch_arrays(module, name), seed)
-    with torch.no_grad():
-        for n, p in module.named_parameters():
-            p.copy_(torch.from_numpy(source[f"{name}/{n}"]))
-    x = np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
+    module, source = random_torch(f, seed)
+    x = inputs(f, seed)
     rec = recipe(f, "onnx")
     assert rec.exact
     np.testing.assert_allclose(onnx_run(f, apply(rec, source), x), torch_run(module, x), atol=2e-5)
@@ -192,12 +202,10 @@ def test_pytorch_to_onnx_and_back(f, seed):
 @given(flag_sets, st.integers(0, 10**6))
 def test_keras_to_onnx(f, seed):
     f = f._replace(framework="keras")
-    model = keras_model(f)
-    source = randomize(keras_arrays(model), seed)
-    keras_load(model, source)
+    model, source = random_keras(f, seed)
     rec = recipe(f, "onnx")
     assert rec.exact
-    x = np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
+    x = inputs(f, seed)
     np.testing.assert_allclose(onnx_run(f, apply(rec, source), x), np.asarray(model(x)), atol=2e-5)
 
 
@@ -247,7 +255,7 @@ def test_tf1_to_keras_and_back(kind, seed):
     keras_flags = f._replace(framework="keras", reset_after=False if kind == "gru" else None)
     model = keras_model(keras_flags)
     keras_load(model, apply(rec, source))
-    x = np.random.default_rng(seed).normal(size=(BATCH, STEPS, f.input)).astype(np.float32)
+    x = inputs(f, seed)
     np.testing.assert_allclose(np.asarray(model(x)), tf1_run(cell, x), atol=2e-5)
     back = apply(recipe(keras_flags, "tf1"), apply(rec, source))  # Keras -> TF1 restores the cell
     for key, value in source.items():
