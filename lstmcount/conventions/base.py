@@ -50,9 +50,6 @@ class Arg:
         return self.default is REQUIRED
 
 
-_show = show
-
-
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -66,62 +63,62 @@ def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
         return value
     if k == "bool":
         if not isinstance(value, bool):
-            raise LayerProblem(f"must be true or false, got {_show(value)}")
+            raise LayerProblem(f"must be true or false, got {show(value)}")
         return value
     if k == "int":
         if not _is_int(value):
-            raise LayerProblem(f"must be an integer, got {_show(value)}")
+            raise LayerProblem(f"must be an integer, got {show(value)}")
         _range(arg, value)
         if abs(value) > MAX_SIZE:
-            raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {_show(value)}")
+            raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {show(value)}")
         return value
     if k == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise LayerProblem(f"must be a number, got {_show(value)}")
+            raise LayerProblem(f"must be a number, got {show(value)}")
         _range(arg, value)
         return float(value)
     if k == "str":
         if not isinstance(value, str):
-            raise LayerProblem(f"must be a string, got {_show(value)}")
+            raise LayerProblem(f"must be a string, got {show(value)}")
         return value
     if k == "ident":  # a Keras identifier: a registered name, or a serialized {class_name, config} mapping
         name = value.get("class_name") if isinstance(value, dict) else value
         if isinstance(value, dict) and (set(value) - {"class_name", "config", "module", "registered_name"}
                                         or not isinstance(value.get("config", {}), dict)):
-            raise LayerProblem(f"as a mapping takes class_name and config, got {_show(value)}")
+            raise LayerProblem(f"as a mapping takes class_name and config, got {show(value)}")
         if not isinstance(name, str) or (arg.choices and name not in arg.choices):
             near = difflib.get_close_matches(str(name), [str(c) for c in arg.choices], n=1, cutoff=0.6)
             hint = f"; did you mean {near[0]!r}?" if near else f" (one of: {', '.join(map(str, arg.choices[:8]))}, ...)"
-            raise LayerProblem(f"must name a known Keras object, got {_show(value)}{hint}")
+            raise LayerProblem(f"must name a known Keras object, got {show(value)}{hint}")
         return value
     if k == "mapping":
         if not isinstance(value, dict):
-            raise LayerProblem(f"must be a mapping, got {_show(value)}")
+            raise LayerProblem(f"must be a mapping, got {show(value)}")
         return value
     if k == "dims":
         if not isinstance(value, list) or not all(v is None or (_is_int(v) and 0 < v <= MAX_SIZE) for v in value):
-            raise LayerProblem(f"must be a list of positive integers or nulls, got {_show(value)}")
+            raise LayerProblem(f"must be a list of positive integers or nulls, got {show(value)}")
         return tuple(value)
     if k == "choice":
         norm = value.lower() if isinstance(value, str) else value
         if norm not in arg.choices:
-            allowed = ", ".join(_show(c) for c in arg.choices)
-            raise LayerProblem(f"must be one of {allowed}, got {_show(value)}")
+            allowed = ", ".join(show(c) for c in arg.choices)
+            raise LayerProblem(f"must be one of {allowed}, got {show(value)}")
         return norm
     if k == "ints":
         items = value if isinstance(value, list) else [value] * n if _is_int(value) else None
         if items is None or len(items) != n or not all(_is_int(v) for v in items):
             want = "an integer" if n == 1 else f"an integer or a list of {n} integers"
-            raise LayerProblem(f"must be {want}, got {_show(value)}")
+            raise LayerProblem(f"must be {want}, got {show(value)}")
         for v in items:
             _range(arg, v)
             if abs(v) > MAX_SIZE:
-                raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {_show(v)}")
+                raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {show(v)}")
         return tuple(items)
     if k == "shape":
         items = [value] if _is_int(value) else value
         if not isinstance(items, list) or not items or not all(_is_int(v) for v in items):
-            raise LayerProblem(f"must be a list of integers such as [28, 28], got {_show(value)}")
+            raise LayerProblem(f"must be a list of integers such as [28, 28], got {show(value)}")
         if any((v < 1 and v != -1) or v > MAX_SIZE for v in items) or items.count(-1) > 1 or len(items) > MAX_RANK:
             raise LayerProblem(f"must hold positive sizes (and at most one -1), got {items}")
         return tuple(items)
@@ -130,9 +127,9 @@ def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
 
 def _range(arg: Arg, value: float) -> None:
     if arg.min is not None and value < arg.min:
-        raise LayerProblem(f"must be at least {_show(arg.min)}, got {_show(value)}")
+        raise LayerProblem(f"must be at least {show(arg.min)}, got {show(value)}")
     if arg.max is not None and value > arg.max:
-        raise LayerProblem(f"must be at most {_show(arg.max)}, got {_show(value)}")
+        raise LayerProblem(f"must be at most {show(arg.max)}, got {show(value)}")
 
 
 BuildFn = Callable[["Ctx", dict[str, Any], Shape | None], tuple[list[Weight], Shape | None]]
@@ -186,6 +183,11 @@ class Ctx:
         return layer
 
 
+def _where(spec: LayerSpec, kind: Kind) -> str:
+    """`layer 2 (LSTM)`: the layer's position and its class as the framework names it."""
+    return f"layer {spec.index} ({kind.name})"
+
+
 class Reported(Exception):
     """A nested build failed and has recorded its problems already."""
 
@@ -195,8 +197,6 @@ def snake(name: str) -> str:
     """Keras's own class-name-to-layer-name rule (SimpleRNN -> simple_rnn)."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 
 
 @dataclass
@@ -222,9 +222,7 @@ class Framework:
         Same tables and build functions as `layout`, without locations or problem collection.
         """
         kind = self.kinds[type_name]
-        defaults = self._tables.get(type_name)
-        full = {**(defaults or self.table(kind))[1], **args}
-        variant = None
+        full = {**self.table(kind)[1], **args}
         if kind.wrap is not None:
             inner = dict(args["layer"])
             inner_layout = self.quick(inner.pop("type"), inner, shape)
@@ -266,7 +264,7 @@ class Framework:
     def check_args(self, kind: Kind, spec: LayerSpec, problems: list[str]) -> dict[str, Any] | None:
         """Check every argument against the class's signature; return them with defaults filled."""
         allowed, defaults, required = self.table(kind)
-        where = f"layer {spec.index} ({kind.name})"
+        where = _where(spec, kind)
         out = dict(defaults)
         ok = True
         meant: set[str] = set()  # required arguments a misspelled key was probably meant to be
@@ -310,7 +308,7 @@ class Framework:
         args = self.check_args(kind, spec, problems)
         if args is None:
             return None, kind, {}
-        where = f"layer {spec.index} ({kind.name})"
+        where = _where(spec, kind)
         ctx = Ctx(self, spec, name, depth, problems)
         try:
             weights, out = kind.build(ctx, args, shape)
@@ -359,7 +357,7 @@ class Framework:
                 used[base] = n + 1
                 name = base if n == 0 else f"{base}_{n}"
             elif name in names:
-                problems.append(problem(spec.arg_loc("name"), f"layer {spec.index} ({kind.name})",
+                problems.append(problem(spec.arg_loc("name"), _where(spec, kind),
                                         f"argument 'name': {show(name)} is already the name of another layer"))
             names.add(name)
             if broken and self.tracks_shapes:
