@@ -211,6 +211,9 @@ def layout(
     no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
     to: Annotated[FrameworkName | None, typer.Option("--to", case_sensitive=False, help="Print the recipe that "
                                                      "converts these weights to another framework's layout.")] = None,
+    layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: only this layer (by "
+                                                              "name); with --to, the recurrent layer to convert "
+                                                              "(needed when there are several).")] = None,
     json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Show every weight tensor: its shape, gate axis and each gate's [start, stop) slice, in storage order."""
@@ -222,12 +225,17 @@ def layout(
     with guarded():
         flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
                              proj_size, peepholes)
+        if flags is not None and layer is not None:
+            raise UsageError("--layer goes with a spec or model file")
         if to is not None:
             from .convert import recipe
+            from .tools import pick
 
-            if flags is None:
-                raise UsageError("--to works on a layer given by flags for now (--type, --units, --input, ...)")
-            rec = recipe(flags, to.value)
+            if flags is not None:
+                rec = recipe(flags, to.value)
+            else:
+                picked = pick(config or "-", layer)
+                rec = recipe(picked.flags, to.value, picked.tensor_names())
             write(recipe_json(rec) if json_ else recipe_text(rec), output)
             return
         if flags is not None:
@@ -236,6 +244,12 @@ def layout(
             lay = _tensor_file(config or "-")
         else:
             lay = conventions.layout(spec.load(config or "-"))
+        if layer is not None:
+            chosen = [each for each in lay.layers if each.name == layer]
+            if not chosen:
+                raise UsageError(f"--layer {layer!r}: no such layer (the model's layers are "
+                                 f"{', '.join(each.name for each in lay.layers)})")
+            lay = lay._replace(layers=tuple(chosen))
         write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output)
 
 
@@ -243,7 +257,8 @@ def layout(
 def compare(
     config: ConfigArg = None,
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the recurrent layer "
-                                                              "to compare (by name).")] = None,
+                                                              "to compare (by name; needed when there are "
+                                                              "several).")] = None,
     units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
     framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
     no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
@@ -258,12 +273,9 @@ def compare(
         flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
                              proj_size, peepholes)
         if flags is None:
-            from . import spec
-            from .tools import flags_of
+            from .tools import pick
 
-            if layer is None:
-                raise UsageError("with a spec or model file, name the recurrent layer to compare with --layer NAME")
-            flags = flags_of(spec.load(config or "-"), layer)
+            flags = pick(config or "-", layer).flags
         elif layer is not None:
             raise UsageError("--layer goes with a spec or model file")
         result = rows(flags)
@@ -277,8 +289,9 @@ def solve(
     budget: Annotated[int | None, typer.Option("--budget", help="Parameter budget.")] = None,
     max_bytes: Annotated[str | None, typer.Option("--max-bytes", help="Memory budget for the weights, e.g. "
                                                                       "64KiB; with --dtype.")] = None,
-    layer: Annotated[str | None, typer.Option("--layer", help="With a spec file: the layer whose size to "
-                                                              "solve for (by name).")] = None,
+    layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the layer whose size "
+                                                              "to solve for (by name; by default the only "
+                                                              "recurrent layer).")] = None,
     input: InputOpt = None, type: TypeOpt = LayerType.lstm, framework: FrameworkOpt = FrameworkName.keras,
     bidirectional: BidiOpt = False, num_layers: LayersOpt = 1, no_bias: NoBiasOpt = False,
     reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
@@ -289,7 +302,7 @@ def solve(
 
     from . import spec
     from .accounting import DTYPE_BYTES
-    from .tools import solve_flags, solve_model
+    from .tools import pick, solve_flags, solve_model
 
     with guarded():
         if (budget is None) == (max_bytes is None):
@@ -300,13 +313,19 @@ def solve(
         flags = _layer_flags(config, None, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
                              proj_size, peepholes, need_units=False)
         if flags is None:
-            if layer is None:
-                raise UsageError("with a spec file, name the layer to size with --layer NAME")
-            arg, sol = solve_model(spec.load(config or "-"), layer, limit)
-            what = f"{layer}.{arg}"
+            path = config or "-"
+            if _is_tensor_file(path):  # the file's other tensors keep their shapes
+                picked = pick(path, layer)
+                arg, what = "hidden_size", f"{picked.layer.name}.hidden_size"
+                sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
+            else:
+                model = spec.load(path)
+                name = layer if layer is not None else pick(path, None).layer.name
+                arg, sol = solve_model(model, name, limit)
+                what = f"{name}.{arg}"
         else:
             if layer is not None:
-                raise UsageError("--layer goes with a spec file")
+                raise UsageError("--layer goes with a spec or model file")
             sol = solve_flags(flags, limit)
             arg, what = "units", "units"
         if json_:

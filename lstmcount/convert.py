@@ -145,7 +145,8 @@ NOTES = {
 }
 
 
-def recipe(f: LayerFlags, target: str) -> Recipe:
+def recipe(f: LayerFlags, target: str, names: dict[str, str] | None = None) -> Recipe:
+    """The recipe from the flags' framework to `target`; `names` renames source tensors (a file's own)."""
     if f.framework not in CONVERTIBLE or target not in CONVERTIBLE:
         raise UsageError(f"--to converts between {', '.join(CONVERTIBLE)} layouts for now "
                          f"(asked: {f.framework} to {target})")
@@ -198,6 +199,9 @@ def recipe(f: LayerFlags, target: str) -> Recipe:
     if f.type == "lstm" and "tf1" in (f.framework, target):
         notes.append("TF1's LSTMCell adds forget_bias (1.0, its default) to the forget gate at run time: the "
                      "recipe adds it to (or takes it from) the stored forget bias")
+    if names:
+        steps = [s._replace(parts=tuple(p._replace(tensor=names.get(p.tensor, p.tensor)) for p in s.parts))
+                 for s in steps]
     return Recipe(f.framework, target, exact, tuple(notes), tuple(steps))
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import Loc, SpecError, problem
-from .spec import MAX_BYTES, LayerSpec, Model
+from .spec import MAX_BYTES, LayerFlags, LayerSpec, Model
 
 # Serialization-only entries of a layer config that are not constructor arguments.
 DROP = ("zero_output_for_mask", "build_config", "compile_config", "shared_object_id")
@@ -229,11 +230,43 @@ def _recognise(params: dict[str, tuple[int, ...]], prefix: str = "") -> tuple[st
 
 # --- ONNX files ------------------------------------------------------------------------------------
 
-RNN_OPS = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
+# ONNX operators and PyTorch modules share these names
+RECURRENT = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
 
 
 def is_onnx(path: str) -> bool:
     return path.endswith(".onnx")
+
+
+def _onnx_model(path: str) -> Any:
+    try:
+        import onnx
+    except ImportError:
+        from .errors import FrameworkMissing
+
+        raise FrameworkMissing("ONNX", "onnx") from None
+    loc = Loc(path)
+    try:
+        return onnx.load(path, load_external_data=False)
+    except FileNotFoundError:
+        raise SpecError([problem(loc, None, "no such file")]) from None
+    except Exception as exc:
+        raise SpecError([problem(loc, None, f"not an ONNX model ({str(exc).splitlines()[0][:200]})")]) from None
+
+
+def _onnx_nodes(model: Any) -> Iterator[tuple[str, Any, LayerFlags | None]]:
+    """(name, node, flags) for each node of the graph; flags for an LSTM/GRU/RNN node whose W and R
+    are initializers (units, input, directions, bias and peepholes read off their shapes)."""
+    shapes = {init.name: tuple(int(d) for d in init.dims) for init in model.graph.initializer}
+    for index, node in enumerate(model.graph.node):
+        name = node.name or f"{node.op_type.lower()}_{index}"
+        flags = None
+        if node.op_type in RECURRENT and len(node.input) >= 3 and node.input[1] in shapes and node.input[2] in shapes:
+            w, r = shapes[node.input[1]], shapes[node.input[2]]
+            extra = list(node.input) + [""] * 8
+            flags = LayerFlags(RECURRENT[node.op_type], "onnx", r[2], w[2], w[0] == 2, 1, extra[3] in shapes, None,
+                               None, extra[7] in shapes)
+        yield name, node, flags
 
 
 def read_onnx(path: str) -> Any:
@@ -241,37 +274,20 @@ def read_onnx(path: str) -> Any:
     R, B, peepholes P) under its own initializer names; every other initializer listed under the
     node that reads it. Needs the `onnx` package (the `onnx` extra); external data is not loaded."""
     from .conventions import onnx as onnx_table
-    from .errors import FrameworkMissing
     from .layout import LayerLayout, ModelLayout, Weight
-    from .spec import LayerFlags
 
-    try:
-        import onnx
-    except ImportError:
-        raise FrameworkMissing("ONNX", "onnx") from None
-    loc = Loc(path)
-    try:
-        model = onnx.load(path, load_external_data=False)
-    except FileNotFoundError:
-        raise SpecError([problem(loc, None, "no such file")]) from None
-    except Exception as exc:
-        raise SpecError([problem(loc, None, f"not an ONNX model ({str(exc).splitlines()[0][:200]})")]) from None
+    model = _onnx_model(path)
     shapes = {init.name: tuple(int(d) for d in init.dims) for init in model.graph.initializer}
     used: set[str] = set()
     layers: list[LayerLayout] = []
-    for index, node in enumerate(model.graph.node):
-        inputs = [name for name in node.input if name in shapes and name not in used]
+    for name, node, flags in _onnx_nodes(model):
+        inputs = [i for i in node.input if i in shapes and i not in used]
         if not inputs:
             continue
-        name = node.name or f"{node.op_type.lower()}_{index}"
-        if node.op_type in RNN_OPS and len(node.input) >= 3 and node.input[1] in shapes and node.input[2] in shapes:
-            w, r = shapes[node.input[1]], shapes[node.input[2]]
-            extra = list(node.input) + [""] * 8
-            b, p = extra[3], extra[7]
-            flags = LayerFlags(RNN_OPS[node.op_type], "onnx", r[2], w[2], w[0] == 2, 1, b in shapes, None, None,
-                               p in shapes)
+        if flags is not None:
             (planned,) = onnx_table.from_flags(flags)
-            real = {"W": node.input[1], "R": node.input[2], "B": b, "P": p}
+            real = dict(zip(("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"), node.input,
+                            strict=False))
             weights = tuple(wt._replace(name=real[wt.name]) for wt in planned.weights)
             if all(wt.shape == shapes.get(wt.name) for wt in weights):
                 layers.append(planned._replace(name=name, weights=weights))
@@ -285,6 +301,22 @@ def read_onnx(path: str) -> Any:
     if rest:
         layers.append(LayerLayout("(unused initializers)", "tensors", tuple(rest)))
     return ModelLayout("onnx", path, None, tuple(layers))
+
+
+def recurrent_flags(path: str) -> dict[str, LayerFlags]:
+    """The `params` flags of each recognised LSTM/GRU/RNN in a state_dict or ONNX file, by layer name."""
+    if is_onnx(path):
+        return {name: flags for name, _, flags in _onnx_nodes(_onnx_model(path)) if flags is not None}
+    out = {}
+    for prefix, spec, _ in state_dict_modules(path):
+        kind = RECURRENT.get(spec[0].removesuffix("Cell")) if spec is not None else None
+        if spec is None or kind is None:
+            continue
+        args = spec[1]
+        out[prefix or "(root)"] = LayerFlags(kind, "pytorch", args["hidden_size"], args["input_size"],
+                                             bool(args.get("bidirectional")), args.get("num_layers", 1),
+                                             args["bias"], None, args.get("proj_size") or None)
+    return out
 
 
 def is_tensor_file(path: str) -> bool:

@@ -13,8 +13,10 @@ from . import conventions
 from .accounting import report
 from .conventions.flags import SUPPORT, flags_layout
 from .errors import LstmcountError, UsageError
-from .layout import ModelLayout
+from .layout import LayerLayout, ModelLayout
+from .readers import RECURRENT
 from .spec import LayerFlags, LayerSpec, Model
+from .spec import load as spec_load
 
 
 class Row(NamedTuple):
@@ -132,14 +134,15 @@ def largest(fits: Callable[[int], int | None], budget: int, what: str, lowest: i
     return Solution(lo, params, fits(lo + 1) or 0)
 
 
-def solve_flags(f: LayerFlags, budget: int) -> Solution:
+def solve_flags(f: LayerFlags, budget: int, fixed: int = 0, what: str = "--units") -> Solution:
+    """The largest units for which `fixed` plus the layer's parameters fit the budget."""
     def fits(units: int) -> int | None:
         if f.proj_size and f.proj_size >= units:
             return None
-        return flags_layout(f._replace(units=units)).params
+        return fixed + flags_layout(f._replace(units=units)).params
     lowest = (f.proj_size or 0) + 1  # a projection must be smaller than the layer
     flags_layout(f._replace(units=lowest))  # check the other flags once
-    return largest(fits, budget, "--units", lowest)
+    return largest(fits, budget, what, lowest)
 
 
 SIZE_ARGS = ("units", "hidden_size", "filters", "out_features", "output_dim", "embedding_dim")
@@ -169,7 +172,6 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
 
 
 KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
-TORCH_TYPES = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
 
 
 def flags_of(model: Model, layer_name: str) -> LayerFlags:
@@ -182,9 +184,9 @@ def flags_of(model: Model, layer_name: str) -> LayerFlags:
     layer, spec = layout.layers[index], model.layers[index]
     args = dict(spec.args)
     if model.framework == "pytorch":
-        kind = TORCH_TYPES.get(layer.type)
+        kind = RECURRENT.get(layer.type)
         if kind is None:
-            raise UsageError(f"--layer {layer_name!r} is a {layer.type}; compare takes an LSTM, GRU or RNN")
+            raise UsageError(f"--layer {layer_name!r} is a {layer.type}; this takes an LSTM, GRU or RNN")
         return LayerFlags(kind, "pytorch", args["hidden_size"], args["input_size"], bool(args.get("bidirectional")),
                           args.get("num_layers", 1), args.get("bias", True), None, args.get("proj_size") or None)
     bidirectional = layer.type == "Bidirectional"
@@ -196,9 +198,61 @@ def flags_of(model: Model, layer_name: str) -> LayerFlags:
         type_name = layer.type
     kind = KERAS_TYPES.get(type_name)
     if kind is None:
-        raise UsageError(f"--layer {layer_name!r} is a {layer.type}; compare takes an LSTM, GRU or SimpleRNN "
+        raise UsageError(f"--layer {layer_name!r} is a {layer.type}; this takes an LSTM, GRU or SimpleRNN "
                          "(or a Bidirectional one)")
     shape = model.input_shape if index == 0 else layout.layers[index - 1].output_shape
     assert shape is not None and shape[-1] is not None
     return LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
                       args.get("reset_after") if kind == "gru" else None)
+
+
+class Picked(NamedTuple):
+    """One recurrent layer of a spec or model file, as `params` flags and as the file lays it out."""
+
+    flags: LayerFlags
+    layer: LayerLayout
+    layout: ModelLayout  # the whole file's
+    tensor_file: bool  # a state_dict or ONNX file: its other tensors have fixed shapes
+
+    def tensor_names(self) -> dict[str, str]:
+        """The flags layout's `layer/weight` names -> the names this file gives the same tensors."""
+        planned = [f"{lay.name}/{w.name}" for lay in flags_layout(self.flags).layers for w in lay.weights]
+        if self.layout.framework == "onnx":
+            real = [w.name for w in self.layer.weights]
+        elif self.tensor_file:  # state_dict keys
+            real = [w.name if self.layer.name == "(root)" else f"{self.layer.name}.{w.name}"
+                    for w in self.layer.weights]
+        else:
+            real = [f"{self.layer.name}/{w.name}" for w in self.layer.weights]
+        return dict(zip(planned, real, strict=True))
+
+
+def pick(path: str, layer_name: str | None) -> Picked:
+    """A recurrent layer by name (or the only one) of a YAML spec, Keras file, state_dict or ONNX file."""
+    from .readers import is_tensor_file, read_tensor_file, recurrent_flags
+
+    if is_tensor_file(path):
+        layout = read_tensor_file(path)
+        found = recurrent_flags(path)
+    else:
+        model = spec_load(path)
+        layout = conventions.layout(model)
+        found = {}
+        for layer in layout.layers:
+            try:
+                found[layer.name] = flags_of(model, layer.name)
+            except UsageError:
+                continue
+    if layer_name is None:
+        if len(found) != 1:
+            raise UsageError(f"{path}: name the recurrent layer with --layer NAME ("
+                             + (f"the file's recurrent layers are {', '.join(found)})" if found
+                                else "the file has no LSTM, GRU or RNN layer)"))
+        layer_name = next(iter(found))
+    if layer_name not in found:
+        names = [layer.name for layer in layout.layers]
+        what = "not an LSTM, GRU or RNN layer" if layer_name in names else "no such layer"
+        raise UsageError(f"{path}: --layer {layer_name!r}: {what} (the file's recurrent layers are "
+                         f"{', '.join(found) or 'none'})")
+    layer = next(lay for lay in layout.layers if lay.name == layer_name)
+    return Picked(found[layer_name], layer, layout, is_tensor_file(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -260,3 +261,99 @@ def test_tf1_to_keras_and_back(kind, seed):
     back = apply(recipe(keras_flags, "tf1"), apply(rec, source))  # Keras -> TF1 restores the cell
     for key, value in source.items():
         np.testing.assert_allclose(back[key], value, atol=1e-6)
+
+
+# --- A model file's own layer: recipes name the file's tensors ------------------------------------
+
+
+class Encoder:
+    """A PyTorch model with a recurrent encoder among other modules, saved as a state_dict."""
+
+    @staticmethod
+    def build(kind: str):
+        import torch
+
+        cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind]
+        torch.manual_seed(0)
+        return torch.nn.ModuleDict({"emb": torch.nn.Embedding(10, 4),
+                                    "enc": cls(4, 3, num_layers=2, bidirectional=True, batch_first=True),
+                                    "head": torch.nn.Linear(6, 2)})
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_a_state_dicts_layer_converts_to_keras_by_its_own_tensor_names(kind, tmp_path, cli):
+    import torch
+
+    from lstmcount.tools import pick
+
+    net = Encoder.build(kind)
+    path = tmp_path / "model.pt"
+    torch.save(net.state_dict(), path)
+    picked = pick(str(path), "enc")
+    assert picked.flags == LayerFlags(kind, "pytorch", 3, 4, True, 2, True)
+    rec = recipe(picked.flags, "keras", picked.tensor_names())
+    arrays = {k: v.numpy() for k, v in torch.load(path, weights_only=True).items()}
+    model = keras_model(picked.flags._replace(framework="keras"))
+    keras_load(model, apply(rec, arrays))
+    x = inputs(picked.flags, 1)
+    np.testing.assert_allclose(np.asarray(model(x)), torch_run(net["enc"], x), atol=2e-5)
+    r = cli("layout", str(path), "--layer", "enc", "--to", "keras")
+    assert r.exit_code == 0, r.stderr
+    assert "transpose(enc.weight_ih_l0) with" in r.stdout and "enc.weight_hh_l1_reverse" in r.stdout
+
+
+def test_an_onnx_export_converts_back_to_the_modules_own_weights(tmp_path, cli):
+    """torch.onnx.export reorders PyTorch's gates into ONNX's; the recipe read off the exported file
+    must undo it exactly, under the exporter's own initializer names."""
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    from lstmcount.tools import pick
+
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(4, 3, bidirectional=True)
+    path = tmp_path / "lstm.onnx"
+    torch.onnx.export(module, (torch.zeros(5, 1, 4),), str(path), dynamo=False)
+    picked = pick(str(path), None)  # the only recurrent node
+    assert picked.flags == LayerFlags("lstm", "onnx", 3, 4, True, 1, True)
+    arrays = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    back = apply(recipe(picked.flags, "pytorch", picked.tensor_names()), arrays)
+    name = flags_layout(picked.flags._replace(framework="pytorch")).layers[0].name
+    for key, value in module.state_dict().items():
+        np.testing.assert_allclose(back[f"{name}/{key}"], value.numpy(), atol=1e-7)
+    r = cli("layout", str(path), "--to", "pytorch", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert {p["tensor"] for s in json.loads(r.stdout)["steps"] for p in s["parts"]} <= set(arrays)
+
+
+def test_file_layers_are_picked_by_name_or_refused_with_the_choices(tmp_path, cli):
+    import torch
+
+    path = tmp_path / "model.pt"
+    net = Encoder.build("gru")
+    net["cell"] = torch.nn.LSTMCell(4, 2)
+    torch.save(net.state_dict(), path)
+    r = cli("compare", str(path))
+    assert r.exit_code == 2 and "name the recurrent layer with --layer NAME (the file's recurrent layers are " \
+        "enc, cell)" in r.stderr
+    r = cli("compare", str(path), "--layer", "head")
+    assert r.exit_code == 2 and "--layer 'head': not an LSTM, GRU or RNN layer" in r.stderr
+    r = cli("compare", str(path), "--layer", "nope")
+    assert r.exit_code == 2 and "--layer 'nope': no such layer" in r.stderr
+    r = cli("compare", str(path), "--layer", "cell", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["rows"][0]["params"] == 4 * (4 + 2 + 2) * 2
+    r = cli("layout", str(path), "--layer", "cell", "--to", "keras")
+    assert r.exit_code == 0 and "transpose(cell.weight_ih)" in r.stdout
+    r = cli("layout", str(path), "--to", "keras")
+    assert r.exit_code == 2 and "(the file's recurrent layers are enc, cell)" in r.stderr
+
+
+def test_a_spec_layer_converts_under_its_own_name(cli):
+    from .conftest import ROOT
+
+    r = cli("layout", str(ROOT / "configs/text_bilstm.yaml"), "--layer", "bidirectional_1", "--to", "pytorch")
+    assert r.exit_code == 0, r.stderr
+    assert "lstm/weight_ih_l0_reverse = transpose(bidirectional_1/backward_lstm/kernel) with" in r.stdout
+    r = cli("layout", "-u", "3", "-i", "2", "--layer", "lstm")
+    assert r.exit_code == 2 and "--layer goes with a spec or model file" in r.stderr

@@ -255,9 +255,13 @@ def test_compare_a_spec_layer(cli):
     assert torch_rows[0] == {"framework": "pytorch", "variant": "proj_size=20", "params": 16_500,
                              "why": "reference row"}
     r = cli("compare", str(ROOT / "configs/mnist_lstm.yaml"), "--layer", "dense")
-    assert r.exit_code == 2 and "compare takes an LSTM, GRU or SimpleRNN" in r.stderr
-    r = cli("compare", str(ROOT / "configs/mnist_lstm.yaml"))
-    assert r.exit_code == 2 and "--layer NAME" in r.stderr
+    assert r.exit_code == 2 and "--layer 'dense': not an LSTM, GRU or RNN layer (the file's recurrent layers " \
+        "are lstm)" in r.stderr
+    only = json.loads(cli("compare", str(ROOT / "configs/mnist_lstm.yaml"), "--json").stdout)["rows"]
+    assert only[0]["params"] == 31_200  # the one recurrent layer needs no --layer
+    r = cli("compare", str(ROOT / "configs/text_bilstm.yaml"))
+    assert r.exit_code == 2 and "--layer NAME (the file's recurrent layers are bidirectional, " \
+        "bidirectional_1)" in r.stderr
 
 
 COMMAND_FLAGS = {

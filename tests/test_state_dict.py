@@ -93,3 +93,22 @@ def test_api_analyze_reads_state_dicts(saved):
 
     folder, net = saved
     assert analyze(str(folder / "net.pt")).trainable == sum(p.numel() for p in net.parameters())
+
+
+def test_solve_sizes_a_files_recurrent_layer_with_its_other_tensors_fixed(saved, cli, tmp_path):
+    folder, net = saved
+    r = cli("solve", str(folder / "net.pt"), "--layer", "rnn", "--budget", "6000", "--json")
+    data = json.loads(r.stdout)
+    # by hand: every other tensor stays; RNN(3, h) without bias holds h(3 + h)
+    fixed = sum(t.numel() for k, t in net.state_dict().items() if not k.startswith("rnn."))
+    h = max(n for n in range(1, 100) if fixed + n * (3 + n) <= 6000)
+    assert r.exit_code == 0, r.stderr
+    assert (data["units"], data["argument"], data["params"]) == (h, "hidden_size", fixed + h * (3 + h))
+    assert data["next_params"] == fixed + (h + 1) * (4 + h)
+    torch.save(torch.nn.GRU(10, 20).state_dict(), tmp_path / "gru.pt")  # the only recurrent layer: no --layer
+    r = cli("solve", str(tmp_path / "gru.pt"), "--budget", "5000")
+    # 3 (h (10 + h) + 2h) <= 5000: h = 35 gives 4,935, h = 36 gives 5,184
+    assert r.exit_code == 0 and r.stdout == "(root).hidden_size = 35: 4,935 parameters (budget 5,000; 36 would " \
+        "need 5,184)\n"
+    r = cli("solve", str(folder / "net.pt"), "--budget", "4000")
+    assert r.exit_code == 2 and "the file's recurrent layers are encoder, cell, rnn" in r.stderr
