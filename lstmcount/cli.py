@@ -368,7 +368,7 @@ def parse_size(text: str) -> int:
 @app.command()
 def verify(
     configs: Annotated[list[str], typer.Argument(help="YAML model specs (or - for standard input), Keras "
-                                                      ".keras/.json files, PyTorch state_dicts.",
+                                                      ".keras/.json files, PyTorch state_dicts, ONNX files.",
                                                  show_default=False)],
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable results.")] = False,
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
@@ -398,12 +398,9 @@ def verify(
             raise UsageError("standard input (-) can be read only once")
         from .readers import is_onnx, is_state_dict
 
-        for path in configs:
-            if is_onnx(path):
-                raise UsageError(f"{path}: verify reads specs, Keras files and PyTorch state_dicts; an ONNX file "
-                                 "is not reconciled yet (params and layout read it)")
         state_dicts = [path for path in configs if is_state_dict(path)]
-        models = [spec.load(path) for path in configs if path not in state_dicts]
+        onnx_files = [path for path in configs if is_onnx(path)]
+        models = [spec.load(path) for path in configs if path not in state_dicts and path not in onnx_files]
         layouts = [layout(m) for m in models]
         reports = [report(lay) for lay in layouts]
         for model, rep in zip(models, reports, strict=True):
@@ -412,14 +409,19 @@ def verify(
                 raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of float32 "
                                  f"weights ({rep.total:,} parameters), over the {human_bytes(limit)} limit; "
                                  f"raise it with --max-memory if you mean it")
-        needed = [m.framework for m in models] + (["pytorch"] if state_dicts else [])
-        builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}
+        needed = [m.framework for m in models] + (["pytorch"] if state_dicts else []) + \
+            (["onnx"] if onnx_files else [])
+        builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}  # each framework imported once
         versions = {fw: _framework_version(fw) for fw in builders}
         results = []
         for path in state_dicts:
             from .bridges.torch import check_state_dict
 
             results.append(reconcile(path, report(_tensor_file(path)), check_state_dict(path), None))
+        for path in onnx_files:
+            from .bridges.onnx import check_onnx
+
+            results.append(reconcile(path, report(_tensor_file(path)), check_onnx(path), None))
         for model, lay, rep in zip(models, layouts, reports, strict=True):
             built = builders[model.framework](model, lay, summary)
             results.append(reconcile(model.source, rep, built, model.expect))
@@ -437,7 +439,7 @@ def _framework_version(framework: str) -> str:
     import importlib.metadata as md
 
     try:
-        return md.version("keras" if framework == "keras" else "torch")
+        return md.version({"keras": "keras", "pytorch": "torch", "onnx": "onnxruntime"}[framework])
     except md.PackageNotFoundError:  # pragma: no cover
         return ""
 

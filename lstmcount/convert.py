@@ -157,7 +157,8 @@ def recipe(f: LayerFlags, target: str, names: dict[str, str] | None = None) -> R
     if "tf1" in (f.framework, target) and (f.bidirectional or f.num_layers > 1):
         raise UsageError("--to converts a single, one-directional TF1 cell for now")
     src_layout = flags_layout(f)
-    before = target == "keras" and any(layer.variant == "reset_before" for layer in src_layout.layers)
+    # Keras and ONNX have both GRU variants: a reset_before GRU goes to the same variant there
+    before = target in ("keras", "onnx") and any(layer.variant == "reset_before" for layer in src_layout.layers)
     dst_layout = flags_layout(f._replace(framework=target, reset_after=False if before else None))
     notes: list[str] = []
     exact = True
@@ -166,8 +167,10 @@ def recipe(f: LayerFlags, target: str, names: dict[str, str] | None = None) -> R
         notes.append("the GRUs differ: reset_before (Keras reset_after=false) applies the reset gate before the "
                      "recurrent product, reset_after (PyTorch, Keras default, ONNX linear_before_reset=1) after "
                      "it; no weights make them equal")
-    if f.type == "gru" and "onnx" in (f.framework, target):
-        notes.append("the ONNX GRU node must have linear_before_reset=1")
+    onnx_side = src_layout if f.framework == "onnx" else dst_layout if target == "onnx" else None
+    if f.type == "gru" and onnx_side is not None:
+        lbr = int(onnx_side.layers[0].variant == "reset_after")
+        notes.append(f"the ONNX GRU node {'has' if f.framework == 'onnx' else 'must have'} linear_before_reset={lbr}")
     sources = _positions(src_layout)
     steps: list[Step] = []
     for key, views in _positions(dst_layout).items():

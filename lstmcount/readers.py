@@ -238,7 +238,7 @@ def is_onnx(path: str) -> bool:
     return path.endswith(".onnx")
 
 
-def _onnx_model(path: str) -> Any:
+def onnx_model(path: str) -> Any:
     try:
         import onnx
     except ImportError:
@@ -254,7 +254,7 @@ def _onnx_model(path: str) -> Any:
         raise SpecError([problem(loc, None, f"not an ONNX model ({str(exc).splitlines()[0][:200]})")]) from None
 
 
-def _onnx_nodes(model: Any) -> Iterator[tuple[str, Any, LayerFlags | None]]:
+def onnx_nodes(model: Any) -> Iterator[tuple[str, Any, LayerFlags | None]]:
     """(name, node, flags) for each node of the graph; flags for an LSTM/GRU/RNN node whose W and R
     are initializers (units, input, directions, bias and peepholes read off their shapes)."""
     shapes = {init.name: tuple(int(d) for d in init.dims) for init in model.graph.initializer}
@@ -264,8 +264,9 @@ def _onnx_nodes(model: Any) -> Iterator[tuple[str, Any, LayerFlags | None]]:
         if node.op_type in RECURRENT and len(node.input) >= 3 and node.input[1] in shapes and node.input[2] in shapes:
             w, r = shapes[node.input[1]], shapes[node.input[2]]
             extra = list(node.input) + [""] * 8
-            flags = LayerFlags(RECURRENT[node.op_type], "onnx", r[2], w[2], w[0] == 2, 1, extra[3] in shapes, None,
-                               None, extra[7] in shapes)
+            linear = any(a.name == "linear_before_reset" and a.i for a in node.attribute)  # default 0
+            flags = LayerFlags(RECURRENT[node.op_type], "onnx", r[2], w[2], w[0] == 2, 1, extra[3] in shapes,
+                               linear if node.op_type == "GRU" else None, None, extra[7] in shapes)
         yield name, node, flags
 
 
@@ -276,11 +277,11 @@ def read_onnx(path: str) -> Any:
     from .conventions import onnx as onnx_table
     from .layout import LayerLayout, ModelLayout, Weight
 
-    model = _onnx_model(path)
+    model = onnx_model(path)
     shapes = {init.name: tuple(int(d) for d in init.dims) for init in model.graph.initializer}
     used: set[str] = set()
     layers: list[LayerLayout] = []
-    for name, node, flags in _onnx_nodes(model):
+    for name, node, flags in onnx_nodes(model):
         inputs = [i for i in node.input if i in shapes and i not in used]
         if not inputs:
             continue
@@ -306,7 +307,7 @@ def read_onnx(path: str) -> Any:
 def recurrent_flags(path: str) -> dict[str, LayerFlags]:
     """The `params` flags of each recognised LSTM/GRU/RNN in a state_dict or ONNX file, by layer name."""
     if is_onnx(path):
-        return {name: flags for name, _, flags in _onnx_nodes(_onnx_model(path)) if flags is not None}
+        return {name: flags for name, _, flags in onnx_nodes(onnx_model(path)) if flags is not None}
     out = {}
     for prefix, spec, _ in state_dict_modules(path):
         kind = RECURRENT.get(spec[0].removesuffix("Cell")) if spec is not None else None

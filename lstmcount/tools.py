@@ -44,7 +44,9 @@ def variants(f: LayerFlags) -> list[tuple[str, LayerFlags]]:
 
 def _label(f: LayerFlags) -> str:
     parts = []
-    if f.reset_after is not None:
+    if f.reset_after is not None and f.framework == "onnx":
+        parts.append(f"linear_before_reset={int(f.reset_after)}")
+    elif f.reset_after is not None:
         parts.append(f"reset_after={str(f.reset_after).lower()}")
     if f.peepholes:
         parts.append("peepholes")
@@ -68,8 +70,11 @@ def _parts(layout: ModelLayout) -> dict[str, int]:
 def why(row: ModelLayout, first: ModelLayout, f: LayerFlags) -> str:
     """One line on where this row's count differs from the first row's."""
     a, b = _parts(row), _parts(first)
+    variants = [{layer.variant for layer in lay.layers} for lay in (row, first)]
+    other = "" if variants[0] == variants[1] else \
+        f"; a different GRU: {'reset_before' if 'reset_before' in variants[0] else 'reset_after'}"
     if a == b:
-        return "same count, same split per gate"
+        return "same count, same split per gate" + other
     gates = {"lstm": 4, "gru": 3, "rnn": 1}[f.type]
     notes = []
     for part in ("kernel", "recurrent", "bias", "extras"):
@@ -91,7 +96,7 @@ def why(row: ModelLayout, first: ModelLayout, f: LayerFlags) -> str:
             if names:
                 text += f" ({', '.join(names)})"
         notes.append(text)
-    return "; ".join(notes) or "same count"
+    return "; ".join(notes) + other
 
 
 def compare(f: LayerFlags) -> list[Row]:

@@ -203,7 +203,8 @@ def test_version(cli):
     (["params", "-u", "7", "-i", "3", "--proj-size", "2"],
      "lstmcount: --proj-size applies only to an LSTM in pytorch (proj_size) or tf1 (num_proj)\n"),
     (["params", "-u", "7", "-i", "3", "-t", "lstm", "--reset-after"],
-     "lstmcount: --reset-after/--no-reset-after applies only to a Keras GRU (--type gru --framework keras)\n"),
+     "lstmcount: --reset-after/--no-reset-after applies only to a GRU in keras (reset_after) or onnx "
+     "(linear_before_reset)\n"),
     (["params", SEED, "-u", "3"], f"lstmcount: --units describe a layer from flags; they cannot be combined "
                                   f"with a model spec file ({SEED})\n"),
     (["params", "missing.yaml"], "missing.yaml: no such file\n"),

@@ -167,7 +167,7 @@ def onnx_run(f: LayerFlags, arrays: dict[str, np.ndarray], x: np.ndarray) -> np.
     for k, layer in enumerate(layout.layers):
         names = {w.name: f"{layer.name}/{w.name}" for w in layer.weights}
         inits += [numpy_helper.from_array(arrays[n].astype(np.float32), n) for n in names.values()]
-        extra = {"linear_before_reset": 1} if f.type == "gru" else {}
+        extra = {"linear_before_reset": int(f.reset_after is not False)} if f.type == "gru" else {}
         nodes.append(helper.make_node(layer.type, [current, names["W"], names["R"], names.get("B", "")],
                                       [f"Y{k}"], hidden_size=f.units,
                                       direction="bidirectional" if f.bidirectional else "forward", **extra))
@@ -208,6 +208,17 @@ def test_keras_to_onnx(f, seed):
     assert rec.exact
     x = inputs(f, seed)
     np.testing.assert_allclose(onnx_run(f, apply(rec, source), x), np.asarray(model(x)), atol=2e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_reset_before_gru_goes_to_an_onnx_node_with_linear_before_reset_0(seed):
+    f = LayerFlags("gru", "keras", 3, 2, reset_after=False)
+    model, source = random_keras(f, seed)
+    rec = recipe(f, "onnx")
+    assert rec.exact and "the ONNX GRU node must have linear_before_reset=0" in rec.notes
+    x = inputs(f, seed)
+    np.testing.assert_allclose(onnx_run(f, apply(rec, source), x), np.asarray(model(x)), atol=2e-5)
+    assert not recipe(f._replace(framework="onnx"), "pytorch").exact  # PyTorch's GRU is reset_after
 
 
 # --- TF1: recipes run through TensorFlow's own legacy cells -----------------------------------------

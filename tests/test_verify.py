@@ -149,3 +149,68 @@ def test_verify_a_saved_keras_archive(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     data = json.loads(r.stdout)
     assert [f["total"]["native"] for f in data["files"]] == [total, total] == [2_525, 2_525]
+
+
+# --- ONNX files: the checker, an ONNX Runtime session, and each recurrent node run on its own ------
+
+
+def _gru_file(path: Path, hidden_size: int | None = None, linear_before_reset: int = 1,
+              y_shape: tuple[int | str, ...] = (5, 1, 1, 3)) -> None:
+    """A one-node ONNX GRU (W, R, B initializers for 3 units on 2 inputs), built with the onnx library."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n)
+             for n, s in (("W", (1, 9, 2)), ("R", (1, 9, 3)), ("B", (1, 18)))]
+    attrs = {"hidden_size": hidden_size} if hidden_size else {}
+    node = helper.make_node("GRU", ["X", "W", "R", "B"], ["Y"], name="gru", linear_before_reset=linear_before_reset,
+                            **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [5, 1, 2])],
+                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, y_shape)], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), str(path))
+
+
+def test_verify_onnx_files_exported_by_pytorch_and_built_by_hand(tmp_path):
+    import torch
+
+    net = torch.nn.ModuleDict({"rnn": torch.nn.LSTM(4, 3, num_layers=2, bidirectional=True),
+                               "head": torch.nn.Linear(6, 2)})
+
+    class Model(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net["head"](self.net["rnn"](x)[0])
+
+    torch.onnx.export(Model(), (torch.zeros(5, 1, 4),), str(tmp_path / "lstm.onnx"), dynamo=False)
+    _gru_file(tmp_path / "gru.onnx", hidden_size=3, linear_before_reset=0)
+    r = run("verify", str(tmp_path / "lstm.onnx"), str(tmp_path / "gru.onnx"), "configs/mnist_lstm.yaml", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)
+    assert set(data["versions"]) == {"onnx", "keras"}
+    lstm, gru = data["files"][:2]
+    recurrent = [layer for layer in lstm["layers"] if layer["type"] == "LSTM"]
+    assert [layer["expected"] for layer in recurrent] == [2 * 4 * 3 * (4 + 3 + 2), 2 * 4 * 3 * (6 + 3 + 2)]
+    assert gru["total"] == {"expected": 3 * 3 * (2 + 3 + 2), "actual": 63, "native": 63}
+    rep = json.loads(run("params", str(tmp_path / "gru.onnx"), "--json").stdout)
+    assert rep["total"] == 63
+    r = run("layout", str(tmp_path / "gru.onnx"), "--to", "pytorch")
+    assert "NOT exact" in r.stdout and "the ONNX GRU node has linear_before_reset=0" in r.stdout
+
+
+def test_verify_onnx_refusals(tmp_path):
+    _gru_file(tmp_path / "declared.onnx", hidden_size=4)  # R holds 3 units, Y is declared with 3
+    _gru_file(tmp_path / "symbolic.onnx", hidden_size=4, y_shape=("s", "d", "b", "h"))  # only the run can tell
+    for name, who in (("declared.onnx", "the ONNX checker refused it: "),
+                      ("symbolic.onnx", "node 'gru' (GRU): ONNX Runtime refused its weights: ")):
+        r = run("verify", str(tmp_path / name))
+        assert r.returncode == 2
+        assert r.stderr.startswith(f"{tmp_path / name}: {who}"), r.stderr
+        assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
+    _gru_file(tmp_path / "gru.onnx")
+    r = run("verify", str(tmp_path / "gru.onnx"), pre="import sys; sys.modules['onnxruntime'] = None")
+    assert r.returncode == 3 and "pip install 'lstmcount[onnx]'" in r.stderr

@@ -20,8 +20,10 @@ def bridge(framework: str) -> BuildFn:
     """Import the framework (once) and return its build function; FrameworkMissing if absent."""
     if framework == "keras":
         from . import keras as mod
+    elif framework == "onnx":
+        from . import onnx as mod  # type: ignore[no-redef]
     else:
         from . import torch as mod  # type: ignore[no-redef]
     mod.load()
-    build: Any = mod.build
+    build: Any = getattr(mod, "build", None)  # ONNX files are checked, not built from a spec
     return build  # type: ignore[no-any-return]

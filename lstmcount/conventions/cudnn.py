@@ -31,5 +31,6 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
                         Weight(f"{prefix}recurrent_kernel", (f.units, g), RECURRENT, 1, gates, True, d),
                         Weight(f"{prefix}bias", (2 * g,), BIAS, 0, gates + gates, True, d)]
         layers.append(LayerLayout(name if d is None else f"bidirectional_{k}" if k else "bidirectional",
-                                  CLASS[f.type] if d is None else "Bidirectional", tuple(weights), None, True))
+                                  CLASS[f.type] if d is None else "Bidirectional", tuple(weights), None, True,
+                                  "reset_after" if f.type == "gru" else None))  # cuDNN: r * (R h + Rb)
     return layers

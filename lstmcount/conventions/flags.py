@@ -31,7 +31,7 @@ class Support(NamedTuple):
 SUPPORT: dict[str, Support] = {
     "keras": Support(("lstm", "gru", "rnn"), True, reset_after=("gru",)),
     "pytorch": Support(("lstm", "gru", "rnn"), True, proj=("lstm",)),
-    "onnx": Support(("lstm", "gru", "rnn"), True, peepholes=("lstm",)),
+    "onnx": Support(("lstm", "gru", "rnn"), True, peepholes=("lstm",), reset_after=("gru",)),
     "tf1": Support(("lstm", "gru", "rnn"), False, proj=("lstm",), peepholes=("lstm",),
                    note="LSTMCell/GRUCell/BasicRNNCell always have a bias"),
     "cudnn": Support(("lstm", "gru"), False, note="CuDNNLSTM/CuDNNGRU always have both biases"),
@@ -51,7 +51,8 @@ def check(f: LayerFlags) -> None:
     if not f.bias and not support.no_bias:
         raise UsageError(f"--no-bias: {support.note}")
     if f.reset_after is not None and f.type not in support.reset_after:
-        raise UsageError("--reset-after/--no-reset-after applies only to a Keras GRU (--type gru --framework keras)")
+        raise UsageError("--reset-after/--no-reset-after applies only to a GRU in keras (reset_after) or onnx "
+                         "(linear_before_reset)")
     if f.proj_size is not None and f.type not in support.proj:
         raise UsageError("--proj-size applies only to an LSTM in pytorch (proj_size) or tf1 (num_proj)")
     if f.peepholes and f.type not in support.peepholes:

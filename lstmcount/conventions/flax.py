@@ -34,4 +34,5 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
                     weights.append(Weight(f"{prefix}{name}/kernel", (rows, h), role, None, (gate,), True, d, depth))
                     if bias:
                         weights.append(Weight(f"{prefix}{name}/bias", (h,), BIAS, None, (gate,), True, d, depth))
-    return [LayerLayout("cell", CLASS[f.type], tuple(weights), None, True)]
+    # GRUCell: n = tanh(in(x) + r * hn(h)), the reset gate after the recurrent product
+    return [LayerLayout("cell", CLASS[f.type], tuple(weights), None, True, "reset_after" if f.type == "gru" else None)]

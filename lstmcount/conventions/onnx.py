@@ -3,7 +3,9 @@
 W [D, G·H, I], R [D, G·H, H], B [D, 2·G·H] = [Wb | Rb]; D = num_directions (forward then
 backward along axis 0). Gate orders: LSTM i, o, f, c; GRU z, r, h. LSTM peepholes P [D, 3H]
 (i, o, f) belong to no gate block of W/R/B and are listed as extras. GRU `linear_before_reset`
-changes the arithmetic, not the count. One operator per stacked layer.
+changes the arithmetic, not the count: 1 is reset_after (PyTorch's GRU, and what lstmcount assumes
+unless told --no-reset-after), 0 (the operator's default) is reset_before. One operator per
+stacked layer.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
         if f.peepholes:
             weights.append(Weight("P", (d, 3 * f.units), EXTRA))
         name = f"{OP[f.type].lower()}" + (f"_{k}" if k else "")
-        # the GRU arithmetic these weights serve is chosen by linear_before_reset; recipes assume 1
-        variant = "reset_after" if f.type == "gru" else None
+        variant = None if f.type != "gru" else "reset_before" if f.reset_after is False else "reset_after"
         layers.append(LayerLayout(name, OP[f.type], tuple(weights), None, True, variant))
     return layers

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..verify import FileResult, describe, result_dict, shape_problem
 
-FRAMEWORK_LABEL = {"keras": "Keras", "pytorch": "PyTorch"}
+FRAMEWORK_LABEL = {"keras": "Keras", "pytorch": "PyTorch", "onnx": "ONNX Runtime"}
 
 
 def verdict(res: FileResult, version: str = "") -> str:
