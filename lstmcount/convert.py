@@ -154,8 +154,6 @@ def recipe(f: LayerFlags, target: str, names: dict[str, str] | None = None) -> R
         raise UsageError("a projection (proj_size) has no Keras or ONNX equivalent; it cannot be converted")
     if f.peepholes:
         raise UsageError("peepholes have no Keras or PyTorch equivalent; they cannot be converted")
-    if "tf1" in (f.framework, target) and (f.bidirectional or f.num_layers > 1):
-        raise UsageError("--to converts a single, one-directional TF1 cell for now")
     src_layout = flags_layout(f)
     # Keras and ONNX have both GRU variants: a reset_before GRU goes to the same variant there
     before = target in ("keras", "onnx") and any(layer.variant == "reset_before" for layer in src_layout.layers)

@@ -368,3 +368,60 @@ def test_a_spec_layer_converts_under_its_own_name(cli):
     assert "lstm/weight_ih_l0_reverse = transpose(bidirectional_1/backward_lstm/kernel) with" in r.stdout
     r = cli("layout", "-u", "3", "-i", "2", "--layer", "lstm")
     assert r.exit_code == 2 and "--layer goes with a spec or model file" in r.stderr
+
+
+def tf1_stack(f: LayerFlags, arrays: dict[str, np.ndarray] | None, x: np.ndarray):
+    """Run a TF1 stack through TensorFlow's own RNN functions: `static_rnn` over a `MultiRNNCell`, or
+    per layer `static_bidirectional_rnn` with both directions' outputs feeding the next layer (what
+    tf.contrib's `stack_bidirectional_rnn` did). The cells' variables are loaded from `arrays` (by
+    lstmcount's tf1 names) or, without arrays, returned as created. Returns (outputs, arrays)."""
+    import tensorflow as tf
+    from tensorflow.python.keras.layers.legacy_rnn import rnn_cell_impl as cells
+
+    cls = {"lstm": cells.LSTMCell, "gru": cells.GRUCell, "rnn": cells.BasicRNNCell}[f.type]
+    dirs = ("forward", "backward") if f.bidirectional else ("forward",)
+    stack = {d: [cls(f.units) for _ in range(f.num_layers)] for d in dirs}
+    steps = [tf.constant(x[:, t]) for t in range(x.shape[1])]
+
+    def run():
+        if not f.bidirectional:
+            outputs, _ = tf.compat.v1.nn.static_rnn(cells.MultiRNNCell(stack["forward"]), steps, dtype=tf.float32)
+            return outputs
+        layer = steps
+        for k in range(f.num_layers):
+            layer, _, _ = tf.compat.v1.nn.static_bidirectional_rnn(stack["forward"][k], stack["backward"][k], layer,
+                                                                   dtype=tf.float32)
+        return layer
+
+    first = run()  # creates the variables
+    planned = [w for w in flags_layout(f).layers[0].weights]
+    variables = [v for k in range(f.num_layers) for d in dirs for v in stack[d][k].weights]
+    name = flags_layout(f).layers[0].name
+    assert [w.shape for w in planned] == [tuple(v.shape) for v in variables]
+    cell = {"lstm": "lstm_cell/", "gru": "gru_cell/", "rnn": "basic_rnn_cell/"}[f.type]
+    assert all(v.name.endswith(f"/{cell}{w.name.split(cell)[1]}:0") for w, v in zip(planned, variables, strict=True))
+    if arrays is None:
+        return np.stack([np.asarray(y) for y in first], 1), {f"{name}/{w.name}": v.numpy()
+                                                             for w, v in zip(planned, variables, strict=True)}
+    for w, v in zip(planned, variables, strict=True):
+        v.assign(arrays[f"{name}/{w.name}"].astype(np.float32))
+    return np.stack([np.asarray(y) for y in run()], 1), arrays
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize(("bidirectional", "layers"), [(False, 2), (True, 1), (True, 2)])
+def test_tf1_stacks_to_keras_and_back(kind, bidirectional, layers):
+    f = LayerFlags(kind, "tf1", 3, 2, bidirectional, layers)
+    x = inputs(f, 0)
+    _, created = tf1_stack(f, None, x)
+    source = randomize(created, 7)
+    expected, _ = tf1_stack(f, source, x)
+    rec = recipe(f, "keras")
+    assert rec.exact, rec.notes
+    keras_flags = f._replace(framework="keras", reset_after=False if kind == "gru" else None)
+    model = keras_model(keras_flags)
+    keras_load(model, apply(rec, source))
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=2e-5)
+    back = apply(recipe(keras_flags, "tf1"), apply(rec, source))
+    for key, value in source.items():
+        np.testing.assert_allclose(back[key], value, atol=1e-6)

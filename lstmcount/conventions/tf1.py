@@ -6,7 +6,9 @@ at run time, not stored. Peepholes `w_f_diag`, `w_i_diag`, `w_o_diag` [H] and
 `projection/kernel` [H, P] are extras. GRUCell: `gates/kernel` [I + H, 2H] (r, u) with
 `gates/bias`, `candidate/kernel` [I + H, H] with `candidate/bias`. BasicRNNCell: `kernel`
 [I + H, H], `bias` [H]. Stacks are MultiRNNCell `cell_k/`; both directions `fw/` and `bw/`
-(stack_bidirectional_rnn: layer k > 0 reads both directions' outputs).
+(tf.contrib's stack_bidirectional_rnn: layer k > 0 reads both directions' outputs, as in Keras and
+PyTorch; `static_bidirectional_rnn` over two MultiRNNCells instead keeps each direction's stack
+apart, a different model).
 """
 
 from __future__ import annotations
