@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .conventions.flags import flags_layout
+from .conventions.flags import SUPPORT, flags_layout
 from .errors import UsageError
 from .layout import BIAS, KERNEL, RECURRENT, LayerLayout, ModelLayout, Weight
 from .spec import LayerFlags
 
-CONVERTIBLE = ("keras", "pytorch", "onnx", "tf1")
+CONVERTIBLE = ("keras", "pytorch", "onnx", "tf1", "cudnn", "flax")
 
 
 class Move(NamedTuple):
@@ -30,6 +30,9 @@ class Part(NamedTuple):
     transpose: bool
     moves: tuple[Move, ...]
     rows: tuple[int, int] | None = None  # TF1: the input or the recurrent rows of a fused kernel
+    # cuDNN's packed gate blocks (see Weight.packed): "unpack" reads each moved block as its
+    # (units, rows) matrix, "pack" writes the matrix into the block row by row
+    reshape: str = ""
 
 
 class Step(NamedTuple):
@@ -42,6 +45,8 @@ class Step(NamedTuple):
     axis: int = 0  # the gate axis within the view
     rows: tuple[int, int] | None = None  # TF1: the rows of a fused kernel this step fills
     offsets: tuple[tuple[int, int, float], ...] = ()  # constants added to [start, stop) of the view
+    term: str = ""  # a bias view's term (input, recurrent, input+recurrent)
+    gates: tuple[tuple[int, int, str], ...] = ()  # a bias step: the gate blocks [start, stop) it fills
 
 
 class Recipe(NamedTuple):
@@ -66,7 +71,9 @@ class View(NamedTuple):
 
     @property
     def axis(self) -> int:
-        return (self.weight.gate_axis or 0) - len(self.at)
+        """The gate axis within the view (a tensor of one gate, as in Flax: its last, output axis)."""
+        w = self.weight
+        return (len(w.shape) - 1 if w.gate_axis is None else w.gate_axis) - len(self.at)
 
     @property
     def name(self) -> str:
@@ -78,6 +85,8 @@ def _views(layer: LayerLayout, w: Weight) -> list[View]:
     if w.direction_axis is not None:
         dirs = [("forward", (0,)), ("backward", (1,))] if w.directions == 2 else [(w.direction, (0,))]
     slices = tuple((s.gate, s.start, s.stop) for s in w.slices)
+    if w.gates and w.gate_axis is None:  # one gate's own tensor
+        slices = ((w.gates[0], 0, w.shape[-1]),)
     out = []
     for direction, index in dirs:
         if w.row_roles:  # TF1: input rows, then recurrent rows, of one fused kernel
@@ -120,22 +129,58 @@ def _parts(sources: list[View], target: View) -> tuple[Part, ...] | None:
         moves = tuple(Move(g, src[g], (a, b)) for g, a, b in target.slices if g in src)
         if moves:
             two_d = len(source.weight.shape) - len(source.at) == 2
-            parts.append(Part(source.name, source.at, two_d and source.axis != target.axis, moves, source.rows))
+            reshape = "unpack" if source.weight.packed else "pack" if target.weight.packed else ""
+            parts.append(Part(source.name, source.at, two_d and source.axis != target.axis, moves, source.rows,
+                              reshape))
             covered |= {m.gate for m in moves}
     return tuple(parts) if covered >= {g for g, _, _ in target.slices} else None
 
 
-def _forget_bias(step: Step, view: View, source: str, target: str, kind: str) -> Step:
-    """TF1's LSTMCell keeps forget_bias (1.0) out of its stored bias; move it in or out."""
-    if kind != "lstm" or "tf1" not in (source, target) or view.term == "recurrent":
+def _forget_bias(step: Step, source: str, target: str, kind: str) -> Step:
+    """TF1's LSTMCell keeps forget_bias (1.0) out of its stored bias; move it in or out (once: on the
+    step that writes the target's forget block, unless that is a recurrent-only bias)."""
+    if kind != "lstm" or "tf1" not in (source, target) or step.term == "recurrent":
         return step
-    forget = [(a, b) for g, a, b in view.slices if g == "forget"]
+    forget = [(a, b) for a, b, gate in step.gates if gate == "forget"]
     value = 1.0 if source == "tf1" else -1.0
     return step._replace(offsets=tuple((a, b, value) for a, b in forget))
 
 
+def _bias_steps(biases: list[View], view: View) -> list[tuple[Step, str]]:
+    """The steps that fill one target bias view, gate by gate: a bias of the same term, or the sum of
+    an input and a recurrent bias, or a folded bias into the input bias; zeros where the source has
+    no such bias. Gates filled the same way share one step."""
+    def of(term: str, gate: tuple[str, int, int]) -> tuple[Part, ...] | None:
+        return _parts([v for v in biases if v.term == term], view._replace(slices=(gate,)))
+
+    plans: list[tuple[str, tuple[Part, ...], str, tuple[str, int, int]]] = []
+    for gate in view.slices:
+        same, inputs, recurrents = of(view.term or "", gate), of("input", gate), of("recurrent", gate)
+        folded = of("input+recurrent", gate)
+        if same is not None:
+            plans.append(("copy", same, "", gate))
+        elif view.term == "input+recurrent" and inputs is not None and recurrents is not None:
+            plans.append(("sum", inputs + recurrents, NOTES["sum"], gate))
+        elif view.term == "input" and folded is not None:
+            plans.append(("copy", folded, NOTES["split"], gate))
+        else:
+            plans.append(("zeros", (), "", gate))
+    out: list[tuple[Step, str]] = []
+    for op, parts, note, gate in plans:
+        last = out[-1][0] if out else None
+        if last is not None and last.op == op and [p.tensor for p in last.parts] == [p.tensor for p in parts] \
+                and [p.at for p in last.parts] == [p.at for p in parts]:
+            merged = tuple(p._replace(moves=p.moves + q.moves) for p, q in zip(last.parts, parts, strict=True))
+            out[-1] = (last._replace(parts=merged, gates=last.gates + ((gate[1], gate[2], gate[0]),)), note)
+            continue
+        what = "the folded bias" if note == NOTES["split"] else "no such bias in the source" if op == "zeros" else ""
+        out.append((Step(view.name, view.weight.shape, view.at, op, parts, what, view.axis, view.rows,
+                         term=view.term or "", gates=((gate[1], gate[2], gate[0]),)), note))
+    return out
+
+
 def _note(notes: list[str], note: str, exact: bool) -> None:
-    if exact and note not in notes:
+    if exact and note and note not in notes:
         notes.append(note)
 
 
@@ -157,7 +202,8 @@ def recipe(f: LayerFlags, target: str, names: dict[str, str] | None = None) -> R
     src_layout = flags_layout(f)
     # Keras and ONNX have both GRU variants: a reset_before GRU goes to the same variant there
     before = target in ("keras", "onnx") and any(layer.variant == "reset_before" for layer in src_layout.layers)
-    dst_layout = flags_layout(f._replace(framework=target, reset_after=False if before else None))
+    biased = f.bias or not SUPPORT[target].no_bias  # cuDNN and Flax always have biases (zero here)
+    dst_layout = flags_layout(f._replace(framework=target, reset_after=False if before else None, bias=biased))
     notes: list[str] = []
     exact = True
     if len({layer.variant for layer in (*src_layout.layers, *dst_layout.layers)}) > 1:
@@ -180,23 +226,9 @@ def recipe(f: LayerFlags, target: str, names: dict[str, str] | None = None) -> R
                 assert parts is not None, (view.name, role)
                 steps.append(Step(view.name, full, view.at, "copy", parts, axis=view.axis, rows=view.rows))
                 continue
-            biases = [v for v in src if _role(v) == BIAS]
-            same = _parts([v for v in biases if v.term == view.term], view)
-            inputs = _parts([v for v in biases if v.term == "input"], view)
-            recurrents = _parts([v for v in biases if v.term == "recurrent"], view)
-            folded = _parts([v for v in biases if v.term == "input+recurrent"], view)
-            if same is not None:
-                step = Step(view.name, full, view.at, "copy", same, axis=view.axis, rows=view.rows)
-            elif view.term == "input+recurrent" and inputs is not None and recurrents is not None:
-                step = Step(view.name, full, view.at, "sum", inputs + recurrents, axis=view.axis, rows=view.rows)
-                _note(notes, NOTES["sum"], exact)
-            elif view.term == "input" and folded is not None:
-                step = Step(view.name, full, view.at, "copy", folded, "the folded bias", axis=view.axis, rows=view.rows)
-                _note(notes, NOTES["split"], exact)
-            else:
-                step = Step(view.name, full, view.at, "zeros", (), "no such bias in the source", axis=view.axis,
-                            rows=view.rows)
-            steps.append(_forget_bias(step, view, f.framework, target, f.type))
+            for step, note in _bias_steps([v for v in src if _role(v) == BIAS], view):
+                _note(notes, note, exact)
+                steps.append(_forget_bias(step, f.framework, target, f.type))
     if f.type == "lstm" and "tf1" in (f.framework, target):
         notes.append("TF1's LSTMCell adds forget_bias (1.0, its default) to the forget gate at run time: the "
                      "recipe adds it to (or takes it from) the stored forget bias")
@@ -221,6 +253,9 @@ def apply(rec: Recipe, arrays: dict[str, Any]) -> dict[str, Any]:
             src = src[part.at] if part.at else src
             if part.rows is not None:
                 src = src[part.rows[0]:part.rows[1]]
+            if part.reshape:
+                _repack(part, src, view, step.axis)
+                continue
             if part.transpose:  # then source and target views share the gate axis
                 src = src.T
             for m in part.moves:
@@ -233,6 +268,25 @@ def apply(rec: Recipe, arrays: dict[str, Any]) -> dict[str, Any]:
             index[step.axis] = slice(start, stop)
             view[tuple(index)] += value
     return out
+
+
+def _repack(part: Part, src: Any, view: Any, axis: int) -> None:
+    """Move gate blocks into or out of cuDNN's packed blocks. A packed block (rows, units) holds the
+    (units, rows) matrix row by row; an ordinary block is that matrix (gates on axis 0) or its
+    transpose (gates on axis 1)."""
+    source_axis = 1 - axis if part.transpose else axis
+    for m in part.moves:
+        block = src[:, m.source[0]:m.source[1]] if source_axis == 1 else src[m.source[0]:m.source[1]]
+        if part.reshape == "unpack":
+            matrix = block.reshape(block.shape[1], block.shape[0])  # (units, rows)
+            out = matrix.T if axis == 1 else matrix
+        else:
+            matrix = block.T if source_axis == 1 else block  # (units, rows)
+            out = matrix.reshape(matrix.shape[1], matrix.shape[0])
+        if axis == 1:
+            view[:, m.target[0]:m.target[1]] += out
+        else:
+            view[m.target[0]:m.target[1]] += out
 
 
 def describe(rec: Recipe) -> list[str]:
@@ -248,7 +302,11 @@ def describe(rec: Recipe) -> list[str]:
         for part in step.parts:
             src = part.tensor + "".join(f"[{i}]" for i in part.at) + \
                 (f"[{part.rows[0]}:{part.rows[1]}]" if part.rows else "")
-            src = f"transpose({src})" if part.transpose else src
+            src = f"transpose({src})" if part.transpose and not part.reshape else src
+            if part.reshape == "unpack":
+                src += " (each block read row by row as a (units, rows) matrix)"
+            elif part.reshape == "pack":
+                src += " (each block's (units, rows) matrix written row by row)"
             order = ", ".join(f"{m.gate} [{m.source[0]}:{m.source[1]})->[{m.target[0]}:{m.target[1]})"
                               for m in part.moves)
             sources.append(f"{src} with {order}")

@@ -46,6 +46,9 @@ class Weight(NamedTuple):
     # A bias tensor's terms: one per row of a 2-D bias (Keras GRU: input, recurrent), or the one
     # term it holds (PyTorch: input or recurrent; Keras LSTM: input+recurrent, both folded in one).
     terms: tuple[str, ...] = ()
+    # cuDNN: each gate block holds its (units, rows) matrix row by row, in this tensor's (rows, units)
+    # block: reshaping the block to (units, rows) gives the matrix the layer multiplies by.
+    packed: bool = False
 
     @property
     def params(self) -> int:

@@ -147,8 +147,8 @@ def test_recipe_cli(cli):
     assert r.exit_code == 0
     assert r.stdout.splitlines()[0] == "pytorch -> keras (exact: the converted weights compute the same outputs)"
     assert "lstm/bias = lstm/bias_ih_l0 with" in r.stdout and " + lstm/bias_hh_l0 with" in r.stdout
-    bad = cli("layout", "-u", "3", "-i", "2", "-f", "cudnn", "--to", "keras")
-    assert bad.exit_code == 2 and "converts between keras, pytorch, onnx, tf1 layouts for now" in bad.stderr
+    bad = cli("layout", "-u", "3", "-i", "2", "-f", "onnx", "--peepholes", "--to", "keras")
+    assert bad.exit_code == 2 and "peepholes have no Keras or PyTorch equivalent" in bad.stderr
 
 
 # --- ONNX: recipes run in onnxruntime ----------------------------------------------------------------
@@ -425,3 +425,51 @@ def test_tf1_stacks_to_keras_and_back(kind, bidirectional, layers):
     back = apply(recipe(keras_flags, "tf1"), apply(rec, source))
     for key, value in source.items():
         np.testing.assert_allclose(back[key], value, atol=1e-6)
+
+
+# --- cuDNN (Keras 2 CuDNNLSTM/CuDNNGRU): proven against TensorFlow's own loader of their weights ----
+
+
+def tf_cudnn_to_keras(kind: str, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """TensorFlow's conversion of CuDNNLSTM/CuDNNGRU weights for an LSTM / GRU(reset_after=True), as
+    tf.keras's HDF5 loader does it (hdf5_format._convert_rnn_weights, given the real target layer)."""
+    from tensorflow.python.keras.layers import recurrent
+    from tensorflow.python.keras.saving import hdf5_format
+
+    layer = recurrent.LSTM(2) if kind == "lstm" else recurrent.GRU(2, reset_after=True)
+    return hdf5_format._convert_rnn_weights(layer, arrays)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize(("units", "inp"), [(3, 2), (2, 5), (4, 4)])
+def test_cudnn_recipes_agree_with_tensorflows_loader_and_run_in_keras_and_pytorch(kind, units, inp):
+    import torch
+
+    f = LayerFlags(kind, "cudnn", units, inp)
+    layer = flags_layout(f).layers[0]
+    names = [f"{layer.name}/{w.name}" for w in layer.weights]
+    source = randomize({n: np.zeros(w.shape) for n, w in zip(names, layer.weights, strict=True)}, units * inp)
+    # cuDNN -> Keras: the same arrays TensorFlow's own loader makes
+    rec = recipe(f, "keras")
+    assert rec.exact
+    keras_flags = f._replace(framework="keras")
+    ours = apply(rec, source)
+    theirs = tf_cudnn_to_keras(kind, [source[n] for n in names])
+    for mine, want in zip(ours.values(), theirs, strict=True):  # kernel, recurrent_kernel, bias
+        np.testing.assert_allclose(mine, want, atol=1e-6)
+    model = keras_model(keras_flags)
+    keras_load(model, ours)
+    # cuDNN -> PyTorch (PyTorch hands its weights to cuDNN as they are): the same outputs as that Keras
+    module = torch_module(f._replace(framework="pytorch"))
+    name = flags_layout(f._replace(framework="pytorch")).layers[0].name
+    target = apply(recipe(f, "pytorch"), source)
+    with torch.no_grad():
+        for n, p in module.named_parameters():
+            p.copy_(torch.from_numpy(target[f"{name}/{n}"].astype(np.float32)))
+    x = inputs(f, 0)
+    np.testing.assert_allclose(torch_run(module, x), np.asarray(model(x)), atol=2e-5)
+    # Keras -> cuDNN -> (TensorFlow's loader) -> Keras gives the Keras weights back
+    back = apply(recipe(keras_flags, "cudnn"), ours)
+    again = tf_cudnn_to_keras(kind, [back[n] for n in names])
+    for key, value in zip(ours, again, strict=True):
+        np.testing.assert_allclose(value, ours[key], atol=1e-6)

@@ -1,8 +1,12 @@
 """Keras 2's CuDNNLSTM / CuDNNGRU (tensorflow/python/keras/layers/cudnn_recurrent.py).
 
-kernel (I, G·H), recurrent_kernel (H, G·H) as in Keras, but one flat bias of both biases:
+kernel (I, G·H), recurrent_kernel (H, G·H) shaped as in Keras, but each gate block goes to cuDNN
+flattened row by row (`_canonical_to_params` reshapes it to -1, untransposed), so the block's
+elements, read row by row, are cuDNN's (H, I) or (H, H) matrix ("packed"); Keras's own loader
+(hdf5_format._convert_rnn_weights) converts them that way. One flat bias of both biases:
 (8H,) = [input i, f, c, o | recurrent i, f, c, o] for LSTM, (6H,) = [input z, r, h | recurrent
-z, r, h] for GRU. Always biased. Both directions through Bidirectional (forward_/backward_).
+z, r, h] for GRU (passed to cuDNN as r, z, h). Always biased. Both directions through
+Bidirectional (forward_/backward_).
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
         weights = []
         for d in dirs:
             prefix = "" if d is None else f"{d}_{base}/"
-            weights += [Weight(f"{prefix}kernel", (in_dim, g), KERNEL, 1, gates, True, d),
-                        Weight(f"{prefix}recurrent_kernel", (f.units, g), RECURRENT, 1, gates, True, d),
-                        Weight(f"{prefix}bias", (2 * g,), BIAS, 0, gates + gates, True, d)]
+            weights += [Weight(f"{prefix}kernel", (in_dim, g), KERNEL, 1, gates, True, d, packed=True),
+                        Weight(f"{prefix}recurrent_kernel", (f.units, g), RECURRENT, 1, gates, True, d,
+                               packed=True),
+                        Weight(f"{prefix}bias", (2 * g,), BIAS, 0, gates + gates, True, d,
+                               terms=("input", "recurrent"))]
         layers.append(LayerLayout(name if d is None else f"bidirectional_{k}" if k else "bidirectional",
                                   CLASS[f.type] if d is None else "Bidirectional", tuple(weights), None, True,
                                   "reset_after" if f.type == "gru" else None))  # cuDNN: r * (R h + Rb)

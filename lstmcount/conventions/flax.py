@@ -19,6 +19,12 @@ GRU = ((("ir", "reset", True), ("iz", "update", True), ("in", "candidate", True)
 CLASS = {"lstm": "LSTMCell", "gru": "GRUCell"}
 
 
+def _term(kind: str, name: str) -> str:
+    """Which bias term a Flax bias holds: GRU's `in` is the input candidate bias and `hn` the recurrent
+    one (inside the reset product); every other bias is added once, both terms folded in one."""
+    return {"in": "input", "hn": "recurrent"}.get(name, "input+recurrent") if kind == "gru" else "input+recurrent"
+
+
 def from_flags(f: LayerFlags) -> list[LayerLayout]:
     table = LSTM if f.type == "lstm" else GRU
     dirs: tuple[str | None, ...] = ("forward", "backward") if f.bidirectional else (None,)
@@ -33,6 +39,7 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
                 for name, gate, bias in side:
                     weights.append(Weight(f"{prefix}{name}/kernel", (rows, h), role, None, (gate,), True, d, depth))
                     if bias:
-                        weights.append(Weight(f"{prefix}{name}/bias", (h,), BIAS, None, (gate,), True, d, depth))
+                        weights.append(Weight(f"{prefix}{name}/bias", (h,), BIAS, None, (gate,), True, d, depth,
+                                              terms=(_term(f.type, name),)))
     # GRUCell: n = tanh(in(x) + r * hn(h)), the reset gate after the recurrent product
     return [LayerLayout("cell", CLASS[f.type], tuple(weights), None, True, "reset_after" if f.type == "gru" else None)]
