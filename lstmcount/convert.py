@@ -15,7 +15,7 @@ from .errors import UsageError
 from .layout import BIAS, KERNEL, RECURRENT, LayerLayout, ModelLayout, Weight
 from .spec import LayerFlags
 
-CONVERTIBLE = ("keras", "pytorch", "onnx", "tf1", "cudnn", "flax")
+CONVERTIBLE = ("keras", "pytorch", "onnx", "tf1", "cudnn")
 
 
 class Move(NamedTuple):
@@ -167,15 +167,18 @@ def _bias_steps(biases: list[View], view: View) -> list[tuple[Step, str]]:
             plans.append(("zeros", (), "", gate))
     out: list[tuple[Step, str]] = []
     for op, parts, note, gate in plans:
+        block = (gate[1], gate[2], gate[0])
         last = out[-1][0] if out else None
-        if last is not None and last.op == op and [p.tensor for p in last.parts] == [p.tensor for p in parts] \
-                and [p.at for p in last.parts] == [p.at for p in parts]:
-            merged = tuple(p._replace(moves=p.moves + q.moves) for p, q in zip(last.parts, parts, strict=True))
-            out[-1] = (last._replace(parts=merged, gates=last.gates + ((gate[1], gate[2], gate[0]),)), note)
+        if last is not None and last.op == op and out[-1][1] == note:  # the same way: one step
+            if [p[:3] for p in last.parts] == [p[:3] for p in parts]:  # from the same tensors: moves join
+                merged = tuple(p._replace(moves=p.moves + q.moves) for p, q in zip(last.parts, parts, strict=True))
+            else:
+                merged = last.parts + parts
+            out[-1] = (last._replace(parts=merged, gates=last.gates + (block,)), note)
             continue
         what = "the folded bias" if note == NOTES["split"] else "no such bias in the source" if op == "zeros" else ""
         out.append((Step(view.name, view.weight.shape, view.at, op, parts, what, view.axis, view.rows,
-                         term=view.term or "", gates=((gate[1], gate[2], gate[0]),)), note))
+                         term=view.term or "", gates=(block,)), note))
     return out
 
 
@@ -296,7 +299,15 @@ def describe(rec: Recipe) -> list[str]:
         target = step.target + "".join(f"[{i}]" for i in step.at) + \
             (f"[{step.rows[0]}:{step.rows[1]}]" if step.rows else "")
         if step.op == "zeros":
-            lines.append(f"{target} = zeros ({step.note})")
+            spans: list[list[int]] = []
+            for start, stop, _ in sorted(step.gates):
+                if spans and spans[-1][1] == start:
+                    spans[-1][1] = stop
+                else:
+                    spans.append([start, stop])
+            length = step.full_shape[len(step.at) + step.axis]
+            where = "" if spans == [[0, length]] else " on " + ", ".join(f"[{a}:{b})" for a, b in spans)
+            lines.append(f"{target} = zeros{where} ({step.note})")
             continue
         sources = []
         for part in step.parts:
@@ -311,5 +322,5 @@ def describe(rec: Recipe) -> list[str]:
                               for m in part.moves)
             sources.append(f"{src} with {order}")
         offsets = "".join(f" {v:+g} on [{a}:{b})" for a, b, v in step.offsets)
-        lines.append(f"{target} = {(' + ' if step.op == 'sum' else '').join(sources)}{offsets}")
+        lines.append(f"{target} = {(' + ' if step.op == 'sum' else '; ').join(sources)}{offsets}")
     return lines

@@ -78,8 +78,11 @@ def render_table(lay: ModelLayout, color: bool = False, width: int = 140) -> str
 
 
 def recipe_json(rec: Recipe) -> str:
-    steps = [{"target": s.target, "at": list(s.at), "op": s.op, "note": s.note, "axis": s.axis,
-              "parts": [{"tensor": p.tensor, "at": list(p.at), "transpose": p.transpose,
+    steps = [{"target": s.target, "at": list(s.at), "rows": list(s.rows) if s.rows else None, "op": s.op,
+              "note": s.note, "axis": s.axis,
+              "add": [{"start": a, "stop": b, "value": v} for a, b, v in s.offsets],
+              "parts": [{"tensor": p.tensor, "at": list(p.at), "rows": list(p.rows) if p.rows else None,
+                         "transpose": p.transpose, "reshape": p.reshape or None,
                          "moves": [{"gate": m.gate, "from": list(m.source), "to": list(m.target)} for m in p.moves]}
                         for p in s.parts]} for s in rec.steps]
     return json.dumps({"from": rec.source, "to": rec.target, "exact": rec.exact, "notes": list(rec.notes),
