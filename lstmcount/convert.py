@@ -15,7 +15,7 @@ from .errors import UsageError
 from .layout import BIAS, KERNEL, RECURRENT, LayerLayout, ModelLayout, Weight
 from .spec import LayerFlags
 
-CONVERTIBLE = ("keras", "pytorch", "onnx", "tf1", "cudnn")
+CONVERTIBLE = ("keras", "pytorch", "onnx", "tf1", "cudnn", "flax")
 
 
 class Move(NamedTuple):

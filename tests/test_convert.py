@@ -473,3 +473,95 @@ def test_cudnn_recipes_agree_with_tensorflows_loader_and_run_in_keras_and_pytorc
     again = tf_cudnn_to_keras(kind, [back[n] for n in names])
     for key, value in zip(ours, again, strict=True):
         np.testing.assert_allclose(value, ours[key], atol=1e-6)
+
+
+# --- Flax: the layout is the tree flax.linen creates, and recipes run in flax.linen ----------------
+
+
+def flax_model(f: LayerFlags):
+    """nn.RNN over the flags' cell; nn.Bidirectional for both directions; a setup() list `layers`
+    for a stack (each layer reads the previous layer's whole output, both directions concatenated)."""
+    import flax.linen as nn
+
+    cell = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.SimpleCell}[f.type]
+
+    def layer():
+        return nn.Bidirectional(nn.RNN(cell(f.units)), nn.RNN(cell(f.units))) if f.bidirectional \
+            else nn.RNN(cell(f.units))
+
+    if f.num_layers == 1:
+        return layer()
+
+    class Stack(nn.Module):
+        def setup(self):
+            self.layers = [layer() for _ in range(f.num_layers)]
+
+        def __call__(self, x):
+            for each in self.layers:
+                x = each(x)
+            return x
+
+    return Stack()
+
+
+def flax_shapes(f: LayerFlags) -> dict[str, tuple[int, ...]]:
+    """The params flax creates for the model, by path (`params/...`), without computing them."""
+    import jax
+    from flax.traverse_util import flatten_dict
+
+    tree = jax.eval_shape(flax_model(f).init, jax.random.key(0), np.zeros((BATCH, STEPS, f.input), np.float32))
+    return {"/".join(k): tuple(v.shape) for k, v in flatten_dict(tree).items()}
+
+
+def flax_run(f: LayerFlags, arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    import jax
+    from flax.traverse_util import unflatten_dict
+
+    tree = unflatten_dict({tuple(k.split("/")): v.astype(np.float32) for k, v in arrays.items()})
+    return np.asarray(jax.jit(flax_model(f).apply)(tree, x))
+
+
+flax_flags = st.builds(
+    lambda kind, units, inp, bidi, layers: LayerFlags(kind, "flax", units, inp, bidi, layers),
+    st.sampled_from(["lstm", "gru", "rnn"]), st.integers(1, 5), st.integers(1, 4), st.booleans(), st.integers(1, 2))
+
+
+@settings(max_examples=10, deadline=None)
+@given(flax_flags)
+def test_flax_layout_is_the_param_tree_flax_creates(f):
+    layer = flags_layout(f).layers[0]
+    assert {f"{layer.name}/{w.name}": w.shape for w in layer.weights} == flax_shapes(f)
+
+
+@settings(max_examples=6, deadline=None)
+@given(flag_sets, st.integers(0, 10**6))
+def test_pytorch_to_flax_gives_the_same_outputs(f, seed):
+    module, source = random_torch(f, seed)
+    rec = recipe(f, "flax")
+    assert rec.exact, rec.notes
+    x = inputs(f, seed)
+    np.testing.assert_allclose(flax_run(f._replace(framework="flax"), apply(rec, source), x), torch_run(module, x),
+                               atol=2e-5)
+
+
+@settings(max_examples=6, deadline=None)
+@given(flax_flags, st.integers(0, 10**6))
+def test_flax_to_keras_and_back(f, seed):
+    names = flax_shapes(f)
+    source = randomize({k: np.zeros(s) for k, s in names.items()}, seed)
+    x = inputs(f, seed)
+    expected = flax_run(f, source, x)
+    rec = recipe(f, "keras")
+    assert rec.exact, rec.notes
+    keras_flags = f._replace(framework="keras")
+    model = keras_model(keras_flags)
+    keras_load(model, apply(rec, source))
+    np.testing.assert_allclose(np.asarray(model(x)), expected, atol=2e-5)
+    back = apply(recipe(keras_flags, "flax"), apply(rec, source))  # Flax's biases survive the trip
+    for key, value in source.items():
+        np.testing.assert_allclose(back[key], value, atol=1e-6)
+
+
+def test_a_reset_before_gru_has_no_flax_equivalent():
+    rec = recipe(LayerFlags("gru", "keras", 3, 2, reset_after=False), "flax")
+    assert not rec.exact and "reset_before" in rec.notes[0]

@@ -62,7 +62,8 @@ def test_gate_orders_and_slices(cli):
 
 
 def test_gates_add_up_in_every_framework():
-    for fw, types in (("onnx", "lstm gru rnn"), ("tf1", "lstm gru rnn"), ("cudnn", "lstm gru"), ("flax", "lstm gru")):
+    for fw, types in (("onnx", "lstm gru rnn"), ("tf1", "lstm gru rnn"), ("cudnn", "lstm gru"),
+                      ("flax", "lstm gru rnn")):
         for t in types.split():
             rep = report(flags_layout(LayerFlags(t, fw, 6, 5, True, 2)))
             for layer in rep.layers:
@@ -87,7 +88,7 @@ def test_unavailable_options_are_usage_errors(cli):
     r = cli("params", "-u", "5", "-i", "3", "-f", "cudnn", "-t", "rnn")
     assert (r.exit_code, r.stderr) == (2, "lstmcount: --framework cudnn has no rnn layer (it has: lstm, gru)\n")
     r = cli("layout", "-u", "5", "-i", "3", "-f", "flax", "--no-bias")
-    assert (r.exit_code, r.stderr) == (2, "lstmcount: --no-bias: linen LSTMCell/GRUCell have fixed biases\n")
+    assert (r.exit_code, r.stderr) == (2, "lstmcount: --no-bias: linen LSTMCell/GRUCell/SimpleCell have fixed biases\n")
 
 
 # --- ONNX layouts run in onnxruntime ---------------------------------------------------------------

@@ -35,7 +35,7 @@ SUPPORT: dict[str, Support] = {
     "tf1": Support(("lstm", "gru", "rnn"), False, proj=("lstm",), peepholes=("lstm",),
                    note="LSTMCell/GRUCell/BasicRNNCell always have a bias"),
     "cudnn": Support(("lstm", "gru"), False, note="CuDNNLSTM/CuDNNGRU always have both biases"),
-    "flax": Support(("lstm", "gru"), False, note="linen LSTMCell/GRUCell have fixed biases"),
+    "flax": Support(("lstm", "gru", "rnn"), False, note="linen LSTMCell/GRUCell/SimpleCell have fixed biases"),
 }
 FLAG_FRAMEWORKS = tuple(SUPPORT)
 

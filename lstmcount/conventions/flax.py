@@ -1,9 +1,16 @@
-"""Flax linen cells (flax/linen/recurrent.py): one Dense per gate and source.
+"""Flax linen cells (flax/linen/recurrent.py, checked with flax 0.12.8): one Dense per gate and side.
 
 LSTMCell (and OptimizedLSTMCell, same parameters): `ii, if, ig, io` kernels (I, H) without bias,
 `hi, hf, hg, ho` kernels (H, H) with bias (H): 4H(I + H + 1). GRUCell: `ir, iz, in` kernels
-(I, H) with bias, `hr, hz` kernels (H, H) without, `hn` kernel (H, H) with bias: 3H(I + H + 1) + H.
-Kernels are stored in × out. Stacks `layers_k/`, directions `forward_rnn/` and `backward_rnn/`.
+(I, H) with bias, `hr, hz` kernels (H, H) without, `hn` kernel (H, H) with bias: 3H(I + H + 1) + H;
+its candidate is tanh(in(x) + r * hn(h)), the reset gate after the recurrent product (reset_after).
+SimpleCell: `i` kernel (I, H) with bias, `h` kernel (H, H) without. Kernels are stored in × out;
+params are listed in Flax's own order (per gate, input side then hidden side).
+
+Paths under variables["params"], as nn.RNN names them: `cell/ii/kernel`; nn.Bidirectional adds
+`forward_rnn/` and `backward_rnn/`; a stack kept as a list attribute `layers` in setup() adds
+`layers_k/`. Code that builds cells inline in an @nn.compact method gets `LSTMCell_k/` or
+`RNN_k/cell/` instead: the prefix is the user's; the parameters under it are these.
 """
 
 from __future__ import annotations
@@ -11,12 +18,15 @@ from __future__ import annotations
 from ..layout import BIAS, KERNEL, RECURRENT, LayerLayout, Weight
 from ..spec import LayerFlags
 
-# (param name, gate, has bias) for the input-side and the hidden-side Dense layers
-LSTM = ((("ii", "input", False), ("if", "forget", False), ("ig", "cell", False), ("io", "output", False)),
-        (("hi", "input", True), ("hf", "forget", True), ("hg", "cell", True), ("ho", "output", True)))
-GRU = ((("ir", "reset", True), ("iz", "update", True), ("in", "candidate", True)),
-       (("hr", "reset", False), ("hz", "update", False), ("hn", "candidate", True)))
-CLASS = {"lstm": "LSTMCell", "gru": "GRUCell"}
+# per gate: (input-side Dense, its bias?), (hidden-side Dense, its bias?)
+GATES = {
+    "lstm": (("input", ("ii", False), ("hi", True)), ("forget", ("if", False), ("hf", True)),
+             ("cell", ("ig", False), ("hg", True)), ("output", ("io", False), ("ho", True))),
+    "gru": (("reset", ("ir", True), ("hr", False)), ("update", ("iz", True), ("hz", False)),
+            ("candidate", ("in", True), ("hn", True))),
+    "rnn": (("hidden", ("i", True), ("h", False)),),
+}
+CLASS = {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "SimpleCell"}
 
 
 def _term(kind: str, name: str) -> str:
@@ -26,7 +36,6 @@ def _term(kind: str, name: str) -> str:
 
 
 def from_flags(f: LayerFlags) -> list[LayerLayout]:
-    table = LSTM if f.type == "lstm" else GRU
     dirs: tuple[str | None, ...] = ("forward", "backward") if f.bidirectional else (None,)
     h = f.units
     weights: list[Weight] = []
@@ -34,12 +43,12 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
         in_dim = f.input if k == 0 else h * len(dirs)
         depth = k if f.num_layers > 1 else None
         for d in dirs:
-            prefix = (f"layers_{k}/" if f.num_layers > 1 else "") + ("" if d is None else f"{d}_rnn/")
-            for (side, role, rows) in ((table[0], KERNEL, in_dim), (table[1], RECURRENT, h)):
-                for name, gate, bias in side:
+            prefix = (f"layers_{k}/" if f.num_layers > 1 else "") + ("" if d is None else f"{d}_rnn/") + "cell/"
+            for gate, *sides in GATES[f.type]:
+                for (name, bias), role, rows in zip(sides, (KERNEL, RECURRENT), (in_dim, h), strict=True):
                     weights.append(Weight(f"{prefix}{name}/kernel", (rows, h), role, None, (gate,), True, d, depth))
                     if bias:
                         weights.append(Weight(f"{prefix}{name}/bias", (h,), BIAS, None, (gate,), True, d, depth,
                                               terms=(_term(f.type, name),)))
-    # GRUCell: n = tanh(in(x) + r * hn(h)), the reset gate after the recurrent product
-    return [LayerLayout("cell", CLASS[f.type], tuple(weights), None, True, "reset_after" if f.type == "gru" else None)]
+    variant = "reset_after" if f.type == "gru" else None
+    return [LayerLayout("params", CLASS[f.type], tuple(weights), None, True, variant)]
