@@ -367,9 +367,12 @@ def parse_size(text: str) -> int:
 
 @app.command()
 def verify(
-    configs: Annotated[list[str], typer.Argument(help="YAML model specs (or - for standard input), Keras "
-                                                      ".keras/.json files, PyTorch state_dicts, ONNX files.",
-                                                 show_default=False)],
+    configs: Annotated[list[str] | None, typer.Argument(help="YAML model specs (or - for standard input), Keras "
+                                                             ".keras/.json files, PyTorch state_dicts, ONNX "
+                                                             "files.", show_default=False)] = None,
+    units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
+    framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
+    no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None,
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable results.")] = False,
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
                                                             "(Keras model.summary(), PyTorch module listing).")]
@@ -379,7 +382,8 @@ def verify(
     output: Annotated[str | None, typer.Option("--output", "-O", help="Write the results to this file "
                                                                       "(atomically) instead of stdout.")] = None,
 ) -> None:
-    """Build each model in the real framework and reconcile it with the analytic count, weight by weight.
+    """Build each model (or the layer the flags describe) in the real framework and reconcile it with the
+    analytic count, weight by weight.
 
     Exit 0 when every file matches (and its expect: block holds), 1 when any does not.
     """
@@ -387,6 +391,7 @@ def verify(
     from .accounting import report
     from .bridges import bridge
     from .conventions import layout
+    from .conventions.flags import check as conventions_check
     from .output import write
     from .render import human_bytes
     from .render.verify import render_json, render_table
@@ -394,6 +399,14 @@ def verify(
 
     with guarded():
         limit = parse_size(max_memory)
+        flags = _layer_flags(configs[0] if configs else None, units, input, type, framework, bidirectional,
+                             num_layers, no_bias, reset_after, proj_size, False)
+        if flags is not None:
+            if flags.framework not in ("keras", "pytorch"):
+                raise UsageError(f"verify builds a layer from flags in keras or pytorch; the {flags.framework} "
+                                 "layouts are proven by lstmcount's tests (its README says how)")
+            conventions_check(flags)
+        configs = configs or []
         if configs.count("-") > 1:
             raise UsageError("standard input (-) can be read only once")
         from .readers import is_onnx, is_state_dict
@@ -401,6 +414,8 @@ def verify(
         state_dicts = [path for path in configs if is_state_dict(path)]
         onnx_files = [path for path in configs if is_onnx(path)]
         models = [spec.load(path) for path in configs if path not in state_dicts and path not in onnx_files]
+        if flags is not None:
+            models.append(spec.model_from_flags(flags))
         layouts = [layout(m) for m in models]
         reports = [report(lay) for lay in layouts]
         for model, rep in zip(models, reports, strict=True):

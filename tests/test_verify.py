@@ -214,3 +214,15 @@ def test_verify_onnx_refusals(tmp_path):
     _gru_file(tmp_path / "gru.onnx")
     r = run("verify", str(tmp_path / "gru.onnx"), pre="import sys; sys.modules['onnxruntime'] = None")
     assert r.returncode == 3 and "pip install 'lstmcount[onnx]'" in r.stderr
+
+
+def test_verify_a_layer_from_flags():
+    r = run("verify", "-u", "75", "-i", "28", "-t", "gru", "--bidirectional", "--json")
+    data = json.loads(r.stdout)
+    assert r.returncode == 0 and data["ok"], r.stderr
+    assert data["files"][0]["total"] == {"expected": 2 * 3 * 75 * (28 + 75 + 2), "actual": 47_250, "native": 47_250}
+    r = run("verify", "-u", "5", "-i", "3", "-f", "pytorch", "--proj-size", "2", "--num-layers", "2", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["files"][0]["total"]["native"] == \
+        4 * 5 * (3 + 2 + 2) + 2 * 5 + 4 * 5 * (2 + 2 + 2) + 2 * 5  # weight_hr_l{k} (2, 5) per layer
+    r = run("verify", "-u", "5", "-i", "3", "-f", "tf1")
+    assert r.returncode == 2 and "verify builds a layer from flags in keras or pytorch" in r.stderr
