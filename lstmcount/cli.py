@@ -214,6 +214,9 @@ def layout(
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: only this layer (by "
                                                               "name); with --to, the recurrent layer to convert "
                                                               "(needed when there are several).")] = None,
+    save: Annotated[str | None, typer.Option("--save", help="With --to and a state_dict or ONNX file: also "
+                                                            "write the converted weights to this NumPy .npz "
+                                                            "file (by target tensor name).")] = None,
     json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Show every weight tensor: its shape, gate axis and each gate's [start, stop) slice, in storage order."""
@@ -236,8 +239,20 @@ def layout(
             else:
                 picked = pick(config or "-", layer)
                 rec = recipe(picked.flags, to.value, picked.tensor_names())
+            if save is not None:
+                if flags is not None or not picked.tensor_file:
+                    raise UsageError("--save converts the weights stored in a state_dict or ONNX file; a spec, a "
+                                     "Keras file or flags give no weights to convert")
+                from .convert import npz
+                from .readers import tensor_arrays
+
+                write(npz(rec, tensor_arrays(config or "-")), save, "--save")
+                sys.stderr.write(f"{save}: {len({s.target for s in rec.steps})} converted tensors for {to.value}"
+                                 f"{'' if rec.exact else ' (NOT exact: see the notes)'}\n")
             write(recipe_json(rec) if json_ else recipe_text(rec), output)
             return
+        if save is not None:
+            raise UsageError("--save goes with --to")
         if flags is not None:
             lay = flags_layout(flags)
         elif _is_tensor_file(config or "-"):

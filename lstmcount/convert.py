@@ -273,6 +273,20 @@ def apply(rec: Recipe, arrays: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def npz(rec: Recipe, arrays: dict[str, Any]) -> bytes:
+    """Carry out a recipe and pack the converted tensors as a NumPy .npz (target tensor names as keys),
+    in the sources' floating-point type."""
+    import io
+
+    import numpy as np
+
+    used = [np.asarray(arrays[p.tensor]) for step in rec.steps for p in step.parts]
+    dtype = np.result_type(*[a.dtype for a in used]) if used else np.float32
+    buf = io.BytesIO()
+    np.savez(buf, **{k: v.astype(dtype) for k, v in apply(rec, arrays).items()})
+    return buf.getvalue()
+
+
 def _repack(part: Part, src: Any, view: Any, axis: int) -> None:
     """Move gate blocks into or out of cuDNN's packed blocks. A packed block (rows, units) holds the
     (units, rows) matrix row by row; an ordinary block is that matrix (gates on axis 0) or its

@@ -320,6 +320,17 @@ def recurrent_flags(path: str) -> dict[str, LayerFlags]:
     return out
 
 
+def tensor_arrays(path: str) -> dict[str, Any]:
+    """Every tensor of a state_dict or ONNX file as a NumPy array, by its key or initializer name."""
+    if is_onnx(path):
+        from onnx import numpy_helper
+
+        model = onnx_model(path)
+        return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    return {(f"{prefix}.{leaf}" if prefix else leaf): tensor.detach().cpu().numpy()
+            for prefix, _, tensors in state_dict_modules(path) for leaf, tensor in tensors.items()}
+
+
 def is_tensor_file(path: str) -> bool:
     """A file that holds tensors rather than a model description: a PyTorch state_dict or an ONNX model."""
     return is_state_dict(path) or is_onnx(path)

@@ -308,9 +308,14 @@ def test_a_state_dicts_layer_converts_to_keras_by_its_own_tensor_names(kind, tmp
     keras_load(model, apply(rec, arrays))
     x = inputs(picked.flags, 1)
     np.testing.assert_allclose(np.asarray(model(x)), torch_run(net["enc"], x), atol=2e-5)
-    r = cli("layout", str(path), "--layer", "enc", "--to", "keras")
+    r = cli("layout", str(path), "--layer", "enc", "--to", "keras", "--save", str(tmp_path / "keras.npz"))
     assert r.exit_code == 0, r.stderr
     assert "transpose(enc.weight_ih_l0) with" in r.stdout and "enc.weight_hh_l1_reverse" in r.stdout
+    saved = dict(np.load(tmp_path / "keras.npz"))  # the CLI's own conversion of the file's tensors
+    assert all(v.dtype == np.float32 for v in saved.values())
+    fresh = keras_model(picked.flags._replace(framework="keras"))
+    keras_load(fresh, saved)
+    np.testing.assert_allclose(np.asarray(fresh(x)), torch_run(net["enc"], x), atol=2e-5)
 
 
 def test_an_onnx_export_converts_back_to_the_modules_own_weights(tmp_path, cli):
@@ -333,9 +338,15 @@ def test_an_onnx_export_converts_back_to_the_modules_own_weights(tmp_path, cli):
     name = flags_layout(picked.flags._replace(framework="pytorch")).layers[0].name
     for key, value in module.state_dict().items():
         np.testing.assert_allclose(back[f"{name}/{key}"], value.numpy(), atol=1e-7)
-    r = cli("layout", str(path), "--to", "pytorch", "--json")
+    r = cli("layout", str(path), "--to", "pytorch", "--json", "--save", str(tmp_path / "torch.npz"))
     assert r.exit_code == 0, r.stderr
     assert {p["tensor"] for s in json.loads(r.stdout)["steps"] for p in s["parts"]} <= set(arrays)
+    saved = np.load(tmp_path / "torch.npz")
+    for key, value in module.state_dict().items():
+        np.testing.assert_array_equal(saved[f"{name}/{key}"], value.numpy())  # moved, not computed: bit for bit
+    for args in (("-u", "3", "-i", "2", "--to", "keras", "--save", "x.npz"), (str(path), "--save", "x.npz")):
+        r = cli("layout", *args)
+        assert r.exit_code == 2 and "--save" in r.stderr
 
 
 def test_file_layers_are_picked_by_name_or_refused_with_the_choices(tmp_path, cli):
