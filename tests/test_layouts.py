@@ -269,7 +269,8 @@ COMMAND_FLAGS = {
     "--type": ["lstm", "gru", "rnn", "x"], "--framework": ["keras", "pytorch", "onnx", "tf1", "cudnn", "flax", "jax"],
     "--units": ["0", "1", "7", "-3", "x", "10" + "0" * 20], "--input": ["1", "5", "0", ""],
     "--num-layers": ["1", "2", "0", "20000"], "--proj-size": ["0", "1", "3", "9"], "--budget": ["1", "500", "0", "x"],
-    "--max-bytes": ["1KiB", "3", "0", "2QB"], "--to": ["keras", "pytorch", "onnx"], "--layer": ["lstm", "nope"],
+    "--max-bytes": ["1KiB", "3", "0", "2QB"], "--to": ["keras", "pytorch", "onnx", "tf1", "cudnn", "flax"],
+    "--layer": ["lstm", "nope"], "--save": ["/tmp/lstmcount-fuzz.npz"],
     "--dtype": ["float16", "int4"], "--timesteps": ["3", "0"],
 }
 SWITCH_FLAGS = ["--bidirectional", "--no-bias", "--reset-after", "--no-reset-after", "--peepholes", "--json"]
