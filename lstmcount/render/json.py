@@ -6,35 +6,26 @@ import functools
 import json
 from typing import Any
 
-from ..accounting import ExtraRow, GateRow, LayerReport, Report
-from ..layout import Weight
+from ..accounting import LayerReport, Report
 
 
-def _head(layer: LayerReport) -> dict[str, Any]:
-    """The fields that name and place a layer."""
-    return {
+def layer_dict(layer: LayerReport) -> dict[str, Any]:
+    d: dict[str, Any] = {
         "name": layer.name,
         "type": layer.type,
         "params": layer.params,
         "trainable": layer.trainable,
         "non_trainable": layer.non_trainable,
         "output_shape": None if layer.output_shape is None else [None, *layer.output_shape],
-    }
-
-
-def _body(weights: tuple[Weight, ...], formula: str | None, macs: int | None, elementwise_flops: int | None,
-          recurrent: bool, gates: tuple[GateRow, ...], extras: tuple[ExtraRow, ...]) -> dict[str, Any]:
-    """The fields that describe a layer's weights: identical for identical layers."""
-    d: dict[str, Any] = {
         "weights": [{"name": w.name, "shape": list(w.shape), "params": w.params, "trainable": w.trainable}
-                    for w in weights],
-        "formula": formula,
-        "macs": macs,
-        "elementwise_flops": elementwise_flops,
+                    for w in layer.weights],
+        "formula": layer.formula,
+        "macs": layer.macs,
+        "elementwise_flops": layer.elementwise_flops,
     }
-    if recurrent:
+    if layer.recurrent:
         d["gates"] = []
-        for g in gates:
+        for g in layer.gates:
             row: dict[str, Any] = {"gate": g.gate, "kernel": g.kernel, "recurrent_kernel": g.recurrent_kernel,
                                    "bias": g.bias, "params": g.params}
             if g.direction is not None:
@@ -43,7 +34,7 @@ def _body(weights: tuple[Weight, ...], formula: str | None, macs: int | None, el
                 row["depth"] = g.depth
             d["gates"].append(row)
         d["extras"] = []
-        for e in extras:
+        for e in layer.extras:
             extra: dict[str, Any] = {"name": e.name, "params": e.params}
             if e.direction is not None:
                 extra["direction"] = e.direction
@@ -51,15 +42,6 @@ def _body(weights: tuple[Weight, ...], formula: str | None, macs: int | None, el
                 extra["depth"] = e.depth
             d["extras"].append(extra)
     return d
-
-
-def _body_args(layer: LayerReport) -> tuple[Any, ...]:
-    return (layer.weights, layer.formula, layer.macs, layer.elementwise_flops, layer.recurrent, layer.gates,
-            layer.extras)
-
-
-def layer_dict(layer: LayerReport) -> dict[str, Any]:
-    return {**_head(layer), **_body(*_body_args(layer))}
 
 
 def _fields(rep: Report) -> dict[str, Any]:
@@ -87,16 +69,20 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)  # separators ", " and ": "
 
 
 @functools.lru_cache(maxsize=1024)
-def _body_json(*args: Any) -> str:
-    """`_body` encoded, memoized (bounded) by everything it is made of: a 10,000-layer model repeats its layers."""
-    return _ENCODER.encode(_body(*args))
+def _unnamed_json(rest: tuple[Any, ...]) -> str:
+    """The encoding of a layer without its name (`rest` is every field after the name). Memoized,
+    bounded, by all of those fields: a model of thousands of layers repeats a few of them."""
+    return _ENCODER.encode(layer_dict(LayerReport("", *rest)))
+
+
+_UNNAMED_HEAD = '{"name": ""'
 
 
 def layer_json(layer: LayerReport) -> str:
-    """`layer_dict` encoded: the head encoded per layer, joined to the (memoized) body's encoding; with
-    the encoder's separators this is exactly the encoding of the merged dict."""
-    head = _ENCODER.encode(_head(layer))
-    return head[:-1] + ", " + _body_json(*_body_args(layer))[1:]
+    """`layer_dict` encoded: the name, then the rest as memoized (the name is the dict's first key)."""
+    unnamed = _unnamed_json(layer[1:])
+    assert unnamed.startswith(_UNNAMED_HEAD)
+    return '{"name": ' + _ENCODER.encode(layer.name) + unnamed[len(_UNNAMED_HEAD):]
 
 
 def render(rep: Report, **_: Any) -> str:
