@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmcount import UsageError, conventions, count, count_layer
+from lstmcount import SpecError, UsageError, conventions, count, count_layer
 from lstmcount.accounting import report
 from lstmcount.layout import Slice
 from lstmcount.spec import LayerFlags, loads, model_from_flags
@@ -172,6 +172,19 @@ def test_trainable_false_freezes_a_layer():
     r = rep("input_shape: [28, 28]\nlayers:\n- {type: LSTM, units: 75, trainable: false}\n"
             "- {type: Dense, units: 10}\n")
     assert (r.total, r.trainable, r.non_trainable) == (31_960, 760, 31_200)
+
+
+def test_repeated_layers_are_each_checked_and_counted():
+    # identical layers are built once per model; a value equal in Python (1 == 1.0 == true) is not the same argument
+    r = rep("input_shape: [null, 4]\nlayers:\n" + "- {type: LSTM, units: 2, return_sequences: true}\n" * 3
+            + "- {type: LSTM, units: 2, return_sequences: true, trainable: false}\n")
+    assert [layer.name for layer in r.layers] == ["lstm", "lstm_1", "lstm_2", "lstm_3"]
+    assert [layer.params for layer in r.layers] == [4 * ((4 + 2) * 2 + 2)] + [4 * ((2 + 2) * 2 + 2)] * 3
+    assert r.non_trainable == r.layers[3].params
+    for bad, message in (("true", "must be an integer, got true"), ("1.0", "must be an integer, got 1.0")):
+        with pytest.raises(SpecError, match=message):
+            rep("input_shape: [null, 1]\nlayers:\n- {type: LSTM, units: 1, return_sequences: true}\n"
+                f"- {{type: LSTM, units: {bad}, return_sequences: true}}\n")
 
 
 def test_enormous_layers_are_exact():

@@ -188,6 +188,21 @@ def _where(spec: LayerSpec, kind: Kind) -> str:
     return f"layer {spec.index} ({kind.name})"
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _same_layer(kind: Kind, args: dict[str, Any], shape: Shape | None) -> tuple[Any, ...] | None:
+    """What a layer's build depends on, when every argument is a plain value (a layer with a list or
+    a nested layer is built afresh): large models repeat a few layers many times. Each value's type
+    is part of it: 1, 1.0 and true are equal in Python, not to a layer's argument checks."""
+    key: list[Any] = [kind.name, shape]
+    for arg, value in args.items():
+        if type(value) not in _SCALARS:
+            return None
+        key += (arg, type(value), value)
+    return tuple(key)
+
+
 class Reported(Exception):
     """A nested build failed and has recorded its problems already."""
 
@@ -334,6 +349,7 @@ class Framework:
         problems: list[str] = []
         shape: Shape | None = model.input_shape
         layers: list[LayerLayout] = []
+        built: dict[tuple[Any, ...], LayerLayout] = {}  # layers already built, by _same_layer
         used: dict[str, int] = {}
         names: set[str] = set()
         broken = False
@@ -363,7 +379,14 @@ class Framework:
             if broken and self.tracks_shapes:
                 self.check_args(kind, spec, problems)
                 continue
-            layer, _, _ = self.build_layer(spec, shape, name, problems)
+            key = _same_layer(kind, spec.args, shape)
+            earlier = built.get(key) if key is not None else None
+            if earlier is not None:  # the same class, arguments and input: the same weights and output
+                layer: LayerLayout | None = LayerLayout(name, *earlier[1:])
+            else:
+                layer, _, _ = self.build_layer(spec, shape, name, problems)
+                if layer is not None and key is not None:
+                    built[key] = layer
             if layer is None:
                 broken = True
                 continue
