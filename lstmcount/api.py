@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-from math import prod
 from typing import Any
 
 from . import conventions
 from .accounting import Report, report
-from .conventions.flags import flag_layouts
+from .conventions.flags import flag_params
 from .spec import LayerFlags, LayerSpec, Model, load, loads
 
 __all__ = ["analyze", "count", "count_layer", "model_report"]
@@ -50,11 +49,7 @@ def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras
     """
     flags = LayerFlags(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size,
                        peepholes)
-    total = 0
-    for layer in flag_layouts(flags):
-        for w in layer.weights:
-            total += prod(w.shape)
-    return total
+    return flag_params(flags)
 
 
 def count_layer(framework: str, type: str, input_shape: tuple[int | None, ...] | None = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,6 +247,15 @@ class Framework:
             weights, out = kind.build(self._quick_ctx, full, shape)
             variant = kind.variant(full) if kind.variant else None
         return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent, variant)
+
+    def quick_weights(self, type_name: str, args: dict[str, Any], shape: Shape | None
+                      ) -> tuple[Sequence[Weight], Shape | None]:
+        """`quick`'s weights and output shape alone (all that `count()` needs)."""
+        kind = self.kinds[type_name]
+        if kind.wrap is not None:
+            layer = self.quick(type_name, args, shape)
+            return layer.weights, layer.output_shape
+        return kind.build(self._quick_ctx, {**self.table(kind)[1], **args}, shape)
 
     def kind(self, type_name: str, problems: list[str] | None, spec: LayerSpec | None = None) -> Kind | None:
         key = type_name
