@@ -536,6 +536,11 @@ def flag_layers(f: LayerFlags) -> list[tuple[str, dict[str, Any]]]:
     return layers
 
 
+# The arguments of `flag_layers`' layers that take --units and --input (a Keras layer takes its input
+# size from the incoming shape instead).
+FLAG_SIZE_ARGS: dict[str, tuple[str, str | None]] = {"keras": ("units", None), "pytorch": ("hidden_size", "input_size")}
+
+
 def flag_input_shape(f: LayerFlags) -> tuple[int | None, ...] | None:
     return (None, f.input) if f.framework == "keras" else None
 

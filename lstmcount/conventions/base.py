@@ -248,14 +248,15 @@ class Framework:
             variant = kind.variant(full) if kind.variant else None
         return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent, variant)
 
-    def quick_weights(self, type_name: str, args: dict[str, Any], shape: Shape | None
-                      ) -> tuple[Sequence[Weight], Shape | None]:
-        """`quick`'s weights and output shape alone (all that `count()` needs)."""
+    def quick_args(self, type_name: str, args: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
+        """A layer class and its arguments (known to be valid) with the class's defaults filled in."""
         kind = self.kinds[type_name]
-        if kind.wrap is not None:
-            layer = self.quick(type_name, args, shape)
-            return layer.weights, layer.output_shape
-        return kind.build(self._quick_ctx, {**self.table(kind)[1], **args}, shape)
+        return kind, {**self.table(kind)[1], **args}
+
+    def quick_build(self, kind: Kind, full: dict[str, Any], shape: Shape | None
+                    ) -> tuple[Sequence[Weight], Shape | None]:
+        """The kind's build function on complete, valid arguments: its weights and output shape."""
+        return kind.build(self._quick_ctx, full, shape)
 
     def kind(self, type_name: str, problems: list[str] | None, spec: LayerSpec | None = None) -> Kind | None:
         key = type_name

@@ -7,15 +7,16 @@ module each. The table below says which options each framework has.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from math import prod
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import UsageError
 from ..layout import LayerLayout, ModelLayout
-from ..spec import LayerFlags, check_numbers, flag_input_shape, flag_layers
+from ..spec import FLAG_SIZE_ARGS, LayerFlags, check_numbers, flag_input_shape, flag_layers
 from . import cudnn, flax, onnx, tf1
-from .base import Framework
+from .base import Framework, Kind
 from .keras import KERAS
 from .pytorch import PYTORCH
 
@@ -47,6 +48,11 @@ def check(f: LayerFlags) -> None:
     if support is None:
         raise UsageError(f"--framework must be one of {', '.join(SUPPORT)}, got {f.framework!r}")
     check_numbers(f)
+    _check_options(f, support)
+
+
+def _check_options(f: LayerFlags, support: Support) -> None:
+    """Whether the framework has the type and options asked for (the sizes aside)."""
     if f.type not in support.types:
         raise UsageError(f"--framework {f.framework} has no {f.type} layer (it has: {', '.join(support.types)})")
     if not f.bias and not support.no_bias:
@@ -99,19 +105,56 @@ TABLES: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
 
 
 def flag_params(f: LayerFlags) -> int:
-    """The parameters of the layers the flags describe (checked first): the same tables and build
-    functions as `flag_layouts`, summed as the weights are built (the fast path of `count()`)."""
-    check(f)
-    table = TABLES.get(f.framework)
-    if table is None:
-        return sum(layer.params for layer in BUILDERS[f.framework](f))
-    total = 0
+    """The parameters of the layers the flags describe (checked first, as `flag_layouts` does): the same
+    tables and build functions, summed as the weights are built (the fast path of `count()`)."""
+    try:
+        plan = _plan(f.type, f.framework, f.bidirectional, f.num_layers, f.bias, f.reset_after, f.proj_size,
+                     f.peepholes)
+    except TypeError:  # an unhashable value: check() says what is wrong with it
+        plan = None
+    if plan is None:
+        return sum(layer.params for layer in flag_layouts(f))
+    check_numbers(f)  # the options were checked with the plan
+    table = TABLES[f.framework]
+    units_arg, input_arg = FLAG_SIZE_ARGS[f.framework]
     shape = flag_input_shape(f)
-    for type_name, args in flag_layers(f):
-        weights, shape = table.quick_weights(type_name, args, shape)
+    total = 0
+    for kind, template in plan:
+        args = dict(template)
+        args[units_arg] = f.units
+        if input_arg is not None:
+            args[input_arg] = f.input
+        weights, shape = table.quick_build(kind, args, shape)
         for w in weights:
             total += prod(w.shape)
     return total
+
+
+PLAN_MAX_LAYERS = 16  # a plan keeps a dict per layer: deeper stacks are built layer by layer
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _plan(layer_type: str, framework: str, bidirectional: bool, num_layers: int, bias: bool, reset_after: bool | None,
+          proj_size: int | None, peepholes: bool) -> tuple[tuple[Kind, dict[str, Any]], ...] | None:
+    """A build plan for flags with these options: the layers `flag_layers` gives, each as its kind and
+    its arguments with the defaults filled in, all but the sizes (FLAG_SIZE_ARGS), which each call sets.
+
+    None where there is no plan: options this framework does not have (`check` will say so), a
+    framework without a layer table, a deep stack, or a wrapper (Keras Bidirectional builds its
+    nested layer).
+    """
+    f = LayerFlags(layer_type, framework, 1, 1, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
+    support, table = SUPPORT.get(framework), TABLES.get(framework)
+    if support is None or table is None or type(num_layers) is not int or not 0 < num_layers <= PLAN_MAX_LAYERS:
+        return None
+    try:
+        _check_options(f, support)
+    except UsageError:
+        return None
+    plan = [table.quick_args(type_name, args) for type_name, args in flag_layers(f)]
+    if any(kind.wrap is not None for kind, _ in plan):
+        return None
+    return tuple(plan)
 
 
 def flags_layout(f: LayerFlags) -> ModelLayout:
