@@ -481,13 +481,17 @@ _KERAS_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 _TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
+def sizes_ok(layer_type: Any, units: Any, inp: Any, layers: Any, proj: Any) -> bool:
+    """Whether the sizes in `params` flags are all valid, in one expression (`check_numbers` says what is not)."""
+    return (layer_type in _KERAS_CLASS and type(units) is int and type(inp) is int and type(layers) is int
+            and 0 < units <= MAX_SIZE and 0 < inp <= MAX_SIZE and 0 < layers <= MAX_DEPTH_LAYERS
+            and (proj is None or (type(proj) is int and 0 <= proj < units)))
+
+
 def check_numbers(f: LayerFlags) -> None:
     """The sizes in `params` flags: integers, positive (UsageError)."""
-    units, inp, layers, proj = f.units, f.input, f.num_layers, f.proj_size
-    if (f.type in _KERAS_CLASS and type(units) is int and type(inp) is int and type(layers) is int
-            and 0 < units <= MAX_SIZE and 0 < inp <= MAX_SIZE and 0 < layers <= MAX_DEPTH_LAYERS
-            and (proj is None or (type(proj) is int and 0 <= proj < units))):
-        return  # the common case in a sweep, in one expression; the checks below say what is wrong
+    if sizes_ok(f.type, f.units, f.input, f.num_layers, f.proj_size):
+        return  # the common case in a sweep; the checks below say what is wrong
     if f.type not in _KERAS_CLASS:
         raise UsageError(f"--type must be one of {', '.join(_KERAS_CLASS)}, got {f.type!r}")
     for flag, value, most in (("--units", f.units, MAX_SIZE), ("--input", f.input, MAX_SIZE),
@@ -542,7 +546,12 @@ FLAG_SIZE_ARGS: dict[str, tuple[str, str | None]] = {"keras": ("units", None), "
 
 
 def flag_input_shape(f: LayerFlags) -> tuple[int | None, ...] | None:
-    return (None, f.input) if f.framework == "keras" else None
+    return input_shape_of(f.framework, f.input)
+
+
+def input_shape_of(framework: str, inp: int) -> tuple[int | None, ...] | None:
+    """The model input the flags' --input gives: a Keras sequence of `inp` features (PyTorch tracks no shapes)."""
+    return (None, inp) if framework == "keras" else None
 
 
 def model_from_flags(f: LayerFlags) -> Model:

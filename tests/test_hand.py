@@ -287,6 +287,20 @@ def test_count_rejects_bad_values(kwargs, message):
         count("lstm", **kwargs)
 
 
+def test_count_plans_leave_checks_and_sizes_to_each_call():
+    # a build plan is kept per set of options; every call still checks and sets its own sizes
+    assert count("lstm", units=4, input=3, framework="pytorch", proj_size=1) == 4 * 4 * (3 + 1) + 2 * 16 + 4
+    assert count("lstm", units=5, input=2, framework="pytorch", proj_size=2) == 4 * 5 * (2 + 2) + 2 * 20 + 10
+    for kwargs, message in [({"units": 0}, "--units must be a positive integer"),
+                            ({"proj_size": True}, "--proj-size must be an integer, got true"),
+                            ({"num_layers": True}, "--num-layers must be an integer, got true"),
+                            ({"framework": "keras"}, "--proj-size applies only to an LSTM in pytorch")]:
+        with pytest.raises(UsageError, match=re.escape(message)):
+            count("lstm", **{"units": 4, "input": 3, "framework": "pytorch", "proj_size": 1, **kwargs})
+    with pytest.raises(UsageError, match=re.escape("--units must be a positive integer")):
+        count("gru", units=0, input=3, reset_after=[])  # an unhashable option: the sizes are still checked first
+
+
 # --- compute: --timesteps ------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,7 +229,7 @@ class Framework:
 
     def __post_init__(self) -> None:
         self._lower = {k.lower(): v for k, v in self.kinds.items()}
-        self._quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")
+        self.quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")  # what build functions get on the fast path
 
     def quick(self, type_name: str, args: dict[str, Any], shape: Shape | None) -> LayerLayout:
         """Build a layer from arguments already known to be valid (the fast path of `count()`).
@@ -244,7 +244,7 @@ class Framework:
             weights, out = kind.wrap(inner_layout, full)
             variant = inner_layout.variant
         else:
-            weights, out = kind.build(self._quick_ctx, full, shape)
+            weights, out = kind.build(self.quick_ctx, full, shape)
             variant = kind.variant(full) if kind.variant else None
         return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent, variant)
 
@@ -252,11 +252,6 @@ class Framework:
         """A layer class and its arguments (known to be valid) with the class's defaults filled in."""
         kind = self.kinds[type_name]
         return kind, {**self.table(kind)[1], **args}
-
-    def quick_build(self, kind: Kind, full: dict[str, Any], shape: Shape | None
-                    ) -> tuple[Sequence[Weight], Shape | None]:
-        """The kind's build function on complete, valid arguments: its weights and output shape."""
-        return kind.build(self._quick_ctx, full, shape)
 
     def kind(self, type_name: str, problems: list[str] | None, spec: LayerSpec | None = None) -> Kind | None:
         key = type_name

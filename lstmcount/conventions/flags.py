@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 
 from ..errors import UsageError
 from ..layout import LayerLayout, ModelLayout
-from ..spec import FLAG_SIZE_ARGS, LayerFlags, check_numbers, flag_input_shape, flag_layers
+from ..spec import FLAG_SIZE_ARGS, LayerFlags, check_numbers, flag_input_shape, flag_layers, input_shape_of, sizes_ok
 from . import cudnn, flax, onnx, tf1
-from .base import Framework, Kind
+from .base import BuildFn, Framework
 from .keras import KERAS
 from .pytorch import PYTORCH
 
@@ -104,27 +104,29 @@ def flag_layouts(f: LayerFlags) -> list[LayerLayout]:
 TABLES: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
 
 
-def flag_params(f: LayerFlags) -> int:
-    """The parameters of the layers the flags describe (checked first, as `flag_layouts` does): the same
-    tables and build functions, summed as the weights are built (the fast path of `count()`)."""
+def count_params(layer_type: str, framework: str, units: int, inp: int, bidirectional: bool = False,
+                 num_layers: int = 1, bias: bool = True, reset_after: bool | None = None,
+                 proj_size: int | None = None, peepholes: bool = False) -> int:
+    """The parameters of the layers these flags describe, checked as `flag_layouts` checks them (UsageError):
+    the same tables and build functions, summed as the weights are built (the fast path of `count()`)."""
     try:
-        plan = _plan(f.type, f.framework, f.bidirectional, f.num_layers, f.bias, f.reset_after, f.proj_size,
-                     f.peepholes)
-    except TypeError:  # an unhashable value: check() says what is wrong with it
+        plan = _plan(layer_type, framework, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
+    except TypeError:  # an unhashable value: `check` says what is wrong with it
         plan = None
-    if plan is None:
+    if plan is None or not sizes_ok(layer_type, units, inp, num_layers, proj_size):
+        f = LayerFlags(layer_type, framework, units, inp, bidirectional, num_layers, bias, reset_after, proj_size,
+                       peepholes)
         return sum(layer.params for layer in flag_layouts(f))
-    check_numbers(f)  # the options were checked with the plan
-    table = TABLES[f.framework]
-    units_arg, input_arg = FLAG_SIZE_ARGS[f.framework]
-    shape = flag_input_shape(f)
+    ctx = TABLES[framework].quick_ctx
+    units_arg, input_arg = FLAG_SIZE_ARGS[framework]
+    shape = input_shape_of(framework, inp)
     total = 0
-    for kind, template in plan:
+    for build, template in plan:
         args = dict(template)
-        args[units_arg] = f.units
+        args[units_arg] = units
         if input_arg is not None:
-            args[input_arg] = f.input
-        weights, shape = table.quick_build(kind, args, shape)
+            args[input_arg] = inp
+        weights, shape = build(ctx, args, shape)
         for w in weights:
             total += prod(w.shape)
     return total
@@ -135,9 +137,10 @@ PLAN_MAX_LAYERS = 16  # a plan keeps a dict per layer: deeper stacks are built l
 
 @functools.lru_cache(maxsize=256, typed=True)
 def _plan(layer_type: str, framework: str, bidirectional: bool, num_layers: int, bias: bool, reset_after: bool | None,
-          proj_size: int | None, peepholes: bool) -> tuple[tuple[Kind, dict[str, Any]], ...] | None:
-    """A build plan for flags with these options: the layers `flag_layers` gives, each as its kind and
-    its arguments with the defaults filled in, all but the sizes (FLAG_SIZE_ARGS), which each call sets.
+          proj_size: int | None, peepholes: bool) -> tuple[tuple[BuildFn, dict[str, Any]], ...] | None:
+    """A build plan for flags with these options: the layers `flag_layers` gives, each as its kind's build
+    function and its arguments with the defaults filled in, all but the sizes (FLAG_SIZE_ARGS), which
+    each call sets.
 
     None where there is no plan: options this framework does not have (`check` will say so), a
     framework without a layer table, a deep stack, or a wrapper (Keras Bidirectional builds its
@@ -154,7 +157,7 @@ def _plan(layer_type: str, framework: str, bidirectional: bool, num_layers: int,
     plan = [table.quick_args(type_name, args) for type_name, args in flag_layers(f)]
     if any(kind.wrap is not None for kind, _ in plan):
         return None
-    return tuple(plan)
+    return tuple((kind.build, args) for kind, args in plan)
 
 
 def flags_layout(f: LayerFlags) -> ModelLayout:
@@ -162,4 +165,4 @@ def flags_layout(f: LayerFlags) -> ModelLayout:
     return ModelLayout(f.framework, None, flag_input_shape(f), _named(flag_layouts(f)))
 
 
-__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "check", "flag_layouts", "flag_params", "flags_layout"]
+__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "check", "count_params", "flag_layouts", "flags_layout"]
