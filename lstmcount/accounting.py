@@ -5,6 +5,7 @@ Pure functions over frozen dataclasses; nothing here prints or imports a framewo
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 from .layout import BIAS, EXTRA, KERNEL, RECURRENT, LayerLayout, ModelLayout, Shape, Weight
@@ -92,18 +93,18 @@ def _groups(weights: tuple[Weight, ...]) -> list[list[Weight]]:
     return list(out.values())
 
 
-def gate_rows(layer: LayerLayout) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, ...]]:
-    """Each gate's share of the kernel, recurrent kernel and bias, per direction and depth.
+def gate_rows(weights: tuple[Weight, ...]) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, ...]]:
+    """Each gate's share of a recurrent layer's kernel, recurrent kernel and bias, per direction and depth.
 
     A gated weight is split evenly along its gate axis; weights without gates (a projection,
     peepholes) are extras. Gates are listed in the framework's storage order.
     """
-    fast = _even_gates(layer)
+    fast = _even_gates(weights)
     if fast is not None:
         return fast
     shares: dict[tuple[int | None, str | None, str], dict[str, int]] = {}
     extras: list[ExtraRow] = []
-    for w in layer.weights:
+    for w in weights:
         if not w.gates or w.role not in (KERNEL, RECURRENT, BIAS):
             extras.append(ExtraRow(w.name, w.params, w.direction, w.depth))
             continue
@@ -122,12 +123,12 @@ def gate_rows(layer: LayerLayout) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, 
     return gates, tuple(extras)
 
 
-def _even_gates(layer: LayerLayout) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, ...]] | None:
+def _even_gates(weights: tuple[Weight, ...]) -> tuple[tuple[GateRow, ...], tuple[ExtraRow, ...]] | None:
     """The common case, kept cheap: within each direction and depth, every gated tensor carries the
     same gates, so each gate holds the same share. None when a layer is laid out otherwise."""
     groups: dict[tuple[int | None, str | None], list[Any]] = {}
     extras: list[ExtraRow] = []
-    for w in layer.weights:
+    for w in weights:
         if not w.gates or w.role not in _ROLE_INDEX:
             extras.append(ExtraRow(w.name, w.params, w.direction, w.depth))
             continue
@@ -187,37 +188,56 @@ def _matrices(kernel: Weight, recurrent: Weight) -> str:
     return f"{_dims(k)} + {_dims(r)}"
 
 
-def formula(layer: LayerLayout) -> str | None:
+def formula(weights: tuple[Weight, ...], recurrent: bool) -> str | None:
     """The count written out with the layer's own numbers, derived from its weights."""
-    if not layer.weights:
+    if not weights:
         return None
-    if not layer.recurrent:
-        return f"{_combine([_dims(w.shape) for w in layer.weights])} = {layer.params:,}"
-    if any(w.row_roles or w.direction_axis is not None for w in layer.weights):
-        return f"{_combine([_dims(w.shape) for w in layer.weights])} = {layer.params:,}"
+    params = sum(w.params for w in weights)
+    if not recurrent:
+        return f"{_combine([_dims(w.shape) for w in weights])} = {params:,}"
+    if any(w.row_roles or w.direction_axis is not None for w in weights):
+        return f"{_combine([_dims(w.shape) for w in weights])} = {params:,}"
     terms = []
-    for group in _groups(layer.weights):
+    for group in _groups(weights):
         kernels = [w for w in group if w.role == KERNEL]
         recurrents = [w for w in group if w.role == RECURRENT]
         if len(kernels) != 1 or len(recurrents) != 1:  # per-gate tensors (Flax): write them out
-            return f"{_combine([_dims(w.shape) for w in layer.weights])} = {layer.params:,}"
-        kernel, recurrent = kernels[0], recurrents[0]
-        inner = [_matrices(kernel, recurrent)]
+            return f"{_combine([_dims(w.shape) for w in weights])} = {params:,}"
+        inner = [_matrices(kernels[0], recurrents[0])]
         biases = [_dims(w.per_gate_shape) for w in group if w.role == BIAS]
         if biases:
             inner.append(_combine(biases))
-        gated = _times(len(kernel.gates), " + ".join(inner))
+        gated = _times(len(kernels[0].gates), " + ".join(inner))
         extras = [_dims(w.shape) for w in group if w.role == EXTRA]
         terms.append(" + ".join([gated, *extras]))
-    return f"{_combine(terms)} = {layer.params:,}"
+    return f"{_combine(terms)} = {params:,}"
+
+
+class _Counts(NamedTuple):
+    """Everything a layer's report derives from its weights alone."""
+
+    params: int
+    trainable: int
+    gates: tuple[GateRow, ...]
+    extras: tuple[ExtraRow, ...]
+    formula: str | None
+
+
+@functools.lru_cache(maxsize=1024)
+def _counts(weights: tuple[Weight, ...], recurrent: bool) -> _Counts:
+    """Counts, gate rows and formula of a layer with these weights. Memoized (bounded): large models
+    repeat the same layer many times, and the key is the whole weight description, so equal keys
+    always give equal results."""
+    gates, extras = gate_rows(weights) if recurrent else ((), ())
+    return _Counts(sum(w.params for w in weights), sum(w.params for w in weights if w.trainable), gates, extras,
+                   formula(weights, recurrent))
 
 
 def layer_report(layer: LayerLayout, steps: int | None = None) -> LayerReport:
-    gates, extras = gate_rows(layer) if layer.recurrent else ((), ())
-    trainable = sum(w.params for w in layer.weights if w.trainable)
-    macs, elementwise = compute(layer, gates, steps) if steps is not None else (None, None)
-    return LayerReport(layer.name, layer.type, layer.params, trainable, layer.weights, gates, extras,
-                       formula(layer), layer.output_shape, layer.recurrent, macs, elementwise)
+    c = _counts(layer.weights, layer.recurrent)
+    macs, elementwise = compute(layer, c.gates, steps) if steps is not None else (None, None)
+    return LayerReport(layer.name, layer.type, c.params, c.trainable, layer.weights, c.gates, c.extras,
+                       c.formula, layer.output_shape, layer.recurrent, macs, elementwise)
 
 
 def report(layout: ModelLayout, dtype: str = "float32", timesteps: int | None = None) -> Report:

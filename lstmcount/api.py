@@ -9,13 +9,12 @@
 
 from __future__ import annotations
 
-from math import prod
 from typing import Any
 
 from . import conventions
 from .accounting import Report, report
-from .conventions.flags import flag_layouts
-from .spec import LayerFlags, LayerSpec, Model, load, loads
+from .conventions.flags import count_params
+from .spec import LayerSpec, Model, load, loads
 
 __all__ = ["analyze", "count", "count_layer", "model_report"]
 
@@ -48,13 +47,8 @@ def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras
     framework tables and build functions as a spec file, without locations or problem collection.
     Bad values raise UsageError.
     """
-    flags = LayerFlags(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size,
-                       peepholes)
-    total = 0
-    for layer in flag_layouts(flags):
-        for w in layer.weights:
-            total += prod(w.shape)
-    return total
+    return count_params(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size,
+                        peepholes)
 
 
 def count_layer(framework: str, type: str, input_shape: tuple[int | None, ...] | None = None,

@@ -74,30 +74,40 @@ def _mark(loader: _Loader, node: yaml.Node) -> Loc:
     return Loc(loader.filename, m.line + 1, m.column + 1)
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocDict:
     if not isinstance(node, yaml.MappingNode):
         raise yaml.constructor.ConstructorError(None, None, f"expected a mapping, found {node.id}",
                                                 node.start_mark)
-    own = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
-    loader.flatten_mapping(node)  # resolves `<<: *anchor`: merged pairs first, the mapping's own after
+    # `<<: *anchor` merges: the mapping's own keys, remembered before flattening puts merged pairs first
+    own = [k for k, _ in node.value if k.tag != _MERGE] if any(k.tag == _MERGE for k, _ in node.value) else None
+    loader.flatten_mapping(node)
     out = LocDict()
     out.loc = _mark(loader, node)
-    out.key_locs = {}
+    out.key_locs = key_locs = {}
+    filename = loader.filename
     seen: set[Any] = set()
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, (str, int, float, bool)) and key is not None:
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a plain value", key_node.start_mark
-            )
-        if key_node in own:
+        if key_node.tag == _STR and type(key_node) is yaml.ScalarNode:  # a plain key, as PyYAML would build it
+            key = key_node.value
+        else:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value", key_node.start_mark
+                )
+        if own is None or key_node in own:
             if key in seen:  # written twice in the same mapping: the first would be silently lost
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
             seen.add(key)
         out[key] = loader.construct_object(value_node, deep=True)  # a mapping's own key overrides a merged one
-        out.key_locs[key] = _mark(loader, key_node)
+        mark = key_node.start_mark
+        key_locs[key] = Loc(filename, mark.line + 1, mark.column + 1)
     return out
 
 
@@ -106,7 +116,8 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LocList:
         raise yaml.constructor.ConstructorError(None, None, f"expected a sequence, found {node.id}",
                                                 node.start_mark)
     out = LocList(loader.construct_object(child, deep=True) for child in node.value)
-    out.locs = [_mark(loader, child) for child in node.value]
+    filename = loader.filename
+    out.locs = [Loc(filename, child.start_mark.line + 1, child.start_mark.column + 1) for child in node.value]
     return out
 
 
@@ -320,8 +331,9 @@ def layer_from_mapping(entry: Any, index: int, fallback: Loc, problems: list[str
         problems.append(problem(loc, f"layer {index}", "needs a `type:` naming the layer class (e.g. LSTM)"))
         return None
     args = {str(k): v for k, v in entry.items() if k != "type"}
-    arg_locs = {str(k): _loc_of(entry, k, loc) for k in entry if k != "type"}
-    return LayerSpec(ltype.strip(), args, index, _loc_of(entry, "type", loc), arg_locs)
+    key_locs = entry.key_locs if isinstance(entry, LocDict) else {}
+    arg_locs = {str(k): key_locs.get(k, loc) for k in entry if k != "type"}
+    return LayerSpec(ltype.strip(), args, index, key_locs.get("type", loc), arg_locs)
 
 
 def _kind(value: Any) -> str:
@@ -469,13 +481,17 @@ _KERAS_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
 _TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
+def sizes_ok(layer_type: Any, units: Any, inp: Any, layers: Any, proj: Any) -> bool:
+    """Whether the sizes in `params` flags are all valid, in one expression (`check_numbers` says what is not)."""
+    return (layer_type in _KERAS_CLASS and type(units) is int and type(inp) is int and type(layers) is int
+            and 0 < units <= MAX_SIZE and 0 < inp <= MAX_SIZE and 0 < layers <= MAX_DEPTH_LAYERS
+            and (proj is None or (type(proj) is int and 0 <= proj < units)))
+
+
 def check_numbers(f: LayerFlags) -> None:
     """The sizes in `params` flags: integers, positive (UsageError)."""
-    units, inp, layers, proj = f.units, f.input, f.num_layers, f.proj_size
-    if (f.type in _KERAS_CLASS and type(units) is int and type(inp) is int and type(layers) is int
-            and 0 < units <= MAX_SIZE and 0 < inp <= MAX_SIZE and 0 < layers <= MAX_DEPTH_LAYERS
-            and (proj is None or (type(proj) is int and 0 <= proj < units))):
-        return  # the common case in a sweep, in one expression; the checks below say what is wrong
+    if sizes_ok(f.type, f.units, f.input, f.num_layers, f.proj_size):
+        return  # the common case in a sweep; the checks below say what is wrong
     if f.type not in _KERAS_CLASS:
         raise UsageError(f"--type must be one of {', '.join(_KERAS_CLASS)}, got {f.type!r}")
     for flag, value, most in (("--units", f.units, MAX_SIZE), ("--input", f.input, MAX_SIZE),
@@ -524,8 +540,18 @@ def flag_layers(f: LayerFlags) -> list[tuple[str, dict[str, Any]]]:
     return layers
 
 
+# The arguments of `flag_layers`' layers that take --units and --input (a Keras layer takes its input
+# size from the incoming shape instead).
+FLAG_SIZE_ARGS: dict[str, tuple[str, str | None]] = {"keras": ("units", None), "pytorch": ("hidden_size", "input_size")}
+
+
 def flag_input_shape(f: LayerFlags) -> tuple[int | None, ...] | None:
-    return (None, f.input) if f.framework == "keras" else None
+    return input_shape_of(f.framework, f.input)
+
+
+def input_shape_of(framework: str, inp: int) -> tuple[int | None, ...] | None:
+    """The model input the flags' --input gives: a Keras sequence of `inp` features (PyTorch tracks no shapes)."""
+    return (None, inp) if framework == "keras" else None
 
 
 def model_from_flags(f: LayerFlags) -> Model:

@@ -3,6 +3,11 @@
 Run with `make bench`. Nothing here asserts: it prints each measurement beside its target so a
 person (or the README) can read them. Each command runs in a fresh process; its peak resident
 memory comes from the kernel's accounting for that child (wait4).
+
+What is measured: the `lstmcount` command installed next to this Python (what `make` installs and
+users run), or, with BENCH_CHECKOUT=1, this checkout's code (`python -m lstmcount` from the
+repository root: for comparing a branch before it is installed). The API throughput (section 4)
+always imports this checkout.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-LSTMCOUNT = str(BIN / "lstmcount")
 PY = sys.executable
+CHECKOUT = os.environ.get("BENCH_CHECKOUT") == "1"
+LSTMCOUNT = [PY, "-m", "lstmcount"] if CHECKOUT else [str(BIN / "lstmcount")]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 KERAS_ROUTE = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'\nimport keras\n"
@@ -68,6 +74,7 @@ def big_spec(path: Path, layers: int) -> None:
 
 
 def api_throughput(n: int = 200_000) -> float:
+    """lstmcount.count() calls per second over `n` single-layer specs (97 × 31 different sizes, in turn)."""
     sys.path.insert(0, str(ROOT))
     import lstmcount
 
@@ -81,14 +88,10 @@ def api_throughput(n: int = 200_000) -> float:
     return n / elapsed
 
 
-def main() -> None:
-    repeats = int(os.environ.get("BENCH_REPEATS", "7"))
-    print(f"lstmcount benchmark on {platform.node() or 'this machine'}: {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of {repeats} alternating runs\n")
-
+def one_layer(repeats: int) -> None:
     print("1. One layer, analytic path (`params --units 75 --input 28 --json`)")
     res = compare({
-        "lstmcount": [LSTMCOUNT, "params", "--units", "75", "--input", "28", "--json"],
+        "lstmcount": [*LSTMCOUNT, "params", "--units", "75", "--input", "28", "--json"],
         "floor": [PY, "-c", "import typer, rich.table, yaml"],
         "keras": [PY, "-c", KERAS_ROUTE],
         "torch": [PY, "-c", TORCH_ROUTE],
@@ -103,38 +106,59 @@ def main() -> None:
     line("PyTorch route / lstmcount", f"{t_t / t_l:.1f}x faster")
     line("lstmcount peak memory", f"{m_l:.1f} MiB", "target < 40 MiB", m_l < 40)
 
+
+def big_model(repeats: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "big.yaml"
         big_spec(spec, 10_000)
-        print(f"\n2. A 10,000-layer spec ({spec.stat().st_size / 1024:.0f} KiB of YAML)")
+        print(f"2. A 10,000-layer spec ({spec.stat().st_size / 1024:.0f} KiB of YAML)")
         res = compare({
-            "lstmcount": [LSTMCOUNT, "params", str(spec), "--json"],
+            "lstmcount": [*LSTMCOUNT, "params", str(spec), "--json"],
             "parse": [PY, "-c", "import typer, rich.table, yaml\n"
                                 f"yaml.load(open({str(spec)!r}), Loader=yaml.CSafeLoader)"],
         }, max(3, repeats // 2))
-        (t_b, m_b), (t_p, m_p) = res["lstmcount"], res["parse"]
-        line("lstmcount params big.yaml --json", f"{t_b * 1000:.0f} ms, {m_b:.1f} MiB")
-        line("floor + CSafeLoader parse alone", f"{t_p * 1000:.0f} ms, {m_p:.1f} MiB")
-        line("lstmcount / parse", f"{t_b / t_p:.2f}x", "target <= 1.5x", t_b / t_p <= 1.5)
+    (t_b, m_b), (t_p, m_p) = res["lstmcount"], res["parse"]
+    line("lstmcount params big.yaml --json", f"{t_b * 1000:.0f} ms, {m_b:.1f} MiB")
+    line("floor + CSafeLoader parse alone", f"{t_p * 1000:.0f} ms, {m_p:.1f} MiB")
+    line("lstmcount / parse", f"{t_b / t_p:.2f}x", "target <= 1.5x", t_b / t_p <= 1.5)
 
-        print("\n3. verify: one config vs twenty, per framework (each run imports its framework once)")
-        for framework in ("keras", "pytorch"):
-            configs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").glob("*.yaml")
-                             if ("framework: pytorch" in p.read_text()) == (framework == "pytorch"))
-            twenty = (configs * 20)[:20]
-            res = compare({"one": [LSTMCOUNT, "verify", configs[0]], "twenty": [LSTMCOUNT, "verify", *twenty]},
-                          max(2, repeats // 3))
-            (t_1, m_1), (t_20, m_20) = res["one"], res["twenty"]
-            line(f"{framework}: verify 1 config", f"{t_1:.2f} s, {m_1:.0f} MiB")
-            line(f"{framework}: verify 20 configs ({len(configs)} distinct)", f"{t_20:.2f} s, {m_20:.0f} MiB")
-            line(f"{framework}: twenty / one", f"{t_20 / t_1:.2f}x", "target <= 1.5x", t_20 / t_1 <= 1.5)
 
-    print("\n4. Python API throughput (lstmcount.count, in a fresh interpreter; median of 3)")
+def verify(repeats: int) -> None:
+    print("3. verify: one config vs twenty, per framework (each run imports its framework once)")
+    for framework in ("keras", "pytorch"):
+        configs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "configs").glob("*.yaml")
+                         if ("framework: pytorch" in p.read_text()) == (framework == "pytorch"))
+        twenty = (configs * 20)[:20]
+        res = compare({"one": [*LSTMCOUNT, "verify", configs[0]], "twenty": [*LSTMCOUNT, "verify", *twenty]},
+                      max(2, repeats // 3))
+        (t_1, m_1), (t_20, m_20) = res["one"], res["twenty"]
+        line(f"{framework}: verify 1 config", f"{t_1:.2f} s, {m_1:.0f} MiB")
+        line(f"{framework}: verify 20 configs ({len(configs)} distinct)", f"{t_20:.2f} s, {m_20:.0f} MiB")
+        line(f"{framework}: twenty / one", f"{t_20 / t_1:.2f}x", "target <= 1.5x", t_20 / t_1 <= 1.5)
+
+
+def api(repeats: int) -> None:
+    print("4. Python API throughput (this checkout's lstmcount.count, in a fresh interpreter; median of 3)")
     code = f"import sys; sys.path.insert(0, {str(ROOT / 'scripts')!r}); import bench; print(bench.api_throughput())"
     rates = [float(subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True, env=ENV,
                                   cwd=ROOT).stdout) for _ in range(3)]
     rate = statistics.median(rates)
     line("single-layer specs per second", f"{rate:,.0f}/s", "target >= 200,000/s", rate >= 200_000)
+
+
+SECTIONS = {"1": one_layer, "2": big_model, "3": verify, "4": api}
+
+
+def main() -> None:
+    """BENCH_REPEATS (default 7) sets the repetitions; BENCH_SECTIONS (default 1234) picks sections."""
+    repeats = int(os.environ.get("BENCH_REPEATS", "7"))
+    chosen = [SECTIONS[k] for k in os.environ.get("BENCH_SECTIONS", "1234") if k in SECTIONS]
+    print(f"lstmcount benchmark on {platform.node() or 'this machine'}: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of {repeats} alternating runs")
+    print(f"measuring {'this checkout (python -m lstmcount)' if CHECKOUT else LSTMCOUNT[0]}")
+    for section in chosen:
+        print()
+        section(repeats)
 
 
 if __name__ == "__main__":

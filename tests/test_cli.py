@@ -253,3 +253,20 @@ def test_format_choices_are_the_renderers():
 
     assert {f.value for f in Format} == set(FORMATS)
     assert all(callable(renderer(f)) for f in FORMATS)
+
+
+@pytest.mark.parametrize("timesteps", [None, 7])
+def test_json_layer_lines_are_the_layer_dicts_encoded(timesteps):
+    """The JSON renderer joins a per-layer head to a memoized body; each line must be exactly the
+    encoding of the layer's dict, also when a model repeats layers and across models."""
+    from lstmcount import conventions, spec
+    from lstmcount.accounting import report
+    from lstmcount.render.json import layer_dict, render, report_dict
+
+    for config in [*CONFIGS, *CONFIGS]:
+        rep = report(conventions.layout(spec.load(str(config))), timesteps=timesteps)
+        out = render(rep)
+        assert json.loads(out) == report_dict(rep)
+        lines = out.splitlines()[13:13 + len(rep.layers)]
+        assert [line.strip().rstrip(",") for line in lines] == [
+            json.dumps(layer_dict(layer), ensure_ascii=False) for layer in rep.layers]

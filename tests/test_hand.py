@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmcount import UsageError, conventions, count, count_layer
+from lstmcount import SpecError, UsageError, conventions, count, count_layer
 from lstmcount.accounting import report
 from lstmcount.layout import Slice
 from lstmcount.spec import LayerFlags, loads, model_from_flags
@@ -174,6 +174,19 @@ def test_trainable_false_freezes_a_layer():
     assert (r.total, r.trainable, r.non_trainable) == (31_960, 760, 31_200)
 
 
+def test_repeated_layers_are_each_checked_and_counted():
+    # identical layers are built once per model; a value equal in Python (1 == 1.0 == true) is not the same argument
+    r = rep("input_shape: [null, 4]\nlayers:\n" + "- {type: LSTM, units: 2, return_sequences: true}\n" * 3
+            + "- {type: LSTM, units: 2, return_sequences: true, trainable: false}\n")
+    assert [layer.name for layer in r.layers] == ["lstm", "lstm_1", "lstm_2", "lstm_3"]
+    assert [layer.params for layer in r.layers] == [4 * ((4 + 2) * 2 + 2)] + [4 * ((2 + 2) * 2 + 2)] * 3
+    assert r.non_trainable == r.layers[3].params
+    for bad, message in (("true", "must be an integer, got true"), ("1.0", "must be an integer, got 1.0")):
+        with pytest.raises(SpecError, match=message):
+            rep("input_shape: [null, 1]\nlayers:\n- {type: LSTM, units: 1, return_sequences: true}\n"
+                f"- {{type: LSTM, units: {bad}, return_sequences: true}}\n")
+
+
 def test_enormous_layers_are_exact():
     u = i = 10**6
     assert count("lstm", units=u, input=i) == 4 * ((i + u) * u + u) == 8_000_004_000_000
@@ -272,6 +285,20 @@ def test_count_fast_path_equals_spec_path(flags):
 def test_count_rejects_bad_values(kwargs, message):
     with pytest.raises(UsageError, match=re.escape(message)):
         count("lstm", **kwargs)
+
+
+def test_count_plans_leave_checks_and_sizes_to_each_call():
+    # a build plan is kept per set of options; every call still checks and sets its own sizes
+    assert count("lstm", units=4, input=3, framework="pytorch", proj_size=1) == 4 * 4 * (3 + 1) + 2 * 16 + 4
+    assert count("lstm", units=5, input=2, framework="pytorch", proj_size=2) == 4 * 5 * (2 + 2) + 2 * 20 + 10
+    for kwargs, message in [({"units": 0}, "--units must be a positive integer"),
+                            ({"proj_size": True}, "--proj-size must be an integer, got true"),
+                            ({"num_layers": True}, "--num-layers must be an integer, got true"),
+                            ({"framework": "keras"}, "--proj-size applies only to an LSTM in pytorch")]:
+        with pytest.raises(UsageError, match=re.escape(message)):
+            count("lstm", **{"units": 4, "input": 3, "framework": "pytorch", "proj_size": 1, **kwargs})
+    with pytest.raises(UsageError, match=re.escape("--units must be a positive integer")):
+        count("gru", units=0, input=3, reset_after=[])  # an unhashable option: the sizes are still checked first
 
 
 # --- compute: --timesteps ------------------------------------------------------------------------

@@ -188,6 +188,21 @@ def _where(spec: LayerSpec, kind: Kind) -> str:
     return f"layer {spec.index} ({kind.name})"
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _same_layer(kind: Kind, args: dict[str, Any], shape: Shape | None) -> tuple[Any, ...] | None:
+    """What a layer's build depends on, when every argument is a plain value (a layer with a list or
+    a nested layer is built afresh): large models repeat a few layers many times. Each value's type
+    is part of it: 1, 1.0 and true are equal in Python, not to a layer's argument checks."""
+    key: list[Any] = [kind.name, shape]
+    for arg, value in args.items():
+        if type(value) not in _SCALARS:
+            return None
+        key += (arg, type(value), value)
+    return tuple(key)
+
+
 class Reported(Exception):
     """A nested build failed and has recorded its problems already."""
 
@@ -214,7 +229,7 @@ class Framework:
 
     def __post_init__(self) -> None:
         self._lower = {k.lower(): v for k, v in self.kinds.items()}
-        self._quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")
+        self.quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")  # what build functions get on the fast path
 
     def quick(self, type_name: str, args: dict[str, Any], shape: Shape | None) -> LayerLayout:
         """Build a layer from arguments already known to be valid (the fast path of `count()`).
@@ -229,9 +244,14 @@ class Framework:
             weights, out = kind.wrap(inner_layout, full)
             variant = inner_layout.variant
         else:
-            weights, out = kind.build(self._quick_ctx, full, shape)
+            weights, out = kind.build(self.quick_ctx, full, shape)
             variant = kind.variant(full) if kind.variant else None
         return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent, variant)
+
+    def quick_args(self, type_name: str, args: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
+        """A layer class and its arguments (known to be valid) with the class's defaults filled in."""
+        kind = self.kinds[type_name]
+        return kind, {**self.table(kind)[1], **args}
 
     def kind(self, type_name: str, problems: list[str] | None, spec: LayerSpec | None = None) -> Kind | None:
         key = type_name
@@ -334,6 +354,7 @@ class Framework:
         problems: list[str] = []
         shape: Shape | None = model.input_shape
         layers: list[LayerLayout] = []
+        built: dict[tuple[Any, ...], LayerLayout] = {}  # layers already built, by _same_layer
         used: dict[str, int] = {}
         names: set[str] = set()
         broken = False
@@ -363,7 +384,14 @@ class Framework:
             if broken and self.tracks_shapes:
                 self.check_args(kind, spec, problems)
                 continue
-            layer, _, _ = self.build_layer(spec, shape, name, problems)
+            key = _same_layer(kind, spec.args, shape)
+            earlier = built.get(key) if key is not None else None
+            if earlier is not None:  # the same class, arguments and input: the same weights and output
+                layer: LayerLayout | None = LayerLayout(name, *earlier[1:])
+            else:
+                layer, _, _ = self.build_layer(spec, shape, name, problems)
+                if layer is not None and key is not None:
+                    built[key] = layer
             if layer is None:
                 broken = True
                 continue

@@ -7,14 +7,16 @@ module each. The table below says which options each framework has.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from math import prod
+from typing import Any, NamedTuple
 
 from ..errors import UsageError
 from ..layout import LayerLayout, ModelLayout
-from ..spec import LayerFlags, check_numbers, flag_input_shape, flag_layers
+from ..spec import FLAG_SIZE_ARGS, LayerFlags, check_numbers, flag_input_shape, flag_layers, input_shape_of, sizes_ok
 from . import cudnn, flax, onnx, tf1
-from .base import Framework
+from .base import BuildFn, Framework
 from .keras import KERAS
 from .pytorch import PYTORCH
 
@@ -46,6 +48,11 @@ def check(f: LayerFlags) -> None:
     if support is None:
         raise UsageError(f"--framework must be one of {', '.join(SUPPORT)}, got {f.framework!r}")
     check_numbers(f)
+    _check_options(f, support)
+
+
+def _check_options(f: LayerFlags, support: Support) -> None:
+    """Whether the framework has the type and options asked for (the sizes aside)."""
     if f.type not in support.types:
         raise UsageError(f"--framework {f.framework} has no {f.type} layer (it has: {', '.join(support.types)})")
     if not f.bias and not support.no_bias:
@@ -95,9 +102,68 @@ def flag_layouts(f: LayerFlags) -> list[LayerLayout]:
     return BUILDERS[f.framework](f)
 
 
+TABLES: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
+
+
+def count_params(layer_type: str, framework: str, units: int, inp: int, bidirectional: bool = False,
+                 num_layers: int = 1, bias: bool = True, reset_after: bool | None = None,
+                 proj_size: int | None = None, peepholes: bool = False) -> int:
+    """The parameters of the layers these flags describe, checked as `flag_layouts` checks them (UsageError):
+    the same tables and build functions, summed as the weights are built (the fast path of `count()`)."""
+    try:
+        plan = _plan(layer_type, framework, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
+    except TypeError:  # an unhashable value: `check` says what is wrong with it
+        plan = None
+    if plan is None or not sizes_ok(layer_type, units, inp, num_layers, proj_size):
+        f = LayerFlags(layer_type, framework, units, inp, bidirectional, num_layers, bias, reset_after, proj_size,
+                       peepholes)
+        return sum(layer.params for layer in flag_layouts(f))
+    ctx = TABLES[framework].quick_ctx
+    units_arg, input_arg = FLAG_SIZE_ARGS[framework]
+    shape = input_shape_of(framework, inp)
+    total = 0
+    for build, template in plan:
+        args = dict(template)
+        args[units_arg] = units
+        if input_arg is not None:
+            args[input_arg] = inp
+        weights, shape = build(ctx, args, shape)
+        for w in weights:
+            total += prod(w.shape)
+    return total
+
+
+PLAN_MAX_LAYERS = 16  # a plan keeps a dict per layer: deeper stacks are built layer by layer
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _plan(layer_type: str, framework: str, bidirectional: bool, num_layers: int, bias: bool, reset_after: bool | None,
+          proj_size: int | None, peepholes: bool) -> tuple[tuple[BuildFn, dict[str, Any]], ...] | None:
+    """A build plan for flags with these options: the layers `flag_layers` gives, each as its kind's build
+    function and its arguments with the defaults filled in, all but the sizes (FLAG_SIZE_ARGS), which
+    each call sets.
+
+    None where there is no plan: options this framework does not have (`check` will say so), a
+    framework without a layer table, a deep stack, or a wrapper (Keras Bidirectional builds its
+    nested layer).
+    """
+    f = LayerFlags(layer_type, framework, 1, 1, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
+    support, table = SUPPORT.get(framework), TABLES.get(framework)
+    if support is None or table is None or type(num_layers) is not int or not 0 < num_layers <= PLAN_MAX_LAYERS:
+        return None
+    try:
+        _check_options(f, support)
+    except UsageError:
+        return None
+    plan = [table.quick_args(type_name, args) for type_name, args in flag_layers(f)]
+    if any(kind.wrap is not None for kind, _ in plan):
+        return None
+    return tuple((kind.build, args) for kind, args in plan)
+
+
 def flags_layout(f: LayerFlags) -> ModelLayout:
     """The named model layout the flags describe, in the flags' framework."""
     return ModelLayout(f.framework, None, flag_input_shape(f), _named(flag_layouts(f)))
 
 
-__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "check", "flag_layouts", "flags_layout"]
+__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "check", "count_params", "flag_layouts", "flags_layout"]
