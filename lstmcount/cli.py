@@ -453,7 +453,9 @@ def verify(
 
             results.append(reconcile(path, report(_tensor_file(path)), check_onnx(path), None))
         for model, lay, rep in zip(models, layouts, reports, strict=True):
-            built = builders[model.framework](model, lay, summary)
+            build = builders[model.framework]
+            assert build is not None  # specs are Keras or PyTorch models
+            built = build(model, lay, summary)
             results.append(reconcile(model.source, rep, built, model.expect))
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)

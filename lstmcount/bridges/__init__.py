@@ -7,7 +7,6 @@ actually created (`Built`). Nothing here counts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from ..layout import ModelLayout
 from ..spec import Model
@@ -16,8 +15,9 @@ from ..verify import Built
 BuildFn = Callable[[Model, ModelLayout, bool], Built]
 
 
-def bridge(framework: str) -> BuildFn:
-    """Import the framework (once) and return its build function; FrameworkMissing if absent."""
+def bridge(framework: str) -> BuildFn | None:
+    """Import the framework (once) and return its build function (None for ONNX, whose files are
+    checked as they are rather than built from a spec); FrameworkMissing if absent."""
     if framework == "keras":
         from . import keras as mod
     elif framework == "onnx":
@@ -25,5 +25,5 @@ def bridge(framework: str) -> BuildFn:
     else:
         from . import torch as mod  # type: ignore[no-redef]
     mod.load()
-    build: Any = getattr(mod, "build", None)  # ONNX files are checked, not built from a spec
-    return build  # type: ignore[no-any-return]
+    build: BuildFn | None = getattr(mod, "build", None)
+    return build
