@@ -576,3 +576,20 @@ def test_flax_to_keras_and_back(f, seed):
 def test_a_reset_before_gru_has_no_flax_equivalent():
     rec = recipe(LayerFlags("gru", "keras", 3, 2, reset_after=False), "flax")
     assert not rec.exact and "reset_before" in rec.notes[0]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_cudnn_stacks_convert_like_their_layers(kind):
+    """A bidirectional cuDNN stack: straight to PyTorch equals going through Keras (each step proven above)."""
+    f = LayerFlags(kind, "cudnn", 3, 2, True, 2)
+    source = randomize({f"{layer.name}/{w.name}": np.zeros(w.shape) for layer in flags_layout(f).layers
+                        for w in layer.weights}, 5)
+    direct = apply(recipe(f, "pytorch"), source)
+    via = apply(recipe(f._replace(framework="keras"), "pytorch"), apply(recipe(f, "keras"), source))
+    assert direct.keys() == via.keys()
+    for key, value in direct.items():
+        if "bias" not in key:
+            np.testing.assert_allclose(value, via[key], atol=1e-12)
+        elif "bias_ih" in key:  # cuDNN keeps both biases as PyTorch does; through Keras they are folded
+            other = key.replace("bias_ih", "bias_hh")
+            np.testing.assert_allclose(value + direct[other], via[key] + via[other], atol=1e-12)
