@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-from .layout import BIAS, EXTRA, KERNEL, RECURRENT, LayerLayout, ModelLayout, Shape, Weight
+from .layout import BIAS, EXTRA_ROLES, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, LayerLayout, ModelLayout, Shape, Weight
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
@@ -208,7 +208,7 @@ def formula(weights: tuple[Weight, ...], recurrent: bool) -> str | None:
         if biases:
             inner.append(_combine(biases))
         gated = _times(len(kernels[0].gates), " + ".join(inner))
-        extras = [_dims(w.shape) for w in group if w.role == EXTRA]
+        extras = [_dims(w.shape) for w in group if w.role in EXTRA_ROLES]
         terms.append(" + ".join([gated, *extras]))
     return f"{_combine(terms)} = {params:,}"
 
@@ -296,8 +296,7 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
         for d in frame:
             positions *= d or 1
         positions //= filters
-    products = sum(w.params for w in layer.weights if w.role in (KERNEL, RECURRENT)
-                   or (w.role == EXTRA and len(w.shape) == 2))
+    products = sum(w.params for w in layer.weights if w.role in (KERNEL, RECURRENT, PROJECTION))
     macs = steps * positions * products
     per_group: dict[tuple[int | None, str | None], list[GateRow]] = {}
     for g in gates:
@@ -308,14 +307,15 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
         count = len(group)
         biases = group[0].bias // units if units else 0  # bias vectors per gate
         elementwise += ELEMENTWISE_PER_UNIT.get(count, 0) * units + biases * count * units
-    peepholes = sum(w.params for w in layer.weights if w.role == EXTRA and len(w.shape) == 1)
+    peepholes = sum(w.params for w in layer.weights if w.role == PEEPHOLE)
     elementwise += 2 * peepholes  # a multiply and an add per peephole weight
     return macs, steps * positions * elementwise
 
 
 def _units(layer: LayerLayout) -> int:
+    """The units of a recurrent layer: one gate block's width (TF1 fuses both kernels in one)."""
     for w in layer.weights:
-        if w.gates and w.role == RECURRENT:
+        if w.gates and (w.role == RECURRENT or w.row_roles):
             if w.gate_axis is None:
                 return w.shape[-1]
             return w.shape[w.gate_axis] // len(w.gates)

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from .conventions.flags import SUPPORT, flags_layout
 from .errors import UsageError
-from .layout import BIAS, KERNEL, RECURRENT, LayerLayout, ModelLayout, Weight
+from .layout import BIAS, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, LayerLayout, ModelLayout, Weight
 from .spec import LayerFlags
 
 CONVERTIBLE = ("keras", "pytorch", "onnx", "tf1", "cudnn", "flax")
@@ -87,6 +87,8 @@ def _views(layer: LayerLayout, w: Weight) -> list[View]:
     slices = tuple((s.gate, s.start, s.stop) for s in w.slices)
     if w.gates and w.gate_axis is None:  # one gate's own tensor
         slices = ((w.gates[0], 0, w.shape[-1]),)
+    elif w.role == PROJECTION and w.gate_axis is not None:  # one block, along its output axis
+        slices = (("projection", 0, w.shape[w.gate_axis]),)
     out = []
     for direction, index in dirs:
         if w.row_roles:  # TF1: input rows, then recurrent rows, of one fused kernel
@@ -198,10 +200,11 @@ def recipe(f: LayerFlags, target: str, names: dict[str, str] | None = None) -> R
     if f.framework not in CONVERTIBLE or target not in CONVERTIBLE:
         raise UsageError(f"--to converts between {', '.join(CONVERTIBLE)} layouts for now "
                          f"(asked: {f.framework} to {target})")
-    if f.proj_size:
-        raise UsageError("a projection (proj_size) has no Keras or ONNX equivalent; it cannot be converted")
-    if f.peepholes:
-        raise UsageError("peepholes have no Keras or PyTorch equivalent; they cannot be converted")
+    if f.proj_size and f.type not in SUPPORT[target].proj:
+        raise UsageError(f"a projection (proj_size) has no {target} equivalent (pytorch proj_size and tf1 num_proj "
+                         "have one); it cannot be converted")
+    if f.peepholes and f.type not in SUPPORT[target].peepholes:
+        raise UsageError(f"peepholes have no {target} equivalent (onnx and tf1 have them); they cannot be converted")
     src_layout = flags_layout(f)
     # Keras and ONNX have both GRU variants: a reset_before GRU goes to the same variant there
     before = target in ("keras", "onnx") and any(layer.variant == "reset_before" for layer in src_layout.layers)
@@ -224,7 +227,7 @@ def recipe(f: LayerFlags, target: str, names: dict[str, str] | None = None) -> R
         src = sources[key]
         for view in views:
             full, role = view.weight.shape, _role(view)
-            if role in (KERNEL, RECURRENT):
+            if role in (KERNEL, RECURRENT, PEEPHOLE, PROJECTION):
                 parts = _parts([v for v in src if _role(v) == role], view)
                 assert parts is not None, (view.name, role)
                 steps.append(Step(view.name, full, view.at, "copy", parts, axis=view.axis, rows=view.rows))

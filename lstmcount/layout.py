@@ -13,6 +13,9 @@ KERNEL = "kernel"
 RECURRENT = "recurrent_kernel"
 BIAS = "bias"
 EXTRA = "extra"
+PEEPHOLE = "peephole"  # an extra: a gate's peephole weights (ONNX P, TF1 w_*_diag), one per unit
+PROJECTION = "projection"  # an extra: the projection of the output (PyTorch weight_hr, TF1 num_proj)
+EXTRA_ROLES = (EXTRA, PEEPHOLE, PROJECTION)  # weights of a recurrent layer that belong to no gate block
 PLAIN = "plain"  # a weight of a non-recurrent layer
 
 LSTM_GATES = ("input", "forget", "cell", "output")

@@ -13,7 +13,7 @@ from . import conventions
 from .accounting import report
 from .conventions.flags import SUPPORT, flags_layout
 from .errors import LstmcountError, UsageError
-from .layout import LayerLayout, ModelLayout
+from .layout import EXTRA_ROLES, LayerLayout, ModelLayout
 from .readers import RECURRENT
 from .spec import LayerFlags, LayerSpec, Model
 from .spec import load as spec_load
@@ -91,8 +91,8 @@ def why(row: ModelLayout, first: ModelLayout, f: LayerFlags) -> str:
                 (" per gate)" if per_gate else ")")
         if part == "extras":
             names = sorted({w.name.rsplit("/", 1)[-1] for layer in row.layers for w in layer.weights
-                            if not w.gates} - {w.name.rsplit("/", 1)[-1] for layer in first.layers
-                                               for w in layer.weights if not w.gates})
+                            if w.role in EXTRA_ROLES} - {w.name.rsplit("/", 1)[-1] for layer in first.layers
+                                                         for w in layer.weights if w.role in EXTRA_ROLES})
             if names:
                 text += f" ({', '.join(names)})"
         notes.append(text)

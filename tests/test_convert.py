@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from lstmcount.conventions.flags import flags_layout
 from lstmcount.convert import apply, recipe
+from lstmcount.errors import UsageError
 from lstmcount.spec import LayerFlags
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -23,8 +24,9 @@ def torch_module(f: LayerFlags):
     import torch
 
     cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[f.type]
+    extra = {"proj_size": f.proj_size} if f.proj_size else {}
     return cls(f.input, f.units, num_layers=f.num_layers, bias=f.bias, batch_first=True,
-               bidirectional=f.bidirectional)
+               bidirectional=f.bidirectional, **extra)
 
 
 def torch_run(module, x):
@@ -148,7 +150,7 @@ def test_recipe_cli(cli):
     assert r.stdout.splitlines()[0] == "pytorch -> keras (exact: the converted weights compute the same outputs)"
     assert "lstm/bias = lstm/bias_ih_l0 with" in r.stdout and " + lstm/bias_hh_l0 with" in r.stdout
     bad = cli("layout", "-u", "3", "-i", "2", "-f", "onnx", "--peepholes", "--to", "keras")
-    assert bad.exit_code == 2 and "peepholes have no Keras or PyTorch equivalent" in bad.stderr
+    assert bad.exit_code == 2 and "peepholes have no keras equivalent (onnx and tf1 have them)" in bad.stderr
 
 
 # --- ONNX: recipes run in onnxruntime ----------------------------------------------------------------
@@ -168,7 +170,8 @@ def onnx_run(f: LayerFlags, arrays: dict[str, np.ndarray], x: np.ndarray) -> np.
         names = {w.name: f"{layer.name}/{w.name}" for w in layer.weights}
         inits += [numpy_helper.from_array(arrays[n].astype(np.float32), n) for n in names.values()]
         extra = {"linear_before_reset": int(f.reset_after is not False)} if f.type == "gru" else {}
-        nodes.append(helper.make_node(layer.type, [current, names["W"], names["R"], names.get("B", "")],
+        peepholes = ["", "", "", names["P"]] if "P" in names else []  # sequence_lens, initial_h, initial_c, P
+        nodes.append(helper.make_node(layer.type, [current, names["W"], names["R"], names.get("B", ""), *peepholes],
                                       [f"Y{k}"], hidden_size=f.units,
                                       direction="bidirectional" if f.bidirectional else "forward", **extra))
         nodes.append(helper.make_node("Transpose", [f"Y{k}"], [f"T{k}"], perm=[0, 2, 1, 3]))
@@ -228,7 +231,8 @@ def tf1_cell(f: LayerFlags):
     import tensorflow as tf
     from tensorflow.python.keras.layers.legacy_rnn import rnn_cell_impl as cells
 
-    cell = {"lstm": cells.LSTMCell, "gru": cells.GRUCell, "rnn": cells.BasicRNNCell}[f.type](f.units)
+    options = {"use_peepholes": f.peepholes, "num_proj": f.proj_size} if f.type == "lstm" else {}
+    cell = {"lstm": cells.LSTMCell, "gru": cells.GRUCell, "rnn": cells.BasicRNNCell}[f.type](f.units, **options)
     cell.build(tf.TensorShape([None, f.input]))
     return cell
 
@@ -379,6 +383,39 @@ def test_a_spec_layer_converts_under_its_own_name(cli):
     assert "lstm/weight_ih_l0_reverse = transpose(bidirectional_1/backward_lstm/kernel) with" in r.stdout
     r = cli("layout", "-u", "3", "-i", "2", "--layer", "lstm")
     assert r.exit_code == 2 and "--layer goes with a spec or model file" in r.stderr
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tf1_peepholes_go_to_onnx_and_back(seed):
+    f = LayerFlags("lstm", "tf1", 3, 2, peepholes=True)
+    cell = tf1_cell(f)
+    source = randomize(tf1_arrays(cell, f), seed)
+    tf1_load(cell, f, source)
+    rec = recipe(f, "onnx")
+    assert rec.exact, rec.notes
+    x = inputs(f, seed)
+    np.testing.assert_allclose(onnx_run(f._replace(framework="onnx"), apply(rec, source), x), tf1_run(cell, x),
+                               atol=2e-5)
+    back = apply(recipe(f._replace(framework="onnx"), "tf1"), apply(rec, source))
+    for key, value in source.items():
+        np.testing.assert_allclose(back[key], value, atol=1e-6)
+    with pytest.raises(UsageError, match="peepholes have no keras equivalent"):
+        recipe(f, "keras")
+
+
+@pytest.mark.parametrize(("units", "proj"), [(3, 2), (4, 1)])
+def test_a_pytorch_projection_goes_to_tf1_num_proj(units, proj):
+    f = LayerFlags("lstm", "pytorch", units, 2, proj_size=proj)
+    module, source = random_torch(f, units)
+    rec = recipe(f, "tf1")
+    assert rec.exact, rec.notes
+    tf1_flags = f._replace(framework="tf1")
+    cell = tf1_cell(tf1_flags)
+    tf1_load(cell, tf1_flags, apply(rec, source))
+    x = inputs(f, 0)
+    np.testing.assert_allclose(tf1_run(cell, x), torch_run(module, x), atol=2e-5)
+    with pytest.raises(UsageError, match="a projection .* has no onnx equivalent"):
+        recipe(f, "onnx")
 
 
 def tf1_stack(f: LayerFlags, arrays: dict[str, np.ndarray] | None, x: np.ndarray):

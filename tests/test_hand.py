@@ -327,6 +327,17 @@ def test_projection_and_directions_macs():
     assert r.macs == 3 * 2 * (4 * 75 * (28 + 20) + 20 * 75)
 
 
+def test_peepholes_are_elementwise_work_in_onnx_and_tf1():
+    from lstmcount.conventions.flags import flags_layout
+
+    for framework, biases in (("onnx", 2), ("tf1", 1)):
+        r = report(flags_layout(LayerFlags("lstm", framework, 75, 28, True, peepholes=True)), timesteps=10)
+        # per direction per step: 4 × 75 × (28 + 75) products; elementwise 13h + bias vectors × 4h + a
+        # multiply and an add for each of the 3 × 75 peephole weights
+        assert r.macs == 10 * 2 * 4 * 75 * (28 + 75), framework
+        assert r.elementwise_flops == 10 * 2 * (13 * 75 + biases * 4 * 75 + 2 * 3 * 75), framework
+
+
 def test_fixed_time_axis_wins_and_dense_positions():
     r = _macs("input_shape: [28, 28]\nlayers:\n- {type: LSTM, units: 75, return_sequences: true}\n"
               "- {type: Dense, units: 10}\n", 99)

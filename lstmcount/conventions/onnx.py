@@ -2,7 +2,7 @@
 
 W [D, G·H, I], R [D, G·H, H], B [D, 2·G·H] = [Wb | Rb]; D = num_directions (forward then
 backward along axis 0). Gate orders: LSTM i, o, f, c; GRU z, r, h. LSTM peepholes P [D, 3H]
-(i, o, f) belong to no gate block of W/R/B and are listed as extras. GRU `linear_before_reset`
+(i, o, f along axis 1) belong to no gate block of W/R/B and are counted as extras. GRU `linear_before_reset`
 changes the arithmetic, not the count: 1 is reset_after (PyTorch's GRU, and what lstmcount assumes
 unless told --no-reset-after), 0 (the operator's default) is reset_before. One operator per
 stacked layer.
@@ -10,11 +10,12 @@ stacked layer.
 
 from __future__ import annotations
 
-from ..layout import BIAS, EXTRA, KERNEL, RECURRENT, RNN_GATES, LayerLayout, Weight
+from ..layout import BIAS, KERNEL, PEEPHOLE, RECURRENT, RNN_GATES, LayerLayout, Weight
 from ..spec import LayerFlags
 
 GATES = {"lstm": ("input", "output", "forget", "cell"), "gru": ("update", "reset", "candidate"), "rnn": RNN_GATES}
 OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+PEEPHOLES = ("input", "output", "forget")  # P's blocks: no gate block of W, R, B, so an extra
 
 
 def from_flags(f: LayerFlags) -> list[LayerLayout]:
@@ -31,7 +32,7 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
             weights.append(Weight("B", (d, 2 * g), BIAS, 1, gates + gates, direction_axis=axis,
                                   terms=("input", "recurrent")))
         if f.peepholes:
-            weights.append(Weight("P", (d, 3 * f.units), EXTRA))
+            weights.append(Weight("P", (d, 3 * f.units), PEEPHOLE, 1, PEEPHOLES, direction_axis=axis))
         name = f"{OP[f.type].lower()}" + (f"_{k}" if k else "")
         variant = None if f.type != "gru" else "reset_before" if f.reset_after is False else "reset_after"
         layers.append(LayerLayout(name, OP[f.type], tuple(weights), None, True, variant))

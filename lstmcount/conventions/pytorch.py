@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..layout import BIAS, EXTRA, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, Shape, Weight
+from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, PROJECTION, RECURRENT, RNN_GATES, Shape, Weight
 from ..spec import MAX_DEPTH_LAYERS
 from .base import REQUIRED, Arg, Ctx, Framework, Kind, LayerProblem
 
@@ -35,7 +35,8 @@ def cell_weights(in_dim: int, hidden: int, gates: tuple[str, ...], bias: bool, s
         weights += [Weight(f"bias_ih{suffix}", (g,), BIAS, terms=("input",), **common),
                     Weight(f"bias_hh{suffix}", (g,), BIAS, terms=("recurrent",), **common)]
     if proj:
-        weights.append(Weight(f"weight_hr{suffix}", (proj, hidden), EXTRA, direction=direction, depth=depth))
+        # (proj, hidden): its output along axis 0, as a gate axis would be
+        weights.append(Weight(f"weight_hr{suffix}", (proj, hidden), PROJECTION, 0, direction=direction, depth=depth))
     return weights
 
 

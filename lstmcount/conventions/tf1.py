@@ -13,7 +13,7 @@ apart, a different model).
 
 from __future__ import annotations
 
-from ..layout import BIAS, EXTRA, KERNEL, RECURRENT, LayerLayout, Weight
+from ..layout import BIAS, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, LayerLayout, Weight
 from ..spec import LayerFlags
 
 CELL = {"lstm": "lstm_cell", "gru": "gru_cell", "rnn": "basic_rnn_cell"}
@@ -35,9 +35,10 @@ def cell_weights(f: LayerFlags, in_dim: int, prefix: str, direction: str | None,
         out = f.proj_size or h
         weights = _fused(name, in_dim, out, ("input", "cell", "forget", "output"), h, direction, depth)
         if f.peepholes:
-            weights += [Weight(f"{name}w_{g}_diag", (h,), EXTRA, direction=direction, depth=depth) for g in "fio"]
+            weights += [Weight(f"{name}w_{g}_diag", (h,), PEEPHOLE, None, (gate,), True, direction, depth)
+                        for g, gate in (("f", "forget"), ("i", "input"), ("o", "output"))]
         if f.proj_size:
-            weights.append(Weight(f"{name}projection/kernel", (h, f.proj_size), EXTRA, direction=direction,
+            weights.append(Weight(f"{name}projection/kernel", (h, f.proj_size), PROJECTION, 1, direction=direction,
                                   depth=depth))
         return weights
     if f.type == "gru":

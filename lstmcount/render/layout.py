@@ -67,7 +67,8 @@ def render_table(lay: ModelLayout, color: bool = False, width: int = 140) -> str
     for layer in lay.layers:
         for i, w in enumerate(layer.weights):
             table.add_row(f"{layer.name} ({layer.type})" if i == 0 else "", w.name, str(tuple(w.shape)),
-                          f"{w.params:,}", "" if w.gate_axis is None else str(w.gate_axis), _slices(w),
+                          f"{w.params:,}", "" if w.gate_axis is None or not w.gates else str(w.gate_axis),
+                          _slices(w),
                           end_section=i + 1 == len(layer.weights))
     buf = io.StringIO()
     console = Console(file=buf, width=width, color_system="standard" if color else None, force_terminal=color,
