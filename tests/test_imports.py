@@ -47,6 +47,20 @@ def test_params_imports_no_framework(args):
     assert mods.isdisjoint(HEAVY), mods & set(HEAVY)
 
 
+@pytest.mark.parametrize("args", [
+    ["layout", "--units", "75", "--input", "28", "-f", "onnx", "--peepholes", "--json"],
+    ["layout", "--units", "4", "--input", "3", "-t", "gru", "-f", "pytorch", "--to", "flax"],
+    ["layout", "configs/text_bilstm.yaml", "--layer", "bidirectional", "--to", "cudnn", "--json"],
+    ["compare", "configs/text_bilstm.yaml", "--layer", "bidirectional_1"],
+    ["solve", "--budget", "100000", "--input", "28", "--json"],
+    ["solve", "configs/mnist_lstm.yaml", "--max-bytes", "256KiB"],
+])
+def test_layout_compare_solve_import_no_framework(args):
+    mods, code = modules_after(*args)
+    assert code == 0
+    assert mods.isdisjoint(HEAVY), mods & set(HEAVY)
+
+
 def test_json_output_does_not_import_rich():
     mods, code = modules_after("params", "configs/mnist_lstm.yaml", "--json")
     assert code == 0
