@@ -185,8 +185,13 @@ def flags_of(model: Model, layer_name: str) -> LayerFlags:
     names = [layer.name for layer in layout.layers]
     if layer_name not in names:
         raise UsageError(f"--layer {layer_name!r}: no such layer (the model's layers are {', '.join(names)})")
-    index = names.index(layer_name)
+    return _flags_at(model, layout, names.index(layer_name))
+
+
+def _flags_at(model: Model, layout: ModelLayout, index: int) -> LayerFlags:
+    """The flags of the spec's layer `index` (UsageError if it is not an LSTM, GRU or RNN)."""
     layer, spec = layout.layers[index], model.layers[index]
+    layer_name = layer.name
     args = dict(spec.args)
     if model.framework == "pytorch":
         kind = RECURRENT.get(layer.type)
@@ -243,9 +248,9 @@ def pick(path: str, layer_name: str | None) -> Picked:
         model = spec_load(path)
         layout = conventions.layout(model)
         found = {}
-        for layer in layout.layers:
+        for index, layer in enumerate(layout.layers):
             try:
-                found[layer.name] = flags_of(model, layer.name)
+                found[layer.name] = _flags_at(model, layout, index)
             except UsageError:
                 continue
     if layer_name is None:
