@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import Loc, SpecError, problem
 from .spec import MAX_BYTES, LayerFlags, LayerSpec, Model
@@ -176,11 +175,16 @@ def read_state_dict(path: str) -> Any:
     """A PyTorch state_dict (or a checkpoint holding one) as a layout: recognised modules described by
     the PyTorch table (per-gate breakdown), any other tensors listed as they are (buffers such as
     running statistics as non-trainable)."""
+    return _state_dict_layout(state_dict_modules(path), path)
+
+
+def _state_dict_layout(modules: list[tuple[str, tuple[str, dict[str, Any]] | None, dict[str, Any]]],
+                       path: str) -> Any:
     from .conventions import PYTORCH
     from .layout import LayerLayout, ModelLayout, Weight
 
     layers: list[LayerLayout] = []
-    for prefix, spec, tensors in state_dict_modules(path):
+    for prefix, spec, tensors in modules:
         name = prefix or "(root)"
         if spec is not None:
             built, _, _ = PYTORCH.build_layer(LayerSpec(spec[0], spec[1], len(layers) + 1, Loc(path), {}), None,
@@ -192,6 +196,21 @@ def read_state_dict(path: str) -> Any:
                 Weight(leaf, tuple(int(d) for d in t.shape), trainable=leaf not in BUFFERS)
                 for leaf, t in tensors.items())))
     return ModelLayout("pytorch", path, None, tuple(layers))
+
+
+def _state_dict_flags(modules: list[tuple[str, tuple[str, dict[str, Any]] | None, dict[str, Any]]]
+                      ) -> dict[str, LayerFlags]:
+    """The `params` flags of each recognised LSTM/GRU/RNN (or cell) module, by module name."""
+    out = {}
+    for prefix, spec, _ in modules:
+        kind = RECURRENT.get(spec[0].removesuffix("Cell")) if spec is not None else None
+        if spec is None or kind is None:
+            continue
+        args = spec[1]
+        out[prefix or "(root)"] = LayerFlags(kind, "pytorch", args["hidden_size"], args["input_size"],
+                                             bool(args.get("bidirectional")), args.get("num_layers", 1),
+                                             args["bias"], None, args.get("proj_size") or None)
+    return out
 
 
 def _recognise(params: dict[str, tuple[int, ...]], prefix: str = "") -> tuple[str, dict[str, Any]] | None:
@@ -254,70 +273,85 @@ def onnx_model(path: str) -> Any:
         raise SpecError([problem(loc, None, f"not an ONNX model ({str(exc).splitlines()[0][:200]})")]) from None
 
 
-def onnx_nodes(model: Any) -> Iterator[tuple[str, Any, LayerFlags | None]]:
-    """(name, node, flags) for each node of the graph; flags for an LSTM/GRU/RNN node whose W and R
-    are initializers (units, input, directions, bias and peepholes read off their shapes)."""
+class OnnxGroup(NamedTuple):
+    """The initializers one node reads first: a recurrent node's W, R, B, P laid out by the ONNX table
+    (`flags`, `layout`), or any other initializers as they are (`inputs` with their `shapes`)."""
+
+    name: str
+    type: str
+    node: Any  # None for the initializers no node reads
+    inputs: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    flags: LayerFlags | None = None
+    layout: Any = None  # the LayerLayout of a recurrent node
+
+
+def onnx_groups(model: Any) -> list[OnnxGroup]:
+    """Every initializer under the first node that reads it. An LSTM/GRU/RNN node's weights are laid
+    out by the ONNX table when their shapes are what it plans (units, input, directions, bias and
+    peepholes read off W and R; GRU linear_before_reset from the node); its other initializer inputs
+    (initial states, sequence lengths) form a group of their own. Initializers no node reads come last."""
+    from .conventions import onnx as onnx_table
+
     shapes = {init.name: tuple(int(d) for d in init.dims) for init in model.graph.initializer}
+    used: set[str] = set()
+    groups: list[OnnxGroup] = []
     for index, node in enumerate(model.graph.node):
         name = node.name or f"{node.op_type.lower()}_{index}"
-        flags = None
+        inputs = [i for i in node.input if i in shapes and i not in used]
+        if not inputs:
+            continue
         if node.op_type in RECURRENT and len(node.input) >= 3 and node.input[1] in shapes and node.input[2] in shapes:
             w, r = shapes[node.input[1]], shapes[node.input[2]]
             extra = list(node.input) + [""] * 8
             linear = any(a.name == "linear_before_reset" and a.i for a in node.attribute)  # default 0
             flags = LayerFlags(RECURRENT[node.op_type], "onnx", r[2], w[2], w[0] == 2, 1, extra[3] in shapes,
                                linear if node.op_type == "GRU" else None, None, extra[7] in shapes)
-        yield name, node, flags
+            (planned,) = onnx_table.from_flags(flags)
+            real = dict(zip(("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"), node.input,
+                            strict=False))
+            weights = tuple(wt._replace(name=real[wt.name]) for wt in planned.weights)
+            if all(wt.shape == shapes.get(wt.name) for wt in weights):
+                groups.append(OnnxGroup(name, node.op_type, node, tuple(wt.name for wt in weights),
+                                        tuple(wt.shape for wt in weights), flags,
+                                        planned._replace(name=name, weights=weights)))
+                used.update(wt.name for wt in weights)
+                inputs = [i for i in inputs if i not in used]
+                if not inputs:
+                    continue
+                name = f"{name} (other inputs)"
+        groups.append(OnnxGroup(name, node.op_type, node, tuple(inputs), tuple(shapes[i] for i in inputs)))
+        used.update(inputs)
+    rest = tuple(n for n in shapes if n not in used)
+    if rest:
+        groups.append(OnnxGroup("(unused initializers)", "tensors", None, rest, tuple(shapes[n] for n in rest)))
+    return groups
 
 
 def read_onnx(path: str) -> Any:
     """An ONNX model as a layout: each LSTM/GRU/RNN node laid out by the ONNX table (gate blocks of W,
     R, B, peepholes P) under its own initializer names; every other initializer listed under the
     node that reads it. Needs the `onnx` package (the `onnx` extra); external data is not loaded."""
-    from .conventions import onnx as onnx_table
+    return _onnx_layout(onnx_groups(onnx_model(path)), path)
+
+
+def _onnx_layout(groups: list[OnnxGroup], path: str) -> Any:
     from .layout import LayerLayout, ModelLayout, Weight
 
-    model = onnx_model(path)
-    shapes = {init.name: tuple(int(d) for d in init.dims) for init in model.graph.initializer}
-    used: set[str] = set()
-    layers: list[LayerLayout] = []
-    for name, node, flags in onnx_nodes(model):
-        inputs = [i for i in node.input if i in shapes and i not in used]
-        if not inputs:
-            continue
-        if flags is not None:
-            (planned,) = onnx_table.from_flags(flags)
-            real = dict(zip(("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"), node.input,
-                            strict=False))
-            weights = tuple(wt._replace(name=real[wt.name]) for wt in planned.weights)
-            if all(wt.shape == shapes.get(wt.name) for wt in weights):
-                layers.append(planned._replace(name=name, weights=weights))
-                used.update(wt.name for wt in weights)
-                inputs = [i for i in inputs if i not in used]
-                if not inputs:
-                    continue
-        layers.append(LayerLayout(name, node.op_type, tuple(Weight(i, shapes[i]) for i in inputs)))
-        used.update(inputs)
-    rest = [Weight(n, s) for n, s in shapes.items() if n not in used]
-    if rest:
-        layers.append(LayerLayout("(unused initializers)", "tensors", tuple(rest)))
-    return ModelLayout("onnx", path, None, tuple(layers))
+    return ModelLayout("onnx", path, None, tuple(
+        g.layout if g.layout is not None else
+        LayerLayout(g.name, g.type, tuple(Weight(i, shape) for i, shape in zip(g.inputs, g.shapes, strict=True)))
+        for g in groups))
 
 
-def recurrent_flags(path: str) -> dict[str, LayerFlags]:
-    """The `params` flags of each recognised LSTM/GRU/RNN in a state_dict or ONNX file, by layer name."""
+def tensor_file(path: str) -> tuple[Any, dict[str, LayerFlags]]:
+    """A state_dict's or ONNX file's layout, and the `params` flags of its recognised LSTM/GRU/RNN
+    layers by layer name, from one read of the file."""
     if is_onnx(path):
-        return {name: flags for name, _, flags in onnx_nodes(onnx_model(path)) if flags is not None}
-    out = {}
-    for prefix, spec, _ in state_dict_modules(path):
-        kind = RECURRENT.get(spec[0].removesuffix("Cell")) if spec is not None else None
-        if spec is None or kind is None:
-            continue
-        args = spec[1]
-        out[prefix or "(root)"] = LayerFlags(kind, "pytorch", args["hidden_size"], args["input_size"],
-                                             bool(args.get("bidirectional")), args.get("num_layers", 1),
-                                             args["bias"], None, args.get("proj_size") or None)
-    return out
+        groups = onnx_groups(onnx_model(path))
+        return _onnx_layout(groups, path), {g.name: g.flags for g in groups if g.flags is not None}
+    modules = state_dict_modules(path)
+    return _state_dict_layout(modules, path), _state_dict_flags(modules)
 
 
 def tensor_arrays(path: str) -> dict[str, Any]:

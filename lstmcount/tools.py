@@ -239,11 +239,10 @@ class Picked(NamedTuple):
 
 def pick(path: str, layer_name: str | None) -> Picked:
     """A recurrent layer by name (or the only one) of a YAML spec, Keras file, state_dict or ONNX file."""
-    from .readers import is_tensor_file, read_tensor_file, recurrent_flags
+    from .readers import is_tensor_file, tensor_file
 
     if is_tensor_file(path):
-        layout = read_tensor_file(path)
-        found = recurrent_flags(path)
+        layout, found = tensor_file(path)
     else:
         model = spec_load(path)
         layout = conventions.layout(model)

@@ -155,18 +155,18 @@ def test_verify_a_saved_keras_archive(tmp_path):
 
 
 def _gru_file(path: Path, hidden_size: int | None = None, linear_before_reset: int = 1,
-              y_shape: tuple[int | str, ...] = (5, 1, 1, 3)) -> None:
+              y_shape: tuple[int | str, ...] = (5, 1, 1, 3), initial_h: bool = False) -> None:
     """A one-node ONNX GRU (W, R, B initializers for 3 units on 2 inputs), built with the onnx library."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
-    inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n)
-             for n, s in (("W", (1, 9, 2)), ("R", (1, 9, 3)), ("B", (1, 18)))]
+    tensors = (("W", (1, 9, 2)), ("R", (1, 9, 3)), ("B", (1, 18))) + ((("H0", (1, 1, 3)),) if initial_h else ())
+    inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n) for n, s in tensors]
     attrs = {"hidden_size": hidden_size} if hidden_size else {}
-    node = helper.make_node("GRU", ["X", "W", "R", "B"], ["Y"], name="gru", linear_before_reset=linear_before_reset,
-                            **attrs)
+    inputs = ["X", "W", "R", "B"] + (["", "H0"] if initial_h else [])
+    node = helper.make_node("GRU", inputs, ["Y"], name="gru", linear_before_reset=linear_before_reset, **attrs)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [5, 1, 2])],
                               [helper.make_tensor_value_info("Y", TensorProto.FLOAT, y_shape)], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), str(path))
@@ -200,6 +200,14 @@ def test_verify_onnx_files_exported_by_pytorch_and_built_by_hand(tmp_path):
     assert rep["total"] == 63
     r = run("layout", str(tmp_path / "gru.onnx"), "--to", "pytorch")
     assert "NOT exact" in r.stdout and "the ONNX GRU node has linear_before_reset=0" in r.stdout
+
+
+def test_an_onnx_nodes_initial_state_is_listed_apart_and_verifies(tmp_path):
+    _gru_file(tmp_path / "h0.onnx", hidden_size=3, initial_h=True)
+    rep = json.loads(run("params", str(tmp_path / "h0.onnx"), "--json").stdout)
+    assert [(layer["name"], layer["params"]) for layer in rep["layers"]] == [("gru", 63), ("gru (other inputs)", 3)]
+    r = run("verify", str(tmp_path / "h0.onnx"), "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["files"][0]["total"]["actual"] == 66, r.stdout + r.stderr
 
 
 def test_verify_onnx_refusals(tmp_path):

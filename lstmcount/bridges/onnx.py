@@ -38,13 +38,13 @@ def _first(exc: Exception) -> str:
 def _run_node(node: Any, model: Any, inits: dict[str, Any]) -> None:
     """Run one recurrent node alone in ONNX Runtime on a zero input (2 steps, batch 1)."""
     import numpy as np
-    from onnx import helper, numpy_helper
+    from onnx import helper
 
     _, ort = load()
 
-    w = numpy_helper.to_array(inits[node.input[1]])
+    features = int(inits[node.input[1]].dims[2])  # W: (directions, gates × units, input)
     layout = next((a.i for a in node.attribute if a.name == "layout"), 0)
-    x_shape = [1, 2, int(w.shape[2])] if layout else [2, 1, int(w.shape[2])]
+    x_shape = [1, 2, features] if layout else [2, 1, features]
     inputs = ["X"] + [name if name in inits else "" for name in node.input[1:]]
     while inputs[-1] == "":
         inputs.pop()
@@ -61,8 +61,9 @@ def _run_node(node: Any, model: Any, inits: dict[str, Any]) -> None:
 
 
 def check_onnx(path: str) -> Built:
-    """The file's weights by node, as the ONNX library loads them, after the checks above."""
-    from ..readers import onnx_model, onnx_nodes
+    """The file's weights by node (grouped as lstmcount's reader groups them), as the ONNX library loads
+    them, after the checks above."""
+    from ..readers import onnx_groups, onnx_model
 
     onnx, ort = load()
     model = onnx_model(path)
@@ -75,22 +76,15 @@ def check_onnx(path: str) -> Built:
     except Exception as exc:
         raise FrameworkError(f"{path}: ONNX Runtime refused it: {_first(exc)}") from None
     inits = {init.name: init for init in model.graph.initializer}
-    used: set[str] = set()
     layers = []
-    for name, node, flags in onnx_nodes(model):
-        if flags is not None:
+    for group in onnx_groups(model):
+        if group.flags is not None:
             try:
-                _run_node(node, model, inits)
+                _run_node(group.node, model, inits)
             except Exception as exc:
-                raise FrameworkError(f"{path}: node {name!r} ({node.op_type}): ONNX Runtime refused its "
+                raise FrameworkError(f"{path}: node {group.name!r} ({group.type}): ONNX Runtime refused its "
                                      f"weights: {_first(exc)}") from None
-        mine = [i for i in node.input if i in inits and i not in used]
-        used.update(mine)
-        if mine:
-            layers.append(ActualLayer(name, node.op_type, tuple(ActualWeight(i, tuple(inits[i].dims))
-                                                                for i in mine)))
-    rest = [ActualWeight(n, tuple(i.dims)) for n, i in inits.items() if n not in used]
-    if rest:
-        layers.append(ActualLayer("(unused initializers)", "tensors", tuple(rest)))
+        layers.append(ActualLayer(group.name, group.type, tuple(ActualWeight(i, tuple(inits[i].dims))
+                                                                for i in group.inputs)))
     native = sum(int(w.params) for layer in layers for w in layer.weights)
     return Built(tuple(layers), native)
