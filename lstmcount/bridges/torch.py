@@ -62,7 +62,8 @@ def check_state_dict(path: str) -> Built:
 
     nn = _torch.nn
     layers = []
-    for prefix, spec, tensors in state_dict_modules(path):
+    modules = state_dict_modules(path)
+    for prefix, spec, tensors in modules:
         name = prefix or "(root)"
         if spec is None:
             layers.append(ActualLayer(name, "tensors", tuple(
@@ -77,5 +78,5 @@ def check_state_dict(path: str) -> Built:
                                  f"{str(exc).strip().splitlines()[0][:300]}") from None
         layers.append(ActualLayer(name, spec[0], tuple(ActualWeight(n, tuple(p.shape), bool(p.requires_grad))
                                                        for n, p in module.named_parameters())))
-    native = sum(int(t.numel()) for _, _, tensors in state_dict_modules(path) for t in tensors.values())
+    native = sum(int(t.numel()) for _, _, tensors in modules for t in tensors.values())
     return Built(tuple(layers), native)
