@@ -71,3 +71,10 @@ def test_the_guard_can_fail():
     """The probe sees a framework when one is imported: verify does import Keras."""
     mods, code = modules_after("verify", "configs/masked_variable_length.yaml")
     assert code == 0 and "keras" in mods
+
+
+def test_flags_import_no_yaml():
+    """A layer from flags needs no YAML reader, and JSON output no Rich."""
+    mods, code = modules_after("params", "--units", "75", "--input", "28", "--json")
+    assert code == 0
+    assert mods.isdisjoint({"yaml", "rich"}), mods & {"yaml", "rich"}
