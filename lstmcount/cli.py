@@ -4,8 +4,6 @@ Exit codes: 0 ok, 1 a check failed, 2 bad input or usage, 3 an optional framewor
 130 interrupted. Reports go to stdout; errors, verdicts and warnings to stderr.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Iterator
@@ -357,7 +355,7 @@ def _is_tensor_file(path: str) -> bool:
     return is_tensor_file(path)
 
 
-def _tensor_file(path: str) -> ModelLayout:
+def _tensor_file(path: str) -> "ModelLayout":
     from .readers import read_tensor_file
 
     layout: ModelLayout = read_tensor_file(path)
