@@ -43,9 +43,10 @@ def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras
           proj_size: int | None = None, peepholes: bool = False) -> int:
     """Parameters of one recurrent layer (or a stack of them), exactly as the `params` flags count them.
 
-    `framework`: keras, pytorch, onnx, tf1, cudnn or flax. The fast path for sweeps: the same
-    framework tables and build functions as a spec file, without locations or problem collection.
-    Bad values raise UsageError.
+    `framework`: keras, pytorch, onnx, tf1, cudnn or flax. The fast path for sweeps: each set of
+    options is laid out once, at a few sizes, to read its count as a quadratic in `units` and `input`
+    (checked at four more sizes); each call checks its values and evaluates that. Bad values raise
+    UsageError.
     """
     return count_params(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size,
                         peepholes)

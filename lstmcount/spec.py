@@ -355,16 +355,9 @@ def flag_layers(f: LayerFlags) -> list[tuple[str, dict[str, Any]]]:
 
 # The arguments of `flag_layers`' layers that take --units and --input (a Keras layer takes its input
 # size from the incoming shape instead).
-FLAG_SIZE_ARGS: dict[str, tuple[str, str | None]] = {"keras": ("units", None), "pytorch": ("hidden_size", "input_size")}
-
-
 def flag_input_shape(f: LayerFlags) -> tuple[int | None, ...] | None:
-    return input_shape_of(f.framework, f.input)
-
-
-def input_shape_of(framework: str, inp: int) -> tuple[int | None, ...] | None:
-    """The model input the flags' --input gives: a Keras sequence of `inp` features (PyTorch tracks no shapes)."""
-    return (None, inp) if framework == "keras" else None
+    """The model input the flags' --input gives: a Keras sequence of features (PyTorch tracks no shapes)."""
+    return (None, f.input) if f.framework == "keras" else None
 
 
 def model_from_flags(f: LayerFlags) -> Model:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from lstmcount import SpecError, UsageError, conventions, count, count_layer
 from lstmcount.accounting import report
+from lstmcount.conventions.flags import FORM_MAX_LAYERS, SUPPORT, Quadratic, _closed_form, fit_quadratic, flags_layout
 from lstmcount.layout import Slice
 from lstmcount.spec import LayerFlags, loads, model_from_flags
 
@@ -272,6 +273,51 @@ def test_count_fast_path_equals_spec_path(flags):
                  bidirectional=flags.bidirectional, num_layers=flags.num_layers, bias=flags.bias,
                  reset_after=flags.reset_after, proj_size=flags.proj_size) == \
         conventions.layout(model_from_flags(flags)).params
+
+
+@st.composite
+def any_flags(draw):
+    """Valid flags in any of the six frameworks, with every option that framework has."""
+    framework = draw(st.sampled_from(list(SUPPORT)))
+    support = SUPPORT[framework]
+    kind = draw(st.sampled_from(support.types))
+    units = draw(st.integers(1, 10**6))
+    proj = draw(st.one_of(st.none(), st.integers(0, units - 1))) if kind in support.proj else None
+    reset_after = draw(st.one_of(st.none(), st.booleans())) if kind in support.reset_after else None
+    peepholes = draw(st.booleans()) if kind in support.peepholes else False
+    bias = draw(st.booleans()) if support.no_bias else True
+    return LayerFlags(kind, framework, units, draw(st.integers(1, 10**6)), draw(st.booleans()),
+                      draw(st.integers(1, FORM_MAX_LAYERS)), bias, reset_after, proj, peepholes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_flags())
+def test_count_closed_form_equals_the_layout(flags):
+    """count() evaluates a quadratic read off the layouts; every framework's options have one, and it
+    gives what `params` lays out, far from the sizes it was read at."""
+    options = (flags.type, flags.framework, flags.bidirectional, flags.num_layers, flags.bias, flags.reset_after,
+               flags.proj_size, flags.peepholes)
+    assert _closed_form(*options) is not None
+    assert count(flags.type, units=flags.units, input=flags.input, framework=flags.framework,
+                 bidirectional=flags.bidirectional, num_layers=flags.num_layers, bias=flags.bias,
+                 reset_after=flags.reset_after, proj_size=flags.proj_size, peepholes=flags.peepholes) == \
+        flags_layout(flags).params
+
+
+def test_fit_quadratic_reads_a_quadratic_and_refuses_anything_else():
+    assert fit_quadratic(lambda u, i: 4 * ((i + u) * u + u)) == Quadratic(0, 4, 0, 4, 4, 0)
+    assert fit_quadratic(lambda u, i: 3 * (u * u + u * i) + 6 * u + 7, u0=21) == Quadratic(7, 6, 0, 3, 3, 0)
+    assert fit_quadratic(lambda u, i: u ** 3) is None  # a cubic agrees nowhere past the fit
+    assert fit_quadratic(lambda u, i: u * (u + 1) // 2 + i) is None  # not whole coefficients
+    assert fit_quadratic(lambda u, i: 4 * u * u + (5 if u > 500 else 0)) is None  # a quadratic near the fit only
+    assert fit_quadratic(lambda u, i: u * i * i) is None  # u·i²: matches at the six fitted sizes, not the checks
+
+
+def test_count_lays_out_deep_stacks_at_each_call():
+    deep = FORM_MAX_LAYERS + 1
+    assert _closed_form("gru", "pytorch", False, deep, True, None, None, False) is None
+    assert count("gru", units=8, input=3, framework="pytorch", num_layers=deep) == \
+        3 * (8 * 3 + 8 * 8 + 2 * 8) + (deep - 1) * 3 * (8 * 8 + 8 * 8 + 2 * 8)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

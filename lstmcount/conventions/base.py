@@ -248,11 +248,6 @@ class Framework:
             variant = kind.variant(full) if kind.variant else None
         return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent, variant)
 
-    def quick_args(self, type_name: str, args: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
-        """A layer class and its arguments (known to be valid) with the class's defaults filled in."""
-        kind = self.kinds[type_name]
-        return kind, {**self.table(kind)[1], **args}
-
     def kind(self, type_name: str, problems: list[str] | None, spec: LayerSpec | None = None) -> Kind | None:
         key = type_name
         for prefix in self.aliases:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from math import prod
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..errors import UsageError
 from ..layout import LayerLayout, ModelLayout
-from ..spec import FLAG_SIZE_ARGS, LayerFlags, check_numbers, flag_input_shape, flag_layers, input_shape_of, sizes_ok
+from ..spec import LayerFlags, check_numbers, flag_input_shape, flag_layers, sizes_ok
 from . import cudnn, flax, onnx, tf1
-from .base import BuildFn, Framework
+from .base import Framework
 from .keras import KERAS
 from .pytorch import PYTORCH
 
@@ -102,63 +101,89 @@ def flag_layouts(f: LayerFlags) -> list[LayerLayout]:
     return BUILDERS[f.framework](f)
 
 
-TABLES: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
-
-
 def count_params(layer_type: str, framework: str, units: int, inp: int, bidirectional: bool = False,
                  num_layers: int = 1, bias: bool = True, reset_after: bool | None = None,
                  proj_size: int | None = None, peepholes: bool = False) -> int:
-    """The parameters of the layers these flags describe, checked as `flag_layouts` checks them (UsageError):
-    the same tables and build functions, summed as the weights are built (the fast path of `count()`)."""
+    """The parameters of the layers these flags describe, checked as `flag_layouts` checks them (UsageError).
+
+    The fast path of `count()`: each set of options has a closed form in the two sizes, read once off the
+    layers the flags lay out (`_closed_form`); a call checks its sizes and evaluates the form.
+    """
     try:
-        plan = _plan(layer_type, framework, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
+        form = _closed_form(layer_type, framework, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
     except TypeError:  # an unhashable value: `check` says what is wrong with it
-        plan = None
-    if plan is None or not sizes_ok(layer_type, units, inp, num_layers, proj_size):
+        form = None
+    if form is None or not sizes_ok(layer_type, units, inp, num_layers, proj_size):
         f = LayerFlags(layer_type, framework, units, inp, bidirectional, num_layers, bias, reset_after, proj_size,
                        peepholes)
         return sum(layer.params for layer in flag_layouts(f))
-    ctx = TABLES[framework].quick_ctx
-    units_arg, input_arg = FLAG_SIZE_ARGS[framework]
-    shape = input_shape_of(framework, inp)
-    total = 0
-    for build, template in plan:
-        args = dict(template)
-        args[units_arg] = units
-        if input_arg is not None:
-            args[input_arg] = inp
-        weights, shape = build(ctx, args, shape)
-        for w in weights:
-            total += prod(w.shape)
-    return total
+    return form(units, inp)
 
 
-PLAN_MAX_LAYERS = 16  # a plan keeps a dict per layer: deeper stacks are built layer by layer
+FORM_MAX_LAYERS = 64  # a closed form costs ten layouts of the stack: deeper ones are laid out at each call
+
+
+class Quadratic(NamedTuple):
+    """c + cu·u + ci·i + cui·u·i + cuu·u² + cii·i²: a count in the units u and input features i."""
+
+    c: int
+    cu: int
+    ci: int
+    cui: int
+    cuu: int
+    cii: int
+
+    def __call__(self, u: int, i: int) -> int:
+        return self.c + self.cu * u + self.ci * i + self.cui * u * i + self.cuu * u * u + self.cii * i * i
+
+
+# Sizes (from the smallest the options allow) at which a fitted form must match the real count.
+CHECK_AT = ((3, 7), (50, 2), (1000, 1001), (4097, 12345))
+
+
+def fit_quadratic(count: Callable[[int, int], int], u0: int = 1, i0: int = 1) -> Quadratic | None:
+    """The quadratic `count` is, read off six of its values from (u0, i0) and checked at four more; None
+    when `count` is not one (a coefficient is not a whole number, or a check differs)."""
+    f00, f10, f20 = count(u0, i0), count(u0 + 1, i0), count(u0 + 2, i0)
+    f01, f02, f11 = count(u0, i0 + 1), count(u0, i0 + 2), count(u0 + 1, i0 + 1)
+    cuu2, cii2 = f20 - 2 * f10 + f00, f02 - 2 * f01 + f00
+    if cuu2 % 2 or cii2 % 2:
+        return None
+    cuu, cii, cui = cuu2 // 2, cii2 // 2, f11 - f10 - f01 + f00
+    cu = f10 - f00 - cuu * (2 * u0 + 1) - cui * i0
+    ci = f01 - f00 - cii * (2 * i0 + 1) - cui * u0
+    c = f00 - cu * u0 - ci * i0 - cui * u0 * i0 - cuu * u0 * u0 - cii * i0 * i0
+    form = Quadratic(c, cu, ci, cui, cuu, cii)
+    if all(form(u0 + du, i0 + di) == count(u0 + du, i0 + di) for du, di in CHECK_AT):
+        return form
+    return None
 
 
 @functools.lru_cache(maxsize=256, typed=True)
-def _plan(layer_type: str, framework: str, bidirectional: bool, num_layers: int, bias: bool, reset_after: bool | None,
-          proj_size: int | None, peepholes: bool) -> tuple[tuple[BuildFn, dict[str, Any]], ...] | None:
-    """A build plan for flags with these options: the layers `flag_layers` gives, each as its kind's build
-    function and its arguments with the defaults filled in, all but the sizes (FLAG_SIZE_ARGS), which
-    each call sets.
+def _closed_form(layer_type: str, framework: str, bidirectional: bool, num_layers: int, bias: bool,
+                 reset_after: bool | None, proj_size: int | None, peepholes: bool) -> Quadratic | None:
+    """The count of flags with these options as a quadratic in --units and --input.
 
-    None where there is no plan: options this framework does not have (`check` will say so), a
-    framework without a layer table, a deep stack, or a wrapper (Keras Bidirectional builds its
-    nested layer).
+    Every tensor of these layers has at most two axes that grow with the sizes, each an affine function
+    of the units and the input features with whole coefficients (4·u, i + u, 2·u for a layer after a
+    bidirectional one), so the count is a quadratic in the two with whole coefficients. `fit_quadratic` reads it off the layers the flags lay out (`flag_layouts`,
+    the path `params` takes) and checks it at four more sizes.
+
+    None where the options are not valid (each call's own check says why) or the stack is deeper
+    than FORM_MAX_LAYERS (each call lays it out).
     """
-    f = LayerFlags(layer_type, framework, 1, 1, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
-    support, table = SUPPORT.get(framework), TABLES.get(framework)
-    if support is None or table is None or type(num_layers) is not int or not 0 < num_layers <= PLAN_MAX_LAYERS:
+    if type(num_layers) is not int or not 0 < num_layers <= FORM_MAX_LAYERS:
         return None
+
+    def laid_out(units: int, inp: int) -> int:
+        f = LayerFlags(layer_type, framework, units, inp, bidirectional, num_layers, bias, reset_after, proj_size,
+                       peepholes)
+        return sum(layer.params for layer in flag_layouts(f))
+
     try:
-        _check_options(f, support)
+        return fit_quadratic(laid_out, (proj_size if type(proj_size) is int else 0) + 1)
     except UsageError:
         return None
-    plan = [table.quick_args(type_name, args) for type_name, args in flag_layers(f)]
-    if any(kind.wrap is not None for kind, _ in plan):
-        return None
-    return tuple((kind.build, args) for kind, args in plan)
 
 
 def flags_layout(f: LayerFlags) -> ModelLayout:
@@ -166,4 +191,5 @@ def flags_layout(f: LayerFlags) -> ModelLayout:
     return ModelLayout(f.framework, None, flag_input_shape(f), _named(flag_layouts(f)))
 
 
-__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "check", "count_params", "flag_layouts", "flags_layout"]
+__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "Quadratic", "check", "count_params", "fit_quadratic", "flag_layouts",
+           "flags_layout"]
