@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from . import conventions
 from .accounting import report
-from .conventions.flags import SUPPORT, flags_layout
+from .conventions.flags import SUPPORT, closed_form, flags_layout
 from .errors import LstmcountError, UsageError
 from .layout import EXTRA_ROLES, LayerLayout, ModelLayout
 from .readers import RECURRENT
@@ -23,6 +23,7 @@ class Row(NamedTuple):
     framework: str
     variant: str
     params: int | None  # None: this framework has no such layer
+    in_general: str | None  # the count as a quadratic in the units u and input features i
     why: str
 
 
@@ -106,9 +107,11 @@ def compare(f: LayerFlags) -> list[Row]:
         try:
             lay = flags_layout(v)
         except UsageError as exc:
-            rows.append(Row(v.framework, label, None, f"not available: {exc}"))
+            rows.append(Row(v.framework, label, None, None, f"not available: {exc}"))
             continue
-        rows.append(Row(v.framework, label, lay.params, "reference row" if v == f else why(lay, first, f)))
+        form = closed_form(v)
+        rows.append(Row(v.framework, label, lay.params, None if form is None else str(form),
+                        "reference row" if v == f else why(lay, first, f)))
     return rows
 
 

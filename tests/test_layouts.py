@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from lstmcount import count
 from lstmcount.accounting import report
-from lstmcount.conventions.flags import flags_layout
+from lstmcount.conventions.flags import Quadratic, flags_layout
 from lstmcount.spec import LayerFlags
+from lstmcount.tools import compare
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -74,14 +75,41 @@ def test_gates_add_up_in_every_framework():
 def test_compare_rows_and_reasons(cli):
     r = cli("compare", "-u", "75", "-i", "28", "--json")
     rows = json.loads(r.stdout)["rows"]
-    assert rows[0] == {"framework": "keras", "variant": "default", "params": 31_200, "why": "reference row"}
+    assert rows[0] == {"framework": "keras", "variant": "default", "params": 31_200, "in_general": "4u² + 4ui + 4u",
+                       "why": "reference row"}
     torch = next(x for x in rows if x["framework"] == "pytorch")
     assert torch["params"] == 31_500 and torch["why"] == "bias +300 (1 more bias vector of 75 per gate)"
+    assert torch["in_general"] == "4u² + 4ui + 8u"  # 4 × (i·u + u·u + 2u): two bias vectors per gate
     tf1 = next(x for x in rows if x["framework"] == "tf1" and x["variant"] == "peepholes")
     assert tf1["why"] == "extras +225 (w_f_diag, w_i_diag, w_o_diag)"
     gru = json.loads(cli("compare", "-t", "gru", "-u", "75", "-i", "28", "--json").stdout)["rows"]
     assert [(x["variant"], x["params"]) for x in gru if x["framework"] == "keras"] == [
         ("default", 23_625), ("reset_after=true", 23_625), ("reset_after=false", 23_400)]
+
+
+def _evaluate(formula: str, u: int, i: int) -> int:
+    """'4u² + 4ui + 8u' at these sizes."""
+    total = 0
+    for sign, k, term in re.findall(r"(-|\+|^)\s*([\d,]*)(u²|ui|i²|u|i|)(?=\s|$)", formula):
+        value = {"u²": u * u, "ui": u * i, "i²": i * i, "u": u, "i": i, "": 1}[term]
+        total += (-1 if sign == "-" else 1) * int(k.replace(",", "") or 1) * value
+    return total
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["lstm", "gru", "rnn"]), st.integers(1, 500), st.integers(1, 500), st.booleans(),
+       st.integers(1, 3))
+def test_compare_in_general_is_each_rows_count(kind, units, inp, bidirectional, layers):
+    """The In general column, read back as text, gives each row's count at the row's sizes."""
+    for row in compare(LayerFlags(kind, "keras", units, inp, bidirectional, layers)):
+        if row.params is not None:
+            assert _evaluate(row.in_general, units, inp) == row.params, row
+
+
+def test_quadratic_text():
+    assert str(Quadratic(-1, 1, 0, 0, 1, -2)) == "u² - 2i² + u - 1"
+    assert str(Quadratic(0, 0, 0, 1_200, 0, 0)) == "1,200ui"
+    assert str(Quadratic(0, 0, 0, 0, 0, 0)) == "0"
 
 
 def test_unavailable_options_are_usage_errors(cli):
@@ -254,7 +282,7 @@ def test_compare_a_spec_layer(cli):
     torch_rows = json.loads(cli("compare", str(ROOT / "configs/torch_projection_cells.yaml"), "--layer", "encoder",
                                 "--json").stdout)["rows"]
     assert torch_rows[0] == {"framework": "pytorch", "variant": "proj_size=20", "params": 16_500,
-                             "why": "reference row"}
+                             "in_general": "4ui + 108u", "why": "reference row"}
     r = cli("compare", str(ROOT / "configs/mnist_lstm.yaml"), "--layer", "dense")
     assert r.exit_code == 2 and "--layer 'dense': not an LSTM, GRU or RNN layer (the file's recurrent layers " \
         "are lstm)" in r.stderr

@@ -136,6 +136,16 @@ class Quadratic(NamedTuple):
     def __call__(self, u: int, i: int) -> int:
         return self.c + self.cu * u + self.ci * i + self.cui * u * i + self.cuu * u * u + self.cii * i * i
 
+    def __str__(self) -> str:
+        """'4u² + 4ui + 8u' (u the units, i the input features)."""
+        text = ""
+        for k, term in ((self.cuu, "u²"), (self.cui, "ui"), (self.cii, "i²"), (self.cu, "u"), (self.ci, "i"),
+                        (self.c, "")):
+            if k:
+                size = f"{abs(k):,}" if abs(k) != 1 or not term else ""
+                text += (" - " if k < 0 else " + ") + size + term if text else ("-" if k < 0 else "") + size + term
+        return text or "0"
+
 
 # Sizes (from the smallest the options allow) at which a fitted form must match the real count.
 CHECK_AT = ((3, 7), (50, 2), (1000, 1001), (4097, 12345))
@@ -159,6 +169,12 @@ def fit_quadratic(count: Callable[[int, int], int], u0: int = 1, i0: int = 1) ->
     return None
 
 
+def closed_form(f: LayerFlags) -> Quadratic | None:
+    """The count of flags with these options as a quadratic in --units and --input (`_closed_form`)."""
+    return _closed_form(f.type, f.framework, f.bidirectional, f.num_layers, f.bias, f.reset_after, f.proj_size,
+                        f.peepholes)
+
+
 @functools.lru_cache(maxsize=256, typed=True)
 def _closed_form(layer_type: str, framework: str, bidirectional: bool, num_layers: int, bias: bool,
                  reset_after: bool | None, proj_size: int | None, peepholes: bool) -> Quadratic | None:
@@ -166,8 +182,9 @@ def _closed_form(layer_type: str, framework: str, bidirectional: bool, num_layer
 
     Every tensor of these layers has at most two axes that grow with the sizes, each an affine function
     of the units and the input features with whole coefficients (4·u, i + u, 2·u for a layer after a
-    bidirectional one), so the count is a quadratic in the two with whole coefficients. `fit_quadratic` reads it off the layers the flags lay out (`flag_layouts`,
-    the path `params` takes) and checks it at four more sizes.
+    bidirectional one), so the count is a quadratic in the two with whole coefficients.
+    `fit_quadratic` reads it off the layers the flags lay out (`flag_layouts`, the path `params`
+    takes) and checks it at four more sizes.
 
     None where the options are not valid (each call's own check says why) or the stack is deeper
     than FORM_MAX_LAYERS (each call lays it out).
@@ -191,5 +208,5 @@ def flags_layout(f: LayerFlags) -> ModelLayout:
     return ModelLayout(f.framework, None, flag_input_shape(f), _named(flag_layouts(f)))
 
 
-__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "Quadratic", "check", "count_params", "fit_quadratic", "flag_layouts",
-           "flags_layout"]
+__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "Quadratic", "check", "closed_form", "count_params", "fit_quadratic",
+           "flag_layouts", "flags_layout"]

@@ -23,9 +23,10 @@ def compare_table(rows: list[Row], f: LayerFlags, color: bool = False, width: in
     table.add_column("Framework")
     table.add_column("Variant")
     table.add_column("Params", justify="right")
+    table.add_column("In general")
     table.add_column("Why it differs from the first row")
     for r in rows:
-        table.add_row(r.framework, r.variant, "-" if r.params is None else f"{r.params:,}", r.why)
+        table.add_row(r.framework, r.variant, "-" if r.params is None else f"{r.params:,}", r.in_general or "-", r.why)
     buf = io.StringIO()
     Console(file=buf, width=width, color_system="standard" if color else None, force_terminal=color,
             highlight=False).print(table)
