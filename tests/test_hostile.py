@@ -729,3 +729,28 @@ def test_fuzz_flags(cli, tmp_path, data):
     asks_json = any(a == "--json" and (i == 0 or args[i - 1] not in value_flags) for i, a in enumerate(args))
     if r.exit_code == 0 and asks_json and "-O" not in args and "--help" not in args and "--version" not in args:
         check_report(json.loads(r.stdout))
+
+
+def test_reading_a_spec_leaves_the_collector_as_it_was():
+    """Reading pauses Python's cycle collector (it doubled the time of a large spec) and puts it back,
+    also when the file is refused."""
+    import gc
+
+    from lstmcount import SpecError
+    from lstmcount.spec import loads
+
+    good, bad = "input_shape: [null, 3]\nlayers: [{type: LSTM, units: 4}]\n", "layers: [unclosed\n"
+    assert gc.isenabled()
+    assert loads(good).layers[0].args == {"units": 4}
+    assert gc.isenabled()
+    with pytest.raises(SpecError):
+        loads(bad)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        loads(good)
+        with pytest.raises(SpecError):
+            loads(bad)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
