@@ -336,7 +336,7 @@ def solve(
                 sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
             else:
                 model = spec.load(path)
-                name = layer if layer is not None else pick(path, None).layer.name
+                name = layer if layer is not None else pick(path, None, model).layer.name
                 arg, sol = solve_model(model, name, limit)
                 what = f"{name}.{arg}"
         else:

@@ -182,15 +182,6 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
 KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
-def flags_of(model: Model, layer_name: str) -> LayerFlags:
-    """The `params` flags that describe one recurrent layer of a spec (for compare across frameworks)."""
-    layout = conventions.layout(model)
-    names = [layer.name for layer in layout.layers]
-    if layer_name not in names:
-        raise UsageError(f"--layer {layer_name!r}: no such layer (the model's layers are {', '.join(names)})")
-    return _flags_at(model, layout, names.index(layer_name))
-
-
 def _flags_at(model: Model, layout: ModelLayout, index: int) -> LayerFlags:
     """The flags of the spec's layer `index` (UsageError if it is not an LSTM, GRU or RNN)."""
     layer, spec = layout.layers[index], model.layers[index]
@@ -240,14 +231,19 @@ class Picked(NamedTuple):
         return dict(zip(planned, real, strict=True))
 
 
-def pick(path: str, layer_name: str | None) -> Picked:
-    """A recurrent layer by name (or the only one) of a YAML spec, Keras file, state_dict or ONNX file."""
+def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picked:
+    """A recurrent layer by name (or the only one) of a YAML spec, Keras file, state_dict or ONNX file.
+
+    `model`: the spec at `path` when the caller has loaded it already (standard input reads once).
+    """
     from .readers import is_tensor_file, tensor_file
 
-    if is_tensor_file(path):
+    tensor = model is None and is_tensor_file(path)
+    if tensor:
         layout, found = tensor_file(path)
     else:
-        model = spec_load(path)
+        if model is None:
+            model = spec_load(path)
         layout = conventions.layout(model)
         found = {}
         for index, layer in enumerate(layout.layers):
@@ -267,4 +263,4 @@ def pick(path: str, layer_name: str | None) -> Picked:
         raise UsageError(f"{path}: --layer {layer_name!r}: {what} (the file's recurrent layers are "
                          f"{', '.join(found) or 'none'})")
     layer = next(lay for lay in layout.layers if lay.name == layer_name)
-    return Picked(found[layer_name], layer, layout, is_tensor_file(path))
+    return Picked(found[layer_name], layer, layout, tensor)

@@ -329,3 +329,16 @@ def test_solve_by_hand(cli):
     assert (r["units"], r["params"]) == (4, 124)
     small = cli("solve", "--budget", "10", "-i", "2", "-f", "pytorch", "--proj-size", "3")
     assert small.exit_code == 2 and "even --units = 4 needs 124 parameters, over the budget of 10" in small.stderr
+
+
+def test_solve_a_spec_from_standard_input(cli):
+    """Standard input can be read once: its only recurrent layer is found in the spec already loaded."""
+    from .conftest import ROOT
+
+    text = (ROOT / "configs/mnist_lstm.yaml").read_text()
+    r = cli("solve", "-", "--budget", "50000", "--json", input=text)
+    assert r.exit_code == 0, r.stderr
+    # LSTM(u) on 28 inputs plus Dense(10) on u: 4 × ((28 + u) × u + u) + 10 × u + 10; u = 97 gives 49,868
+    assert json.loads(r.stdout) == {"units": 97, "argument": "units", "params": 49_868, "budget": 50_000,
+                                    "next_params": 4 * ((28 + 98) * 98 + 98) + 10 * 98 + 10}
+    assert 4 * ((28 + 97) * 97 + 97) + 10 * 97 + 10 == 49_868
