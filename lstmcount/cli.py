@@ -78,11 +78,44 @@ def guarded() -> Iterator[None]:
     except LstmcountError as exc:
         fail([f"lstmcount: {m}" if not _located(m) else m for m in exc.messages()], exc.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("lstmcount: interrupted\n")
+        sys.stderr.write(INTERRUPTED.decode())
         raise typer.Exit(130) from None
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
+
+
+INTERRUPTED = b"lstmcount: interrupted\n"
+
+
+@contextmanager
+def _interrupt_ends_process() -> Iterator[None]:
+    """While the frameworks import, Ctrl-C ends the process at once: exit 130 with the usual line.
+
+    A KeyboardInterrupt raised inside TensorFlow's import unwinds through half-initialised native
+    modules, which now and then abort or segfault (seen here: about 1 in 40 tries, exit -6 or -11
+    and no message); before a framework is in, nothing needs cleaning up and nothing has been
+    written. The line goes to a copy of stderr taken first: the Keras bridge points fd 2 at a file
+    while TensorFlow starts, to keep its log noise off the terminal.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signal handlers live in the main thread
+        yield
+        return
+    err = os.dup(2)
+
+    def leave(signum: int, frame: object) -> None:
+        os.write(err, INTERRUPTED)
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        os.close(err)
 
 
 def _located(message: str) -> bool:
@@ -442,7 +475,8 @@ def verify(
                                  f"raise it with --max-memory if you mean it")
         needed = [m.framework for m in models] + (["pytorch"] if state_dicts else []) + \
             (["onnx"] if onnx_files else [])
-        builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}  # each framework imported once
+        with _interrupt_ends_process():
+            builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}  # each framework imported once
         versions = {fw: _framework_version(fw) for fw in builders}
         results = []
         for path in state_dicts:
@@ -482,5 +516,5 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - outside a command
-        sys.stderr.write("lstmcount: interrupted\n")
+        sys.stderr.write(INTERRUPTED.decode())
         sys.exit(130)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 from ..conventions import KERAS
@@ -23,25 +19,6 @@ _check_input: Any = None  # Keras's own input_spec check, where this Keras versi
 _CELL = re.compile(r"^(lstm|gru|simple_rnn|conv_lstm)_cell(_\d+)?$")
 
 
-@contextlib.contextmanager
-def _interrupts() -> Iterator[list[int]]:
-    """Record each SIGINT (then raise KeyboardInterrupt as usual) while the block runs in the main thread."""
-    seen: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield seen
-        return
-
-    def record(signum: int, frame: Any) -> None:
-        seen.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, record)
-    try:
-        yield seen
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def load() -> Any:
     """Import Keras once, with TensorFlow's start-up log noise kept off the user's terminal."""
     global _keras
@@ -53,17 +30,13 @@ def load() -> Any:
     # and show it only if the import fails.
     sys.stderr.flush()
     saved = os.dup(2)
-    with tempfile.TemporaryFile() as noise, _interrupts() as interrupted:
+    with tempfile.TemporaryFile() as noise:
         os.dup2(noise.fileno(), 2)
         try:
             import keras
         except ImportError:
-            if interrupted:  # Ctrl-C, swallowed by an import inside TensorFlow, left a half-imported module
-                raise KeyboardInterrupt from None
             raise FrameworkMissing("TensorFlow/Keras", "keras") from None
         except Exception as exc:  # a broken install: show what it said
-            if interrupted:
-                raise KeyboardInterrupt from None
             os.dup2(saved, 2)
             noise.seek(0)
             said = noise.read().decode("utf-8", "replace").strip().splitlines()
