@@ -70,6 +70,9 @@ def fail(messages: list[str], code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+INTERRUPTED = b"lstmcount: interrupted\n"
+
+
 @contextmanager
 def guarded() -> Iterator[None]:
     """Turn lstmcount's exceptions into one message per problem and the documented exit code."""
@@ -85,18 +88,15 @@ def guarded() -> Iterator[None]:
         raise typer.Exit(0) from None
 
 
-INTERRUPTED = b"lstmcount: interrupted\n"
-
-
 @contextmanager
 def _interrupt_ends_process() -> Iterator[None]:
     """While the frameworks import, Ctrl-C ends the process at once: exit 130 with the usual line.
 
     A KeyboardInterrupt raised inside TensorFlow's import unwinds through half-initialised native
-    modules, which now and then abort or segfault (seen here: about 1 in 40 tries, exit -6 or -11
-    and no message); before a framework is in, nothing needs cleaning up and nothing has been
-    written. The line goes to a copy of stderr taken first: the Keras bridge points fd 2 at a file
-    while TensorFlow starts, to keep its log noise off the terminal.
+    modules, which now and then abort or segfault (seen here: 2 in some 120 tries, exit -6 or -11,
+    no message; none in 90 tries since). Before a framework is in, nothing needs cleaning up and
+    nothing has been written. The line goes to a copy of stderr taken first: the Keras bridge points
+    fd 2 at a file while TensorFlow starts, to keep its log noise off the terminal.
     """
     import signal
     import threading
