@@ -1,7 +1,7 @@
 """lstmcount: exact parameter accounting for LSTM, GRU and RNN layers, per gate and per framework."""
 
 from .accounting import Report
-from .api import analyze, count, count_layer, model_report
+from .api import analyze, count, count_layer, formula, model_report
 from .errors import CheckFailed, FrameworkMissing, LstmcountError, SpecError, UsageError
 
 __version__ = "0.1.0"
@@ -16,6 +16,7 @@ __all__ = [
     "analyze",
     "count",
     "count_layer",
+    "formula",
     "model_report",
     "__version__",
 ]

@@ -13,10 +13,11 @@ from typing import Any
 
 from . import conventions
 from .accounting import Report, report
-from .conventions.flags import count_params
+from .conventions.flags import Quadratic, count_params
+from .conventions.flags import formula as flags_formula
 from .spec import LayerSpec, Model, load, loads
 
-__all__ = ["analyze", "count", "count_layer", "model_report"]
+__all__ = ["analyze", "count", "count_layer", "formula", "model_report"]
 
 
 def model_report(model: Model, dtype: str = "float32") -> Report:
@@ -50,6 +51,25 @@ def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras
     """
     return count_params(type, framework, units, input, bidirectional, num_layers, bias, reset_after, proj_size,
                         peepholes)
+
+
+def formula(type: str = "lstm", *, framework: str = "keras", bidirectional: bool = False, num_layers: int = 1,
+            bias: bool = True, reset_after: bool | None = None, proj_size: int | None = None,
+            peepholes: bool = False) -> Quadratic:
+    """The parameter count of these options as a quadratic in the units u and the input features i.
+
+    The same options as `count`, without the sizes; what `count` evaluates and `compare` prints as
+    "In general". The result prints as the formula, is called with the sizes, and its fields are
+    the coefficients (c, cu, ci, cui, cuu, cii) for anything else (a budget solved by hand, a
+    vectorized sweep).
+
+    >>> f = formula("lstm", framework="pytorch")
+    >>> str(f), f(75, 28), f.cuu
+    ('4u² + 4ui + 8u', 31500, 4)
+    >>> str(formula("gru", bidirectional=True, num_layers=2))
+    '24u² + 6ui + 24u'
+    """
+    return flags_formula(type, framework, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
 
 
 def count_layer(framework: str, type: str, input_shape: tuple[int | None, ...] | None = None,

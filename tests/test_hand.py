@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmcount import SpecError, UsageError, conventions, count, count_layer
+from lstmcount import SpecError, UsageError, conventions, count, count_layer, formula
 from lstmcount.accounting import report
 from lstmcount.conventions.flags import FORM_MAX_LAYERS, SUPPORT, Quadratic, _closed_form, fit_quadratic, flags_layout
 from lstmcount.layout import Slice
@@ -311,6 +311,33 @@ def test_fit_quadratic_reads_a_quadratic_and_refuses_anything_else():
     assert fit_quadratic(lambda u, i: u * (u + 1) // 2 + i) is None  # not whole coefficients
     assert fit_quadratic(lambda u, i: 4 * u * u + (5 if u > 500 else 0)) is None  # a quadratic near the fit only
     assert fit_quadratic(lambda u, i: u * i * i) is None  # u·i²: matches at the six fitted sizes, not the checks
+
+
+def test_formula_is_the_closed_form_with_the_flags_checks():
+    # PyTorch LSTM: 4 gates × (i·u + u·u + 2u); 100 layers: the first reads i, the other 99 read u
+    assert str(formula("lstm", framework="pytorch")) == "4u² + 4ui + 8u"
+    deep = formula("lstm", framework="pytorch", num_layers=100)  # deeper than FORM_MAX_LAYERS: read on demand
+    assert deep == Quadratic(0, 100 * 8, 0, 4, 99 * 8 + 4, 0)
+    assert deep(7, 5) == count("lstm", units=7, input=5, framework="pytorch", num_layers=100)
+    for kwargs, message in [({"framework": "cudnn", "type": "rnn"}, "--framework cudnn has no rnn layer"),
+                            ({"proj_size": 3}, "--proj-size applies only to an LSTM in pytorch"),
+                            ({"num_layers": 0}, "--num-layers must be at least 1"),
+                            ({"reset_after": []}, "--reset-after/--no-reset-after applies only to a GRU")]:
+        with pytest.raises(UsageError, match=re.escape(message)):
+            formula(**kwargs)
+
+
+def test_api_docstring_examples(monkeypatch):
+    """The examples in lstmcount.api's docstrings run as written (from the repository root)."""
+    import doctest
+
+    import lstmcount.api
+
+    from .conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    result = doctest.testmod(lstmcount.api)
+    assert result.attempted >= 5 and result.failed == 0
 
 
 def test_count_lays_out_deep_stacks_at_each_call():

@@ -178,20 +178,22 @@ def closed_form(f: LayerFlags) -> Quadratic | None:
 @functools.lru_cache(maxsize=256, typed=True)
 def _closed_form(layer_type: str, framework: str, bidirectional: bool, num_layers: int, bias: bool,
                  reset_after: bool | None, proj_size: int | None, peepholes: bool) -> Quadratic | None:
+    """`_fit_form` kept per set of options, for stacks up to FORM_MAX_LAYERS (deeper ones: None)."""
+    if type(num_layers) is not int or not 0 < num_layers <= FORM_MAX_LAYERS:
+        return None
+    return _fit_form(layer_type, framework, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
+
+
+def _fit_form(layer_type: str, framework: str, bidirectional: bool, num_layers: int, bias: bool,
+              reset_after: bool | None, proj_size: int | None, peepholes: bool) -> Quadratic | None:
     """The count of flags with these options as a quadratic in --units and --input.
 
     Every tensor of these layers has at most two axes that grow with the sizes, each an affine function
     of the units and the input features with whole coefficients (4·u, i + u, 2·u for a layer after a
     bidirectional one), so the count is a quadratic in the two with whole coefficients.
     `fit_quadratic` reads it off the layers the flags lay out (`flag_layouts`, the path `params`
-    takes) and checks it at four more sizes.
-
-    None where the options are not valid (each call's own check says why) or the stack is deeper
-    than FORM_MAX_LAYERS (each call lays it out).
+    takes) and checks it at four more sizes. None where the options are not valid (`check` says why).
     """
-    if type(num_layers) is not int or not 0 < num_layers <= FORM_MAX_LAYERS:
-        return None
-
     def laid_out(units: int, inp: int) -> int:
         f = LayerFlags(layer_type, framework, units, inp, bidirectional, num_layers, bias, reset_after, proj_size,
                        peepholes)
@@ -203,10 +205,29 @@ def _closed_form(layer_type: str, framework: str, bidirectional: bool, num_layer
         return None
 
 
+def formula(layer_type: str, framework: str, bidirectional: bool = False, num_layers: int = 1, bias: bool = True,
+            reset_after: bool | None = None, proj_size: int | None = None, peepholes: bool = False) -> Quadratic:
+    """The count of flags with these options as a quadratic in --units and --input (UsageError for
+    options the framework does not have)."""
+    options = (layer_type, framework, bidirectional, num_layers, bias, reset_after, proj_size, peepholes)
+    try:
+        form = _closed_form(*options)
+    except TypeError:  # an unhashable value: `check` says what is wrong with it
+        form = None
+    if form is None:
+        smallest = (proj_size if type(proj_size) is int else 0) + 1
+        check(LayerFlags(layer_type, framework, smallest, 1, bidirectional, num_layers, bias, reset_after, proj_size,
+                         peepholes))  # raises for options this framework does not have
+        form = _fit_form(*options)  # a stack deeper than FORM_MAX_LAYERS: read now, not kept
+        if form is None:  # pragma: no cover - every layer lstmcount lays out from flags has one (tested)
+            raise UsageError("these options have no closed form")
+    return form
+
+
 def flags_layout(f: LayerFlags) -> ModelLayout:
     """The named model layout the flags describe, in the flags' framework."""
     return ModelLayout(f.framework, None, flag_input_shape(f), _named(flag_layouts(f)))
 
 
 __all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "Quadratic", "check", "closed_form", "count_params", "fit_quadratic",
-           "flag_layouts", "flags_layout"]
+           "flag_layouts", "flags_layout", "formula"]
