@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from . import conventions
 from .accounting import report
-from .conventions.flags import SUPPORT, closed_form, flags_layout
+from .conventions.flags import SUPPORT, closed_form, fewest_units, flags_layout
 from .errors import LstmcountError, UsageError
 from .layout import EXTRA_ROLES, LayerLayout, ModelLayout
 from .readers import RECURRENT
@@ -148,7 +148,7 @@ def solve_flags(f: LayerFlags, budget: int, fixed: int = 0, what: str = "--units
         if f.proj_size and f.proj_size >= units:
             return None
         return fixed + flags_layout(f._replace(units=units)).params
-    lowest = (f.proj_size or 0) + 1  # a projection must be smaller than the layer
+    lowest = fewest_units(f.proj_size)
     flags_layout(f._replace(units=lowest))  # check the other flags once
     return largest(fits, budget, what, lowest)
 

@@ -147,6 +147,11 @@ class Quadratic(NamedTuple):
         return text or "0"
 
 
+def fewest_units(proj_size: int | None) -> int:
+    """The smallest --units the options allow: a projection must be smaller than the layer."""
+    return (proj_size if type(proj_size) is int else 0) + 1
+
+
 # Sizes (from the smallest the options allow) at which a fitted form must match the real count.
 CHECK_AT = ((3, 7), (50, 2), (1000, 1001), (4097, 12345))
 
@@ -200,7 +205,7 @@ def _fit_form(layer_type: str, framework: str, bidirectional: bool, num_layers: 
         return sum(layer.params for layer in flag_layouts(f))
 
     try:
-        return fit_quadratic(laid_out, (proj_size if type(proj_size) is int else 0) + 1)
+        return fit_quadratic(laid_out, fewest_units(proj_size))
     except UsageError:
         return None
 
@@ -215,9 +220,8 @@ def formula(layer_type: str, framework: str, bidirectional: bool = False, num_la
     except TypeError:  # an unhashable value: `check` says what is wrong with it
         form = None
     if form is None:
-        smallest = (proj_size if type(proj_size) is int else 0) + 1
-        check(LayerFlags(layer_type, framework, smallest, 1, bidirectional, num_layers, bias, reset_after, proj_size,
-                         peepholes))  # raises for options this framework does not have
+        check(LayerFlags(layer_type, framework, fewest_units(proj_size), 1, bidirectional, num_layers, bias,
+                         reset_after, proj_size, peepholes))  # raises for options this framework does not have
         form = _fit_form(*options)  # a stack deeper than FORM_MAX_LAYERS: read now, not kept
         if form is None:  # pragma: no cover - every layer lstmcount lays out from flags has one (tested)
             raise UsageError("these options have no closed form")
@@ -229,5 +233,5 @@ def flags_layout(f: LayerFlags) -> ModelLayout:
     return ModelLayout(f.framework, None, flag_input_shape(f), _named(flag_layouts(f)))
 
 
-__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "Quadratic", "check", "closed_form", "count_params", "fit_quadratic",
-           "flag_layouts", "flags_layout", "formula"]
+__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "Quadratic", "check", "closed_form", "count_params", "fewest_units",
+           "fit_quadratic", "flag_layouts", "flags_layout", "formula"]
