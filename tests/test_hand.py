@@ -360,8 +360,8 @@ def test_count_rejects_bad_values(kwargs, message):
         count("lstm", **kwargs)
 
 
-def test_count_plans_leave_checks_and_sizes_to_each_call():
-    # a build plan is kept per set of options; every call still checks and sets its own sizes
+def test_count_closed_forms_leave_checks_and_sizes_to_each_call():
+    # a closed form is kept per set of options; every call still checks and evaluates its own sizes
     assert count("lstm", units=4, input=3, framework="pytorch", proj_size=1) == 4 * 4 * (3 + 1) + 2 * 16 + 4
     assert count("lstm", units=5, input=2, framework="pytorch", proj_size=2) == 4 * 5 * (2 + 2) + 2 * 20 + 10
     for kwargs, message in [({"units": 0}, "--units must be a positive integer"),

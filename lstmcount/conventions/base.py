@@ -229,10 +229,10 @@ class Framework:
 
     def __post_init__(self) -> None:
         self._lower = {k.lower(): v for k, v in self.kinds.items()}
-        self.quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")  # what build functions get on the fast path
+        self._quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")  # what build functions get from `quick`
 
     def quick(self, type_name: str, args: dict[str, Any], shape: Shape | None) -> LayerLayout:
-        """Build a layer from arguments already known to be valid (the fast path of `count()`).
+        """Build a layer from arguments already known to be valid (layers from `params` flags).
 
         Same tables and build functions as `layout`, without locations or problem collection.
         """
@@ -244,7 +244,7 @@ class Framework:
             weights, out = kind.wrap(inner_layout, full)
             variant = inner_layout.variant
         else:
-            weights, out = kind.build(self.quick_ctx, full, shape)
+            weights, out = kind.build(self._quick_ctx, full, shape)
             variant = kind.variant(full) if kind.variant else None
         return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent, variant)
 
