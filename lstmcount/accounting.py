@@ -8,7 +8,8 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-from .layout import BIAS, EXTRA_ROLES, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, LayerLayout, ModelLayout, Shape, Weight
+from .layout import BIAS, EXTRA_ROLES, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, LayerLayout, ModelLayout, Weight
+from .model import Shape
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import conventions
+from . import conventions, inputs
 from .accounting import Report, report
 from .conventions.flags import Quadratic, count_params
 from .conventions.flags import formula as flags_formula
-from .spec import LayerSpec, Model, load, loads
+from .model import LayerSpec, Model
 
 __all__ = ["analyze", "count", "count_layer", "formula", "model_report"]
 
@@ -31,12 +31,10 @@ def analyze(source: str | Model, dtype: str = "float32") -> Report:
     if isinstance(source, Model):
         return model_report(source, dtype)
     if "\n" in source and "layers" in source:
-        return model_report(loads(source), dtype)
-    from .readers import is_tensor_file, read_tensor_file
-
-    if is_tensor_file(source):  # a PyTorch state_dict or an ONNX model
-        return report(read_tensor_file(source), dtype)
-    return model_report(load(source), dtype)
+        return model_report(inputs.loads(source), dtype)
+    if inputs.is_tensor_file(source):  # a PyTorch state_dict or an ONNX model
+        return report(inputs.read_tensor_file(source), dtype)
+    return model_report(inputs.load(source), dtype)
 
 
 def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras", bidirectional: bool = False,

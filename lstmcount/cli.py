@@ -7,20 +7,19 @@ No `from __future__ import annotations` here: Typer reads every command's signat
 and string annotations would have it eval() some 340 of them (about 17 ms of each `params` call).
 """
 
+import functools
+import inspect
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated, Any, NamedTuple, NoReturn
 
 import typer
 
 from .errors import LstmcountError, UsageError
-from .spec import LayerFlags
-
-if TYPE_CHECKING:
-    from .layout import ModelLayout
+from .model import LayerFlags
 
 app = typer.Typer(
     add_completion=False,
@@ -146,21 +145,93 @@ def _root(
 ConfigArg = Annotated[str | None, typer.Argument(help="A YAML model spec (or - for standard input), a Keras "
                                                       ".keras/.json file, a PyTorch state_dict or an ONNX file.",
                                                  show_default=False)]
-UnitsOpt = Annotated[int | None, typer.Option("--units", "-u", help="Hidden size of the layer.")]
-InputOpt = Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step.")]
-TypeOpt = Annotated[LayerType, typer.Option("--type", "-t", case_sensitive=False, help="Layer type.")]
-FrameworkOpt = Annotated[FrameworkName, typer.Option(
-    "--framework", "-f", case_sensitive=False,
-    help="Whose convention: keras, pytorch (also in spec files), onnx, tf1, cudnn, flax (flags only).")]
-BidiOpt = Annotated[bool, typer.Option("--bidirectional", help="Both directions.")]
-LayersOpt = Annotated[int, typer.Option("--num-layers", help="Stacked layers; layer k>1 takes the previous "
-                                                             "layer's output.")]
-NoBiasOpt = Annotated[bool, typer.Option("--no-bias", help="Layers without bias vectors.")]
-ResetOpt = Annotated[bool | None, typer.Option("--reset-after/--no-reset-after", show_default=False,
-                                               help="Keras GRU: a second bias (the default in Keras 3).")]
-ProjOpt = Annotated[int | None, typer.Option("--proj-size", help="LSTM projection: PyTorch proj_size, "
-                                                                 "TF1 num_proj.")]
-PeepOpt = Annotated[bool, typer.Option("--peepholes", help="LSTM peephole weights (onnx, tf1).")]
+# The options that describe one layer from flags: declared once, given to a command by `layer_options`.
+FLAG_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("units", Annotated[int | None, typer.Option("--units", "-u", help="Hidden size of the layer.")], None),
+    ("input", Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step.")], None),
+    ("type", Annotated[LayerType, typer.Option("--type", "-t", case_sensitive=False, help="Layer type.")],
+     LayerType.lstm),
+    ("framework", Annotated[FrameworkName, typer.Option(
+        "--framework", "-f", case_sensitive=False,
+        help="Whose convention: keras, pytorch (also in spec files), onnx, tf1, cudnn, flax (flags only).")],
+     FrameworkName.keras),
+    ("bidirectional", Annotated[bool, typer.Option("--bidirectional", help="Both directions.")], False),
+    ("num_layers", Annotated[int, typer.Option("--num-layers", help="Stacked layers; layer k>1 takes the previous "
+                                                                    "layer's output.")], 1),
+    ("no_bias", Annotated[bool, typer.Option("--no-bias", help="Layers without bias vectors.")], False),
+    ("reset_after", Annotated[bool | None, typer.Option("--reset-after/--no-reset-after", show_default=False,
+                                                        help="Keras GRU: a second bias (the default in Keras 3).")],
+     None),
+    ("proj_size", Annotated[int | None, typer.Option("--proj-size", help="LSTM projection: PyTorch proj_size, "
+                                                                         "TF1 num_proj.")], None),
+    ("peepholes", Annotated[bool, typer.Option("--peepholes", help="LSTM peephole weights (onnx, tf1).")], False),
+)
+
+
+class FlagOptions(NamedTuple):
+    """The layer-from-flags options as a command received them."""
+
+    units: int | None = None
+    input: int | None = None
+    type: LayerType = LayerType.lstm
+    framework: FrameworkName = FrameworkName.keras
+    bidirectional: bool = False
+    num_layers: int = 1
+    no_bias: bool = False
+    reset_after: bool | None = None
+    proj_size: int | None = None
+    peepholes: bool = False
+
+    def flags(self, config: str | None, need_units: bool = True) -> LayerFlags | None:
+        """LayerFlags from these options, or None when a spec file is given instead (never both)."""
+        if config is not None:
+            given = [k for k, v in {"--units": self.units, "--input": self.input, "--proj-size": self.proj_size,
+                                    "--reset-after": self.reset_after}.items() if v is not None]
+            given += [k for k, v in {"--bidirectional": self.bidirectional, "--no-bias": self.no_bias,
+                                     "--peepholes": self.peepholes, "--num-layers": self.num_layers != 1}.items()
+                      if v]
+            if given:
+                raise UsageError(f"{', '.join(given)} describe a layer from flags; they cannot be combined with "
+                                 f"a model spec file ({config})")
+            return None
+        if (self.units is None and need_units) or self.input is None:
+            raise UsageError("give a model spec file (lstmcount params model.yaml) or a layer from flags "
+                             "(lstmcount params --units 75 --input 28)")
+        return LayerFlags(self.type.value, self.framework.value, 1 if self.units is None else self.units, self.input,
+                          self.bidirectional, self.num_layers, not self.no_bias, self.reset_after, self.proj_size,
+                          self.peepholes)
+
+
+assert tuple(name for name, _, _ in FLAG_OPTIONS) == FlagOptions._fields
+
+
+def layer_options(*without: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the layer-from-flags options (all but `without`), in place of its `layer_flags:
+    FlagOptions` parameter: Typer sees each option, the command receives them as one FlagOptions."""
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command)
+        taken = [(name, annotation, default) for name, annotation, default in FLAG_OPTIONS if name not in without]
+        params: list[inspect.Parameter] = []
+        for param in signature.parameters.values():
+            if param.name == "layer_flags":
+                params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                             annotation=annotation) for name, annotation, default in taken]
+            else:
+                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+        @functools.wraps(command)
+        def run(**kwargs: Any) -> None:
+            options = FlagOptions(**{name: kwargs.pop(name) for name, _, _ in taken})
+            command(layer_flags=options, **kwargs)
+
+        run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        del run.__wrapped__  # Typer reads the signature above, not the command's own
+        return run
+
+    return decorate
+
+
 DTypeOpt = Annotated[DType, typer.Option("--dtype", case_sensitive=False,
                                          help="Element type for the size in bytes.")]
 OutputOpt = Annotated[str | None, typer.Option("--output", "-O", help="Write the report to this file "
@@ -168,32 +239,10 @@ OutputOpt = Annotated[str | None, typer.Option("--output", "-O", help="Write the
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
 
 
-def _layer_flags(config: str | None, units: int | None, input: int | None, type: LayerType,
-                 framework: FrameworkName, bidirectional: bool, num_layers: int, no_bias: bool,
-                 reset_after: bool | None, proj_size: int | None, peepholes: bool,
-                 need_units: bool = True) -> LayerFlags | None:
-    """LayerFlags from the shared flags, or None when a spec file is given instead (never both)."""
-    if config is not None:
-        given = [k for k, v in {"--units": units, "--input": input, "--proj-size": proj_size,
-                                "--reset-after": reset_after}.items() if v is not None]
-        given += [k for k, v in {"--bidirectional": bidirectional, "--no-bias": no_bias, "--peepholes": peepholes,
-                                 "--num-layers": num_layers != 1}.items() if v]
-        if given:
-            raise UsageError(f"{', '.join(given)} describe a layer from flags; they cannot be combined with "
-                             f"a model spec file ({config})")
-        return None
-    if (units is None and need_units) or input is None:
-        raise UsageError("give a model spec file (lstmcount params model.yaml) or a layer from flags "
-                         "(lstmcount params --units 75 --input 28)")
-    return LayerFlags(type.value, framework.value, 1 if units is None else units, input, bidirectional, num_layers,
-                      not no_bias, reset_after, proj_size, peepholes)
-
-
 @app.command()
+@layer_options()
 def params(
-    config: ConfigArg = None, units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
-    framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
-    no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
+    config: ConfigArg = None, layer_flags: FlagOptions = FlagOptions(),
     fmt: Annotated[Format, typer.Option("--format", "-o", case_sensitive=False,
                                         help="Output format.")] = Format.table,
     json_: JsonOpt = False, dtype: DTypeOpt = DType.float32,
@@ -204,24 +253,23 @@ def params(
     output: OutputOpt = None,
 ) -> None:
     """Count parameters per layer and per gate, from flags or from a YAML model spec."""
-    from . import conventions, spec
+    from . import conventions, inputs
     from .accounting import check_expect, report
     from .conventions.flags import flags_layout
     from .output import write
     from .render import renderer
 
     with guarded():
-        flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
-                             proj_size, peepholes)
+        flags = layer_flags.flags(config)
         model = None
         if flags is None:
             assert config is not None
-            if _is_tensor_file(config):
+            if inputs.is_tensor_file(config):
                 if check:
                     raise UsageError("--check needs a spec with an expect: block; a state_dict has none")
-                rep = report(_tensor_file(config), dtype.value, timesteps)
+                rep = report(inputs.read_tensor_file(config), dtype.value, timesteps)
             else:
-                model = spec.load(config)
+                model = inputs.load(config)
                 rep = report(conventions.layout(model), dtype.value, timesteps)
             if check and model is not None and not model.expect:
                 raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
@@ -239,10 +287,9 @@ def params(
 
 
 @app.command()
+@layer_options()
 def layout(
-    config: ConfigArg = None, units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
-    framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
-    no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
+    config: ConfigArg = None, layer_flags: FlagOptions = FlagOptions(),
     to: Annotated[FrameworkName | None, typer.Option("--to", case_sensitive=False, help="Print the recipe that "
                                                      "converts these weights to another framework's layout.")] = None,
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: only this layer (by "
@@ -254,14 +301,13 @@ def layout(
     json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Show every weight tensor: its shape, gate axis and each gate's [start, stop) slice, in storage order."""
-    from . import conventions, spec
+    from . import conventions, inputs
     from .conventions.flags import flags_layout
     from .output import write
     from .render.layout import recipe_json, recipe_text, render_json, render_table
 
     with guarded():
-        flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
-                             proj_size, peepholes)
+        flags = layer_flags.flags(config)
         if flags is not None and layer is not None:
             raise UsageError("--layer goes with a spec or model file")
         if to is not None:
@@ -278,9 +324,8 @@ def layout(
                     raise UsageError("--save converts the weights stored in a state_dict or ONNX file; a spec, a "
                                      "Keras file or flags give no weights to convert")
                 from .convert import npz
-                from .readers import tensor_arrays
 
-                write(npz(rec, tensor_arrays(config or "-")), save, "--save")
+                write(npz(rec, inputs.tensor_arrays(config or "-")), save, "--save")
                 sys.stderr.write(f"{save}: {len({s.target for s in rec.steps})} converted tensors for {to.value}"
                                  f"{'' if rec.exact else ' (NOT exact: see the notes)'}\n")
             write(recipe_json(rec) if json_ else recipe_text(rec), output)
@@ -289,10 +334,10 @@ def layout(
             raise UsageError("--save goes with --to")
         if flags is not None:
             lay = flags_layout(flags)
-        elif _is_tensor_file(config or "-"):
-            lay = _tensor_file(config or "-")
+        elif inputs.is_tensor_file(config or "-"):
+            lay = inputs.read_tensor_file(config or "-")
         else:
-            lay = conventions.layout(spec.load(config or "-"))
+            lay = conventions.layout(inputs.load(config or "-"))
         if layer is not None:
             chosen = [each for each in lay.layers if each.name == layer]
             if not chosen:
@@ -303,15 +348,13 @@ def layout(
 
 
 @app.command()
+@layer_options()
 def compare(
     config: ConfigArg = None,
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the recurrent layer "
                                                               "to compare (by name; needed when there are "
                                                               "several).")] = None,
-    units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
-    framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
-    no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
-    json_: JsonOpt = False, output: OutputOpt = None,
+    layer_flags: FlagOptions = FlagOptions(), json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """The same layer in every framework and variant, side by side, with why each count differs."""
     from .output import write
@@ -319,8 +362,7 @@ def compare(
     from .tools import compare as rows
 
     with guarded():
-        flags = _layer_flags(config, units, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
-                             proj_size, peepholes)
+        flags = layer_flags.flags(config)
         if flags is None:
             from .tools import pick
 
@@ -333,6 +375,7 @@ def compare(
 
 
 @app.command()
+@layer_options("units")
 def solve(
     config: ConfigArg = None,
     budget: Annotated[int | None, typer.Option("--budget", help="Parameter budget.")] = None,
@@ -341,34 +384,30 @@ def solve(
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the layer whose size "
                                                               "to solve for (by name; by default the only "
                                                               "recurrent layer).")] = None,
-    input: InputOpt = None, type: TypeOpt = LayerType.lstm, framework: FrameworkOpt = FrameworkName.keras,
-    bidirectional: BidiOpt = False, num_layers: LayersOpt = 1, no_bias: NoBiasOpt = False,
-    reset_after: ResetOpt = None, proj_size: ProjOpt = None, peepholes: PeepOpt = False,
-    dtype: DTypeOpt = DType.float32, json_: JsonOpt = False,
+    layer_flags: FlagOptions = FlagOptions(), dtype: DTypeOpt = DType.float32, json_: JsonOpt = False,
 ) -> None:
     """The largest units (or a spec layer's size) whose layer or model fits a parameter or byte budget."""
     import json
 
-    from . import spec
+    from . import inputs
     from .accounting import DTYPE_BYTES
     from .tools import pick, solve_flags, solve_model
 
     with guarded():
         if (budget is None) == (max_bytes is None):
             raise UsageError("give exactly one of --budget N (parameters) or --max-bytes SIZE (with --dtype)")
-        limit = budget if budget is not None else parse_size(max_bytes or "") // DTYPE_BYTES[dtype.value]
+        limit = budget if budget is not None else parse_size(max_bytes or "", "--max-bytes") // DTYPE_BYTES[dtype.value]
         if limit < 1:
             raise UsageError(f"the budget must be at least 1 parameter, got {limit}")
-        flags = _layer_flags(config, None, input, type, framework, bidirectional, num_layers, no_bias, reset_after,
-                             proj_size, peepholes, need_units=False)
+        flags = layer_flags.flags(config, need_units=False)
         if flags is None:
             path = config or "-"
-            if _is_tensor_file(path):  # the file's other tensors keep their shapes
+            if inputs.is_tensor_file(path):  # the file's other tensors keep their shapes
                 picked = pick(path, layer)
                 arg, what = "hidden_size", f"{picked.layer.name}.hidden_size"
                 sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
             else:
-                model = spec.load(path)
+                model = inputs.load(path)
                 name = layer if layer is not None else pick(path, None, model).layer.name
                 arg, sol = solve_model(model, name, limit)
                 what = f"{name}.{arg}"
@@ -385,21 +424,8 @@ def solve(
                              f"{sol.units + 1:,} would need {sol.next_params:,})\n")
 
 
-def _is_tensor_file(path: str) -> bool:
-    from .readers import is_tensor_file
-
-    return is_tensor_file(path)
-
-
-def _tensor_file(path: str) -> "ModelLayout":
-    from .readers import read_tensor_file
-
-    layout: ModelLayout = read_tensor_file(path)
-    return layout
-
-
-def parse_size(text: str) -> int:
-    """`1GiB`, `512MiB`, `2GB`, `1000000` -> bytes."""
+def parse_size(text: str, flag: str) -> int:
+    """`1GiB`, `512MiB`, `2GB`, `1000000` -> bytes; `flag` names the option in the message."""
     units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
              "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
     raw = text.strip().lower().replace(" ", "")
@@ -410,18 +436,17 @@ def parse_size(text: str) -> int:
     except ValueError:
         value = -1.0
     if unit not in units or value <= 0:
-        raise UsageError(f"--max-memory {text!r}: give a size such as 512MiB or 2GiB")
+        raise UsageError(f"{flag} {text!r}: give a size such as 512MiB or 2GiB")
     return int(value * units[unit])
 
 
 @app.command()
+@layer_options("peepholes")
 def verify(
     configs: Annotated[list[str] | None, typer.Argument(help="YAML model specs (or - for standard input), Keras "
                                                              ".keras/.json files, PyTorch state_dicts, ONNX "
                                                              "files.", show_default=False)] = None,
-    units: UnitsOpt = None, input: InputOpt = None, type: TypeOpt = LayerType.lstm,
-    framework: FrameworkOpt = FrameworkName.keras, bidirectional: BidiOpt = False, num_layers: LayersOpt = 1,
-    no_bias: NoBiasOpt = False, reset_after: ResetOpt = None, proj_size: ProjOpt = None,
+    layer_flags: FlagOptions = FlagOptions(),
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable results.")] = False,
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
                                                             "(Keras model.summary(), PyTorch module listing).")]
@@ -436,62 +461,14 @@ def verify(
 
     Exit 0 when every file matches (and its expect: block holds), 1 when any does not.
     """
-    from . import spec
-    from .accounting import report
-    from .bridges import bridge
-    from .conventions import layout
-    from .conventions.flags import check as conventions_check
     from .output import write
-    from .render import human_bytes
     from .render.verify import render_json, render_table
-    from .verify import reconcile
+    from .verify import run
 
     with guarded():
-        limit = parse_size(max_memory)
-        flags = _layer_flags(configs[0] if configs else None, units, input, type, framework, bidirectional,
-                             num_layers, no_bias, reset_after, proj_size, False)
-        if flags is not None:
-            if flags.framework not in ("keras", "pytorch"):
-                raise UsageError(f"verify builds a layer from flags in keras or pytorch; the {flags.framework} "
-                                 "layouts are proven by lstmcount's tests (its README says how)")
-            conventions_check(flags)
-        configs = configs or []
-        if configs.count("-") > 1:
-            raise UsageError("standard input (-) can be read only once")
-        from .readers import is_onnx, is_state_dict
-
-        state_dicts = [path for path in configs if is_state_dict(path)]
-        onnx_files = [path for path in configs if is_onnx(path)]
-        models = [spec.load(path) for path in configs if path not in state_dicts and path not in onnx_files]
-        if flags is not None:
-            models.append(spec.model_from_flags(flags))
-        layouts = [layout(m) for m in models]
-        reports = [report(lay) for lay in layouts]
-        for model, rep in zip(models, reports, strict=True):
-            need = rep.total * 4
-            if model.framework == "keras" and need > limit:
-                raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of float32 "
-                                 f"weights ({rep.total:,} parameters), over the {human_bytes(limit)} limit; "
-                                 f"raise it with --max-memory if you mean it")
-        needed = [m.framework for m in models] + (["pytorch"] if state_dicts else []) + \
-            (["onnx"] if onnx_files else [])
-        with _interrupt_ends_process():
-            builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}  # each framework imported once
-        versions = {fw: _framework_version(fw) for fw in builders}
-        results = []
-        for path in state_dicts:
-            from .bridges.torch import check_state_dict
-
-            results.append(reconcile(path, report(_tensor_file(path)), check_state_dict(path), None))
-        for path in onnx_files:
-            from .bridges.onnx import check_onnx
-
-            results.append(reconcile(path, report(_tensor_file(path)), check_onnx(path), None))
-        for model, lay, rep in zip(models, layouts, reports, strict=True):
-            build = builders[model.framework]
-            assert build is not None  # specs are Keras or PyTorch models
-            built = build(model, lay, summary)
-            results.append(reconcile(model.source, rep, built, model.expect))
+        limit = parse_size(max_memory, "--max-memory")
+        flags = layer_flags.flags(configs[0] if configs else None)
+        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process)
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)
         write(text, output)
@@ -500,15 +477,6 @@ def verify(
             sys.stderr.write(f"{ok} of {len(results)} file(s) verified\n")
         if not all(r.ok for r in results):
             raise typer.Exit(1)
-
-
-def _framework_version(framework: str) -> str:
-    import importlib.metadata as md
-
-    try:
-        return md.version({"keras": "keras", "pytorch": "torch", "onnx": "onnxruntime"}[framework])
-    except md.PackageNotFoundError:  # pragma: no cover
-        return ""
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from .conventions.flags import SUPPORT, flags_layout
 from .errors import UsageError
 from .layout import BIAS, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, LayerLayout, ModelLayout, Weight
-from .spec import LayerFlags
+from .model import LayerFlags
 
 CONVERTIBLE = ("keras", "pytorch", "onnx", "tf1", "cudnn", "flax")
 

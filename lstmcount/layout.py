@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from .model import Shape
+
 # Roles a weight plays in a recurrent layer; everything else is an "extra".
 KERNEL = "kernel"
 RECURRENT = "recurrent_kernel"
@@ -22,7 +24,7 @@ LSTM_GATES = ("input", "forget", "cell", "output")
 GRU_GATES = ("update", "reset", "candidate")
 RNN_GATES = ("hidden",)
 
-Shape = tuple[int | None, ...]
+
 
 
 class Slice(NamedTuple):

@@ -9,14 +9,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import NamedTuple
 
-from . import conventions
+from . import conventions, inputs
 from .accounting import report
-from .conventions.flags import SUPPORT, closed_form, fewest_units, flags_layout
+from .conventions.flags import RECURRENT, SUPPORT, closed_form, fewest_units, flags_layout
 from .errors import LstmcountError, UsageError
 from .layout import EXTRA_ROLES, LayerLayout, ModelLayout
-from .readers import RECURRENT
-from .spec import LayerFlags, LayerSpec, Model
-from .spec import load as spec_load
+from .model import LayerFlags, LayerSpec, Model
 
 
 class Row(NamedTuple):
@@ -236,14 +234,12 @@ def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picke
 
     `model`: the spec at `path` when the caller has loaded it already (standard input reads once).
     """
-    from .readers import is_tensor_file, tensor_file
-
-    tensor = model is None and is_tensor_file(path)
+    tensor = model is None and inputs.is_tensor_file(path)
     if tensor:
-        layout, found = tensor_file(path)
+        layout, found = inputs.tensor_file(path)
     else:
         if model is None:
-            model = spec_load(path)
+            model = inputs.load(path)
         layout = conventions.layout(model)
         found = {}
         for index, layer in enumerate(layout.layers):

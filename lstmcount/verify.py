@@ -1,166 +1,79 @@
-"""Reconcile the analytic report with the weights a real framework created.
-
-The bridges (`bridges/keras.py`, `bridges/torch.py`) only build the model and list its actual
-weights; the comparison here is a plain diff of names, shapes and trainability, never a second
-formula.
-"""
+"""`lstmcount verify`: read every file, refuse what is over the limits before anything is built, import
+each framework once, build each model in it and reconcile (`reconcile.py`) weight by weight."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import importlib.metadata as md
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import NamedTuple
 
-from .accounting import Report, check_expect
+from . import conventions, inputs
+from .accounting import report
+from .conventions.flags import check as check_flags
+from .errors import UsageError
+from .model import LayerFlags
+from .reconcile import FileResult, reconcile
 
-
-@dataclass(frozen=True)
-class ActualWeight:
-    name: str
-    shape: tuple[int, ...]
-    trainable: bool = True
-
-    @property
-    def params(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+PACKAGES = {"keras": "keras", "pytorch": "torch", "onnx": "onnxruntime"}
 
 
-@dataclass(frozen=True)
-class ActualLayer:
-    name: str
-    type: str
-    weights: tuple[ActualWeight, ...]
-    output_shape: tuple[int | None, ...] | None = None  # without the batch axis, where the framework says
-
-    @property
-    def params(self) -> int:
-        return sum(w.params for w in self.weights)
+class Verified(NamedTuple):
+    results: list[FileResult]
+    versions: dict[str, str]  # framework -> the version that built the models
 
 
-@dataclass(frozen=True)
-class Built:
-    """What a bridge hands back: the framework's layers and, if asked, its own summary text."""
+def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: int,
+        importing: Callable[[], AbstractContextManager[None]] = nullcontext) -> Verified:
+    """Verify each file (and the layer the flags describe). `importing` wraps the frameworks' import
+    (the CLI makes Ctrl-C end the process at once there)."""
+    from .bridges import bridge
+    from .render import human_bytes
 
-    layers: tuple[ActualLayer, ...]
-    native_total: int  # the framework's own count (Keras count_params(), PyTorch numel() sum)
-    summary: str | None = None
+    if flags is not None:
+        if flags.framework not in ("keras", "pytorch"):
+            raise UsageError(f"verify builds a layer from flags in keras or pytorch; the {flags.framework} "
+                             "layouts are proven by lstmcount's tests (its README says how)")
+        check_flags(flags)
+    if paths.count("-") > 1:
+        raise UsageError("standard input (-) can be read only once")
+    state_dicts = [path for path in paths if inputs.is_state_dict(path)]
+    onnx_files = [path for path in paths if inputs.is_onnx(path)]
+    models = [inputs.load(path) for path in paths if path not in state_dicts and path not in onnx_files]
+    if flags is not None:
+        models.append(inputs.from_flags(flags))
+    layouts = [conventions.layout(m) for m in models]
+    reports = [report(lay) for lay in layouts]
+    for model, rep in zip(models, reports, strict=True):
+        need = rep.total * 4
+        if model.framework == "keras" and need > max_bytes:
+            raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of float32 "
+                             f"weights ({rep.total:,} parameters), over the {human_bytes(max_bytes)} limit; "
+                             f"raise it with --max-memory if you mean it")
+    needed = [m.framework for m in models] + (["pytorch"] if state_dicts else []) + (["onnx"] if onnx_files else [])
+    with importing():
+        builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}  # each framework imported once
+    results = []
+    for path in state_dicts:
+        from .bridges.torch import check_state_dict
 
+        results.append(reconcile(path, report(inputs.read_tensor_file(path)), check_state_dict(path), None))
+    for path in onnx_files:
+        from .bridges.onnx import check_onnx
 
-@dataclass(frozen=True)
-class WeightDiff:
-    name: str
-    expected: tuple[int, ...] | None  # None: the framework has a weight lstmcount did not predict
-    actual: tuple[int, ...] | None  # None: lstmcount predicts a weight the framework lacks
-    expected_trainable: bool | None = None
-    actual_trainable: bool | None = None
-
-
-@dataclass(frozen=True)
-class LayerCheck:
-    name: str
-    type: str
-    expected: int
-    actual: int
-    diffs: tuple[WeightDiff, ...] = ()
-    expected_shape: tuple[int | None, ...] | None = None
-    actual_shape: tuple[int | None, ...] | None = None
-
-    @property
-    def shape_match(self) -> bool:
-        return self.expected_shape is None or self.actual_shape is None or self.expected_shape == self.actual_shape
-
-    @property
-    def match(self) -> bool:
-        return self.expected == self.actual and not self.diffs and self.shape_match
-
-
-@dataclass(frozen=True)
-class FileResult:
-    path: str
-    framework: str
-    report: Report
-    layers: tuple[LayerCheck, ...]
-    actual_total: int
-    actual_trainable: int
-    native_total: int
-    expect_failures: tuple[str, ...] = ()
-    summary: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return (all(layer.match for layer in self.layers) and self.actual_total == self.report.total
-                and self.native_total == self.report.total
-                and self.actual_trainable == self.report.trainable and not self.expect_failures)
+        results.append(reconcile(path, report(inputs.read_tensor_file(path)), check_onnx(path), None))
+    for model, lay, rep in zip(models, layouts, reports, strict=True):
+        build = builders[model.framework]
+        assert build is not None  # specs are Keras or PyTorch models
+        results.append(reconcile(model.source, rep, build(model, lay, summary), model.expect))
+    return Verified(results, {fw: _version(fw) for fw in builders})
 
 
-def reconcile(path: str, rep: Report, built: Built, expect: dict[str, Any] | None) -> FileResult:
-    actual_by_name = {layer.name: layer for layer in built.layers}
-    checks = []
-    for layer in rep.layers:
-        act = actual_by_name.pop(layer.name, None)
-        if act is None:
-            checks.append(LayerCheck(layer.name, layer.type, layer.params, 0,
-                                     tuple(WeightDiff(w.name, w.shape, None) for w in layer.weights)))
-            continue
-        diffs = []
-        actual_w = {w.name: w for w in act.weights}
-        for w in layer.weights:
-            a = actual_w.pop(w.name, None)
-            if a is None:
-                diffs.append(WeightDiff(w.name, w.shape, None))
-            elif a.shape != w.shape or a.trainable != w.trainable:
-                diffs.append(WeightDiff(w.name, w.shape, a.shape, w.trainable, a.trainable))
-        diffs += [WeightDiff(a.name, None, a.shape) for a in actual_w.values()]
-        checks.append(LayerCheck(layer.name, layer.type, layer.params, act.params, tuple(diffs),
-                                 layer.output_shape, act.output_shape))
-    for extra in actual_by_name.values():  # layers the framework has and the report lacks
-        checks.append(LayerCheck(extra.name, extra.type, 0, extra.params,
-                                 tuple(WeightDiff(w.name, None, w.shape) for w in extra.weights)))
-    actual_total = sum(layer.params for layer in built.layers)
-    actual_trainable = sum(w.params for layer in built.layers for w in layer.weights if w.trainable)
-    return FileResult(path, rep.framework, rep, tuple(checks), actual_total, actual_trainable,
-                      built.native_total, tuple(check_expect(rep, expect)), built.summary)
+def _version(framework: str) -> str:
+    try:
+        return md.version(PACKAGES[framework])
+    except md.PackageNotFoundError:  # pragma: no cover
+        return ""
 
 
-def describe(diff: WeightDiff) -> str:
-    if diff.actual is None:
-        return f"{diff.name}: lstmcount expects shape {list(diff.expected or ())}, the framework has no such weight"
-    if diff.expected is None:
-        return f"{diff.name}: the framework has shape {list(diff.actual)}, lstmcount does not expect it"
-    if diff.expected != diff.actual:
-        return f"{diff.name}: lstmcount expects shape {list(diff.expected)}, the framework has {list(diff.actual)}"
-    return (f"{diff.name}: lstmcount expects trainable={diff.expected_trainable}, "
-            f"the framework has trainable={diff.actual_trainable}")
-
-
-def _shape(shape: tuple[int | None, ...] | None) -> list[int | None] | None:
-    return None if shape is None else [None, *shape]
-
-
-def shape_problem(check: LayerCheck) -> str:
-    return (f"output shape: lstmcount expects {_shape(check.expected_shape)}, "
-            f"the framework gives {_shape(check.actual_shape)}")
-
-
-def result_dict(res: FileResult) -> dict[str, Any]:
-    return {
-        "path": res.path,
-        "framework": res.framework,
-        "ok": res.ok,
-        "total": {"expected": res.report.total, "actual": res.actual_total, "native": res.native_total},
-        "trainable": {"expected": res.report.trainable, "actual": res.actual_trainable},
-        "non_trainable": {"expected": res.report.non_trainable,
-                          "actual": res.actual_total - res.actual_trainable},
-        "layers": [
-            {"name": c.name, "type": c.type, "expected": c.expected, "actual": c.actual, "match": c.match,
-             **({"output_shape": {"expected": _shape(c.expected_shape), "actual": _shape(c.actual_shape)}}
-                if not c.shape_match else {}),
-             **({"weights": [{"name": d.name, "expected": None if d.expected is None else list(d.expected),
-                              "actual": None if d.actual is None else list(d.actual), "problem": describe(d)}
-                             for d in c.diffs]} if c.diffs else {})}
-            for c in res.layers
-        ],
-        "expect_failures": list(res.expect_failures),
-    }
+__all__ = ["Verified", "run"]

@@ -9,8 +9,8 @@ import yaml
 from lstmcount import conventions
 from lstmcount.accounting import report
 from lstmcount.bridges import bridge
-from lstmcount.spec import loads
-from lstmcount.verify import FileResult, describe, reconcile
+from lstmcount.inputs import loads
+from lstmcount.reconcile import FileResult, describe, reconcile
 
 
 def real_check(spec: dict[str, Any] | str) -> FileResult:

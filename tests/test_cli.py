@@ -259,12 +259,12 @@ def test_format_choices_are_the_renderers():
 def test_json_layer_lines_are_the_layer_dicts_encoded(timesteps):
     """The JSON renderer joins a per-layer head to a memoized body; each line must be exactly the
     encoding of the layer's dict, also when a model repeats layers and across models."""
-    from lstmcount import conventions, spec
+    from lstmcount import conventions, inputs
     from lstmcount.accounting import report
     from lstmcount.render.json import layer_dict, render, report_dict
 
     for config in [*CONFIGS, *CONFIGS]:
-        rep = report(conventions.layout(spec.load(str(config))), timesteps=timesteps)
+        rep = report(conventions.layout(inputs.load(str(config))), timesteps=timesteps)
         out = render(rep)
         assert json.loads(out) == report_dict(rep)
         lines = out.splitlines()[13:13 + len(rep.layers)]

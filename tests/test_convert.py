@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from lstmcount.conventions.flags import flags_layout
 from lstmcount.convert import apply, recipe
 from lstmcount.errors import UsageError
-from lstmcount.spec import LayerFlags
+from lstmcount.model import LayerFlags
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 STEPS, BATCH = 5, 3

@@ -241,7 +241,7 @@ def _keras_model(shape, layers):
 @pytest.mark.parametrize(("shape", "layers"), KERAS_CASES, ids=lambda v: str(v)[:60])
 def test_keras_files_are_read_without_tensorflow(tmp_path, shape, layers):
     from lstmcount import analyze
-    from lstmcount.spec import load
+    from lstmcount.inputs import load
 
     model = _keras_model(shape, layers)
     archive, config = tmp_path / "m.keras", tmp_path / "m.json"

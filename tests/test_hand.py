@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from lstmcount import SpecError, UsageError, conventions, count, count_layer, formula
 from lstmcount.accounting import report
 from lstmcount.conventions.flags import FORM_MAX_LAYERS, SUPPORT, Quadratic, _closed_form, fit_quadratic, flags_layout
+from lstmcount.inputs import loads
+from lstmcount.inputs.flags import model_from_flags
 from lstmcount.layout import Slice
-from lstmcount.spec import LayerFlags, loads, model_from_flags
+from lstmcount.model import LayerFlags
 
 
 def rep(text: str):

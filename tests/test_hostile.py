@@ -252,8 +252,8 @@ CORPUS = [
           2, "{f}:4:5: layer 1 (Reshape): argument 'target_shape'"),
     _case("reshape-indivisible", "input_shape: [5, 3]\nlayers:\n  - type: Reshape\n    target_shape: [-1, 4]\n",
           2, "{f}:4:5: layer 1 (Reshape): argument 'target_shape'"),
-    _case("unknown-framework", "framework: tensorflow\n" + SHAPE + LSTM, 2,
-          "{f}:1:1: framework must be one of keras, pytorch, got the string 'tensorflow'"),
+    _case("unknown-framework", "framework: mxnet\n" + SHAPE + LSTM, 2,
+          "{f}:1:1: framework must be one of keras, pytorch, got the string 'mxnet'"),
     _case("framework-a-number", "framework: 5\n" + SHAPE + LSTM, 2, "{f}:1:1: framework must be one of"),
     _case("keras-layer-in-pytorch", "framework: pytorch\n" + LSTM, 2,
           "{f}:2:", "layer 1 (LSTM): LSTM needs the argument"),
@@ -737,7 +737,7 @@ def test_reading_a_spec_leaves_the_collector_as_it_was():
     import gc
 
     from lstmcount import SpecError
-    from lstmcount.spec import loads
+    from lstmcount.inputs import loads
 
     good, bad = "input_shape: [null, 3]\nlayers: [{type: LSTM, units: 4}]\n", "layers: [unclosed\n"
     assert gc.isenabled()

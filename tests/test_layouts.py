@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from lstmcount import count
 from lstmcount.accounting import report
 from lstmcount.conventions.flags import Quadratic, flags_layout
-from lstmcount.spec import LayerFlags
+from lstmcount.model import LayerFlags
 from lstmcount.tools import compare
 
 pytestmark = pytest.mark.filterwarnings("ignore")
@@ -237,7 +237,7 @@ def _onnx_file(path, f: LayerFlags) -> int:
 @given(st.sampled_from(["lstm", "gru", "rnn"]), st.integers(1, 8), st.integers(1, 8), st.booleans(), st.booleans(),
        st.booleans())
 def test_onnx_files_are_read_per_gate(tmp_path_factory, kind, units, inp, bidi, bias, peep):
-    from lstmcount.readers import read_onnx
+    from lstmcount.inputs.onnx import read_onnx
 
     f = LayerFlags(kind, "onnx", units, inp, bidi, 1, bias, None, None, peep and kind == "lstm")
     path = tmp_path_factory.mktemp("onnx") / "m.onnx"

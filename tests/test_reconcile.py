@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from lstmcount import conventions
 from lstmcount.accounting import report
-from lstmcount.spec import loads
-from lstmcount.verify import ActualLayer, ActualWeight, Built, describe, reconcile, result_dict
+from lstmcount.inputs import loads
+from lstmcount.reconcile import ActualLayer, ActualWeight, Built, describe, reconcile, result_dict
 
 SPEC = "input_shape: [28, 28]\nlayers:\n- {type: LSTM, units: 75}\n- {type: Dense, units: 10}\n"
 REP = report(conventions.layout(loads(SPEC)))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lstmcount.accounting import report
-from lstmcount.readers import read_state_dict
+from lstmcount.inputs.state_dict import read_state_dict
 
 from .conftest import ROOT
 

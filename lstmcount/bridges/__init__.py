@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..layout import ModelLayout
-from ..spec import Model
-from ..verify import Built
+from ..model import Model
+from ..reconcile import Built
 
 BuildFn = Callable[[Model, ModelLayout, bool], Built]
 

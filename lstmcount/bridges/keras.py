@@ -11,8 +11,8 @@ from typing import Any
 from ..conventions import KERAS
 from ..errors import FrameworkError, FrameworkMissing, problem
 from ..layout import ModelLayout
-from ..spec import Model
-from ..verify import ActualLayer, ActualWeight, Built
+from ..model import Model
+from ..reconcile import ActualLayer, ActualWeight, Built
 
 _keras: Any = None
 _check_input: Any = None  # Keras's own input_spec check, where this Keras version has it

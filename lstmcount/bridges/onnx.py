@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import FrameworkError, FrameworkMissing
-from ..verify import ActualLayer, ActualWeight, Built
+from ..reconcile import ActualLayer, ActualWeight, Built
 
 _modules: tuple[Any, Any] | None = None
 
@@ -63,7 +63,7 @@ def _run_node(node: Any, model: Any, inits: dict[str, Any]) -> None:
 def check_onnx(path: str) -> Built:
     """The file's weights by node (grouped as lstmcount's reader groups them), as the ONNX library loads
     them, after the checks above."""
-    from ..readers import onnx_groups, onnx_model
+    from ..inputs.onnx import onnx_groups, onnx_model
 
     onnx, ort = load()
     model = onnx_model(path)

@@ -7,8 +7,8 @@ from typing import Any
 from ..conventions import PYTORCH
 from ..errors import FrameworkError, FrameworkMissing, problem
 from ..layout import ModelLayout
-from ..spec import Model
-from ..verify import ActualLayer, ActualWeight, Built
+from ..model import Model
+from ..reconcile import ActualLayer, ActualWeight, Built
 
 _torch: Any = None
 META_ABOVE_BYTES = 256 * 1024 * 1024
@@ -58,7 +58,7 @@ def check_state_dict(path: str) -> Built:
     """Each recognised module is built by torch.nn from the inferred arguments and must accept the
     file's tensors with load_state_dict(strict=True); its parameters are then listed as torch sees
     them. Unrecognised tensors are listed as stored."""
-    from ..readers import BUFFERS, state_dict_modules
+    from ..inputs.state_dict import BUFFERS, state_dict_modules
 
     nn = _torch.nn
     layers = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..layout import ModelLayout
-from ..spec import Model
+from ..model import Model
 from .base import Framework
 from .keras import KERAS
 from .pytorch import PYTORCH

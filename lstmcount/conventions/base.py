@@ -15,8 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Loc, SpecError, problem, show
-from ..layout import LayerLayout, ModelLayout, Shape, Weight
-from ..spec import MAX_NESTING, MAX_PROBLEMS, MAX_RANK, MAX_SIZE, LayerSpec, Model, layer_from_mapping, stopped, suggest
+from ..layout import LayerLayout, ModelLayout, Weight
+from ..model import (
+    MAX_NESTING,
+    MAX_PROBLEMS,
+    MAX_RANK,
+    MAX_SIZE,
+    LayerSpec,
+    Model,
+    Shape,
+    layer_from_mapping,
+    stopped,
+    suggest,
+)
 
 REQUIRED: Any = object()
 

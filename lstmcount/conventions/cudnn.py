@@ -12,7 +12,7 @@ Bidirectional (forward_/backward_).
 from __future__ import annotations
 
 from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, LayerLayout, Weight
-from ..spec import LayerFlags
+from ..model import LayerFlags
 from .base import snake
 
 GATES = {"lstm": LSTM_GATES, "gru": GRU_GATES}

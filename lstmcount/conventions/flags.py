@@ -9,15 +9,84 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from ..errors import UsageError
+from ..errors import UsageError, show
 from ..layout import LayerLayout, ModelLayout
-from ..spec import LayerFlags, check_numbers, flag_input_shape, flag_layers, sizes_ok
+from ..model import MAX_DEPTH_LAYERS, MAX_SIZE, LayerFlags, Shape
 from . import cudnn, flax, onnx, tf1
 from .base import Framework
 from .keras import KERAS
 from .pytorch import PYTORCH
+
+# ONNX operators and PyTorch modules share these names; the values are the flags' --type.
+RECURRENT = {"LSTM": "lstm", "GRU": "gru", "RNN": "rnn"}
+_KERAS_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "SimpleRNN"}
+_TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def sizes_ok(layer_type: Any, units: Any, inp: Any, layers: Any, proj: Any) -> bool:
+    """Whether the sizes in `params` flags are all valid, in one expression (`check_numbers` says what is not)."""
+    return (layer_type in _KERAS_CLASS and type(units) is int and type(inp) is int and type(layers) is int
+            and 0 < units <= MAX_SIZE and 0 < inp <= MAX_SIZE and 0 < layers <= MAX_DEPTH_LAYERS
+            and (proj is None or (type(proj) is int and 0 <= proj < units)))
+
+
+def check_numbers(f: LayerFlags) -> None:
+    """The sizes in `params` flags: integers, positive (UsageError)."""
+    if sizes_ok(f.type, f.units, f.input, f.num_layers, f.proj_size):
+        return  # the common case in a sweep; the checks below say what is wrong
+    if f.type not in _KERAS_CLASS:
+        raise UsageError(f"--type must be one of {', '.join(_KERAS_CLASS)}, got {f.type!r}")
+    for flag, value, most in (("--units", f.units, MAX_SIZE), ("--input", f.input, MAX_SIZE),
+                              ("--num-layers", f.num_layers, MAX_DEPTH_LAYERS), ("--proj-size", f.proj_size or 0,
+                                                                                 MAX_SIZE)):
+        if type(value) is not int:
+            raise UsageError(f"{flag} must be an integer, got {show(value)}")
+        if value > most:
+            raise UsageError(f"{flag} must be at most {most:,}, got {show(value)}")
+    if f.units < 1:
+        raise UsageError("--units must be a positive integer (the layer's hidden size)")
+    if f.input < 1:
+        raise UsageError("--input must be a positive integer (the number of input features)")
+    if f.num_layers < 1:
+        raise UsageError("--num-layers must be at least 1")
+    if f.proj_size is not None and not 0 <= f.proj_size < f.units:
+        raise UsageError(f"--proj-size must be at least 0 and smaller than --units ({f.units}), got {f.proj_size}")
+
+
+def flag_layers(f: LayerFlags) -> list[tuple[str, dict[str, Any]]]:
+    """Keras or PyTorch layers the (checked) flags describe, as (class name, arguments) as a spec gives them."""
+    if f.framework == "pytorch":
+        args: dict[str, Any] = {"input_size": f.input, "hidden_size": f.units}
+        if f.num_layers != 1:
+            args["num_layers"] = f.num_layers
+        if f.bidirectional:
+            args["bidirectional"] = True
+        if not f.bias:
+            args["bias"] = False
+        if f.proj_size is not None:
+            args["proj_size"] = f.proj_size
+        return [(_TORCH_CLASS[f.type], args)]
+    layers: list[tuple[str, dict[str, Any]]] = []
+    for k in range(f.num_layers):
+        inner: dict[str, Any] = {"units": f.units}
+        if not f.bias:
+            inner["use_bias"] = False
+        if f.reset_after is not None:
+            inner["reset_after"] = f.reset_after
+        if k < f.num_layers - 1:
+            inner["return_sequences"] = True
+        if f.bidirectional:
+            layers.append(("Bidirectional", {"layer": {"type": _KERAS_CLASS[f.type], **inner}}))
+        else:
+            layers.append((_KERAS_CLASS[f.type], inner))
+    return layers
+
+
+def flag_input_shape(f: LayerFlags) -> Shape | None:
+    """The model input the flags' --input gives: a Keras sequence of features (PyTorch tracks no shapes)."""
+    return (None, f.input) if f.framework == "keras" else None
 
 
 class Support(NamedTuple):
@@ -233,5 +302,6 @@ def flags_layout(f: LayerFlags) -> ModelLayout:
     return ModelLayout(f.framework, None, flag_input_shape(f), _named(flag_layouts(f)))
 
 
-__all__ = ["FLAG_FRAMEWORKS", "SUPPORT", "Quadratic", "check", "closed_form", "count_params", "fewest_units",
-           "fit_quadratic", "flag_layouts", "flags_layout", "formula"]
+__all__ = ["FLAG_FRAMEWORKS", "RECURRENT", "SUPPORT", "Quadratic", "check", "closed_form", "count_params",
+           "fewest_units", "fit_quadratic", "flag_input_shape", "flag_layers", "flag_layouts", "flags_layout",
+           "formula", "sizes_ok"]

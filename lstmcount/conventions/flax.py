@@ -16,7 +16,7 @@ Paths under variables["params"], as nn.RNN names them: `cell/ii/kernel`; nn.Bidi
 from __future__ import annotations
 
 from ..layout import BIAS, KERNEL, RECURRENT, LayerLayout, Weight
-from ..spec import LayerFlags
+from ..model import LayerFlags
 
 # per gate: (input-side Dense, its bias?), (hidden-side Dense, its bias?)
 GATES = {

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, LayerLayout, Shape, Weight
+from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, LayerLayout, Weight
+from ..model import Shape
 from .base import REQUIRED, Arg, Ctx, Framework, Kind, LayerProblem
 
 ANY = Arg("any", None)

@@ -11,7 +11,7 @@ stacked layer.
 from __future__ import annotations
 
 from ..layout import BIAS, KERNEL, PEEPHOLE, RECURRENT, RNN_GATES, LayerLayout, Weight
-from ..spec import LayerFlags
+from ..model import LayerFlags
 
 GATES = {"lstm": ("input", "output", "forget", "cell"), "gru": ("update", "reset", "candidate"), "rnn": RNN_GATES}
 OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}

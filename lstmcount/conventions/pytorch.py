@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, PROJECTION, RECURRENT, RNN_GATES, Shape, Weight
-from ..spec import MAX_DEPTH_LAYERS
+from ..layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, PROJECTION, RECURRENT, RNN_GATES, Weight
+from ..model import MAX_DEPTH_LAYERS, Shape
 from .base import REQUIRED, Arg, Ctx, Framework, Kind, LayerProblem
 
 POS = Arg("int", REQUIRED, min=1)

@@ -14,7 +14,7 @@ apart, a different model).
 from __future__ import annotations
 
 from ..layout import BIAS, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, LayerLayout, Weight
-from ..spec import LayerFlags
+from ..model import LayerFlags
 
 CELL = {"lstm": "lstm_cell", "gru": "gru_cell", "rnn": "basic_rnn_cell"}
 TYPE = {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "BasicRNNCell"}

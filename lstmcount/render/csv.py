@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from ..accounting import Report
-from . import rows
+from .common import rows
 
 COLUMNS = ("kind", "layer", "type", "part", "shape", "kernel", "recurrent", "bias", "params", "macs")
 

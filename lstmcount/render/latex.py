@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..accounting import Report
-from . import rows
+from .common import rows
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}

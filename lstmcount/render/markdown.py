@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..accounting import Report
-from . import rows, summary_lines
+from .common import rows, summary_lines
 
 
 def _num(v: object) -> str:

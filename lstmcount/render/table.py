@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..accounting import Report
-from . import rows, summary_lines
+from .common import rows, summary_lines
 
 
 def _num(v: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from ..spec import LayerFlags
+from ..model import LayerFlags
 from ..tools import Row
 
 

@@ -6,7 +6,7 @@ import io
 import json
 from typing import Any
 
-from ..verify import FileResult, describe, result_dict, shape_problem
+from ..reconcile import FileResult, describe, result_dict, shape_problem
 
 FRAMEWORK_LABEL = {"keras": "Keras", "pytorch": "PyTorch", "onnx": "ONNX Runtime"}
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from .errors import Loc, SpecError, problem, show
-from .spec import LocDict, LocList
+from ..errors import Loc, SpecError, problem, show
+from ..model import LocDict, LocList
 
 try:  # the C-accelerated loader when libyaml is there, the pure one otherwise
     from yaml import CSafeLoader as _SafeBase

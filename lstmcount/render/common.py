@@ -1,0 +1,71 @@
+"""What every renderer shares: the rows of the tabular formats, labels, shapes, sizes."""
+
+from __future__ import annotations
+
+from ..accounting import GateRow, Report
+
+
+def gate_label(row: GateRow) -> str:
+    """`input`, `backward input`, `l1 backward input`: gate name with its depth and direction."""
+    parts = []
+    if row.depth is not None:
+        parts.append(f"l{row.depth}")
+    if row.direction is not None:
+        parts.append(row.direction)
+    parts.append(row.gate)
+    return " ".join(parts)
+
+
+def shape_text(shape: tuple[int | None, ...] | None, batch: bool = True) -> str:
+    """(None, 28, 75): Keras's way of writing a shape with its batch axis."""
+    if shape is None:
+        return ""
+    dims = (None, *shape) if batch else shape
+    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{n:,} B" if unit == "B" else f"{size:,.2f} {unit}"
+        size /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def summary_lines(rep: Report) -> list[str]:
+    lines = [
+        f"Total params: {rep.total:,} ({human_bytes(rep.bytes)} at {rep.dtype})",
+        f"Trainable params: {rep.trainable:,}",
+        f"Non-trainable params: {rep.non_trainable:,}",
+    ]
+    if rep.timesteps is not None:
+        lines.append(f"MACs per sample over {rep.timesteps:,} time steps: {rep.macs:,} "
+                     f"(+ {rep.elementwise_flops:,} elementwise gate FLOPs)")
+    return lines
+
+
+def rows(rep: Report) -> list[dict[str, object]]:
+    """The table every tabular format shares: one row per layer, then its gates and extras.
+
+    Each row: kind (layer|gate|extra), layer, type, part, shape, kernel, recurrent, bias, params, macs.
+    """
+    out: list[dict[str, object]] = []
+    for layer in rep.layers:
+        sums: dict[str, object] = {"kernel": "", "recurrent": "", "bias": ""}
+        if layer.gates:
+            sums = {"kernel": sum(g.kernel for g in layer.gates),
+                    "recurrent": sum(g.recurrent_kernel for g in layer.gates),
+                    "bias": sum(g.bias for g in layer.gates)}
+        out.append({"kind": "layer", "layer": layer.name, "type": layer.type, "part": "",
+                    "shape": shape_text(layer.output_shape) if rep.framework == "keras" else "",
+                    **sums, "params": layer.params, "macs": "" if layer.macs is None else layer.macs})
+        for g in layer.gates:
+            out.append({"kind": "gate", "layer": layer.name, "type": layer.type, "part": gate_label(g), "shape": "",
+                        "kernel": g.kernel, "recurrent": g.recurrent_kernel, "bias": g.bias, "params": g.params,
+                        "macs": ""})
+        for e in layer.extras:
+            label = " ".join(str(p) for p in (f"l{e.depth}" if e.depth is not None else None, e.direction, e.name) if p)
+            out.append({"kind": "extra", "layer": layer.name, "type": layer.type, "part": label, "shape": "",
+                        "kernel": "", "recurrent": "", "bias": "", "params": e.params, "macs": ""})
+    return out
