@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-from .layout import BIAS, EXTRA_ROLES, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, LayerLayout, ModelLayout, Weight
+from .layout import BIAS, EXTRA_ROLES, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, Call, LayerLayout, ModelLayout, Weight
 from .model import Shape
 
 DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
@@ -47,6 +47,7 @@ class LayerReport(NamedTuple):
     recurrent: bool
     macs: int | None = None  # with --timesteps: multiply-accumulates for one sample
     elementwise_flops: int | None = None  # with --timesteps: a recurrent layer's gate and state arithmetic
+    layers: tuple[LayerReport, ...] = ()  # a nested model's own layers
 
     @property
     def non_trainable(self) -> int:
@@ -60,6 +61,8 @@ class Report(NamedTuple):
     layers: tuple[LayerReport, ...]
     dtype: str = "float32"
     timesteps: int | None = None
+    graph: bool = False  # a graph model: its layers include its InputLayers and say what each call reads
+    outputs: tuple[str, ...] = ()
 
     @property
     def macs(self) -> int | None:
@@ -234,27 +237,39 @@ def _counts(weights: tuple[Weight, ...], recurrent: bool) -> _Counts:
                    formula(weights, recurrent))
 
 
-def layer_report(layer: LayerLayout, steps: int | None = None) -> LayerReport:
+def layer_report(layer: LayerLayout, timesteps: int | None = None) -> LayerReport:
+    """The layer's counts; with `timesteps`, also its compute for one sample, summed over its calls.
+
+    A recurrent layer runs over the time axis of what it is called on: a free (null) one takes
+    `timesteps`, a fixed one keeps its own length, an untracked one (PyTorch) is `timesteps`.
+    """
     c = _counts(layer.weights, layer.recurrent)
-    macs, elementwise = compute(layer, c.gates, steps) if steps is not None else (None, None)
+    subs = tuple(layer_report(sub, timesteps) for sub in layer.layers)
+    macs = elementwise = None
+    if timesteps is not None:
+        calls = layer.calls or (Call((), layer.input_shape, layer.output_shape),)
+        if subs:  # a nested model: its layers' work, on each call
+            macs = len(calls) * sum(sub.macs or 0 for sub in subs)
+            elementwise = len(calls) * sum(sub.elementwise_flops or 0 for sub in subs)
+        elif layer.recurrent:
+            macs = elementwise = 0
+            for call in calls:
+                shape = call.input_shape
+                steps = timesteps if not shape or shape[0] is None else shape[0]
+                m, e = compute(layer, c.gates, steps)
+                macs += m
+                elementwise += e or 0
+        else:
+            macs = sum(compute(layer, c.gates, _positions(call.output_shape, timesteps))[0] for call in calls)
     return LayerReport(layer.name, layer.type, c.params, c.trainable, layer.weights, c.gates, c.extras,
-                       c.formula, layer.output_shape, layer.recurrent, macs, elementwise)
+                       c.formula, layer.output_shape, layer.recurrent, macs, elementwise, subs)
 
 
 def report(layout: ModelLayout, dtype: str = "float32", timesteps: int | None = None) -> Report:
-    """The report; with `timesteps`, also each layer's compute for one sample over the sequence.
-
-    A free (null) time axis takes `timesteps`; a fixed one keeps its own length.
-    """
-    layers = []
-    shape = layout.input_shape
-    for layer in layout.layers:
-        steps = None
-        if timesteps is not None:
-            steps = timesteps if not shape or shape[0] is None or not layer.recurrent else shape[0]
-        layers.append(layer_report(layer, steps if layer.recurrent else _positions(layer, timesteps)))
-        shape = layer.output_shape
-    return Report(layout.framework, layout.name, layout.input_shape, tuple(layers), dtype, timesteps)
+    """The report; with `timesteps`, also each layer's compute for one sample over the sequence."""
+    layers = tuple(layer_report(layer, timesteps) for layer in layout.layers)
+    return Report(layout.framework, layout.name, layout.input_shape, layers, dtype, timesteps, layout.graph,
+                  layout.outputs)
 
 
 # Elementwise work per step and unit, besides the bias additions: LSTM adds the two products (4),
@@ -264,14 +279,12 @@ def report(layout: ModelLayout, dtype: str = "float32", timesteps: int | None = 
 ELEMENTWISE_PER_UNIT = {4: 13, 3: 11, 1: 2}
 
 
-def _positions(layer: LayerLayout, timesteps: int | None) -> int | None:
+def _positions(output_shape: Shape | None, timesteps: int) -> int:
     """How often a non-recurrent layer's kernel is applied: every output position but the last axis."""
-    if timesteps is None:
-        return None
-    if layer.output_shape is None:  # PyTorch modules: once per call
+    if output_shape is None:  # PyTorch modules: once per call
         return 1
     n = 1
-    for d in layer.output_shape[:-1]:
+    for d in output_shape[:-1]:
         n *= timesteps if d is None else d
     return n
 

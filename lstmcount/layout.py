@@ -100,6 +100,26 @@ class Weight(NamedTuple):
         return tuple(shape)
 
 
+class Outputs(NamedTuple):
+    """A layer's several output tensors (an RNN with return_state, a Bidirectional with merge_mode None).
+
+    `main` is the one tensor a chain hands on to the next layer (None: the outputs cannot be taken as one).
+    """
+
+    shapes: tuple[Shape | None, ...]
+    main: Shape | None
+    states: tuple[Shape, ...] = ()  # a recurrent layer's states (what initial_state takes), returned or not
+
+
+class Call(NamedTuple):
+    """One call of a layer in a graph: the tensors it reads (Keras's "Connected to": `name[node][tensor]`),
+    its first input's shape and its (first) output's shape."""
+
+    inbound: tuple[str, ...]
+    input_shape: Shape | None
+    output_shape: Shape | None
+
+
 class LayerLayout(NamedTuple):
     """A layer as one framework stores it."""
 
@@ -109,6 +129,11 @@ class LayerLayout(NamedTuple):
     output_shape: Shape | None = None  # without the batch axis; None when not tracked
     recurrent: bool = False
     variant: str | None = None  # GRU: "reset_after" (PyTorch, Keras default) or "reset_before"
+    input_shape: Shape | None = None  # what it is called on (its first input); None when not tracked
+    outputs: tuple[Shape | None, ...] = ()  # every output tensor, when it has several
+    calls: tuple[Call, ...] = ()  # graph models: each call (a shared layer has several); chains: none
+    layers: tuple[LayerLayout, ...] = ()  # a nested model's own layers (its weights are theirs)
+    states: tuple[Shape, ...] = ()  # a recurrent layer's states: what initial_state takes
 
     @property
     def params(self) -> int:
@@ -120,6 +145,8 @@ class ModelLayout(NamedTuple):
     name: str | None
     input_shape: Shape | None
     layers: tuple[LayerLayout, ...]
+    graph: bool = False  # a graph model: its layers include its InputLayers and say what each call reads
+    outputs: tuple[str, ...] = ()  # graph models: the output tensors, `name[node][tensor]`
 
     @property
     def params(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..layout import ModelLayout
 from ..model import Model
 from .base import Framework
+from .graph import walk
 from .keras import KERAS
 from .pytorch import PYTORCH
 
@@ -13,7 +14,7 @@ FRAMEWORKS: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
 
 def layout(model: Model) -> ModelLayout:
     """The model's weight layout in its own framework (raises SpecError listing every problem)."""
-    return FRAMEWORKS[model.framework].layout(model)
+    return walk(FRAMEWORKS[model.framework], model)
 
 
 __all__ = ["FRAMEWORKS", "KERAS", "PYTORCH", "Framework", "layout"]

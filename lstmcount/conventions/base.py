@@ -14,18 +14,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Loc, SpecError, problem, show
-from ..layout import LayerLayout, ModelLayout, Weight
+from ..errors import problem, show
+from ..layout import LayerLayout, Outputs, Weight
 from ..model import (
     MAX_NESTING,
-    MAX_PROBLEMS,
     MAX_RANK,
     MAX_SIZE,
     LayerSpec,
-    Model,
     Shape,
     layer_from_mapping,
-    stopped,
     suggest,
 )
 
@@ -143,7 +140,9 @@ def _range(arg: Arg, value: float) -> None:
         raise LayerProblem(f"must be at most {show(arg.max)}, got {show(value)}")
 
 
-BuildFn = Callable[["Ctx", dict[str, Any], Shape | None], tuple[list[Weight], Shape | None]]
+# A build function gets the checked arguments and the input shape (a tuple of shapes, one per tensor, for a
+# kind called on several), and returns the weights and the output shape (or Outputs, for several).
+BuildFn = Callable[["Ctx", dict[str, Any], Any], tuple[list[Weight], "Shape | None | Outputs"]]
 
 
 @dataclass(frozen=True)
@@ -156,12 +155,25 @@ class Kind:
     recurrent: bool = False
     rank: int = 1  # how many spatial dims `ints` arguments have (Conv2D: 2)
     # A wrapper (Bidirectional) says how it turns its built `layer:` into its own weights and shape.
-    wrap: Callable[[LayerLayout, dict[str, Any]], tuple[list[Weight], Shape | None]] | None = None
+    wrap: Callable[[LayerLayout, dict[str, Any]], tuple[list[Weight], Shape | None | Outputs]] | None = None
     # Taken through **kwargs (and written by the class's get_config) though not in its signature.
     kwargs: Mapping[str, Arg] = field(default_factory=dict)
     # The arithmetic variant its arguments choose, where two variants share a layout (GRU reset_after).
     variant: Callable[[dict[str, Any]], str] | None = None
     reject: Mapping[str, str] = field(default_factory=dict)  # accepted by the class, not modelled
+    # Called on several tensors (merge layers, attention): the build gets one shape per tensor, and
+    # `inputs` says how many it takes (at least, at most).
+    many: bool = False
+    inputs: tuple[int, int] = (1, 1)
+
+
+def finish(name: str, kind: Kind, weights: list[Weight], out: Shape | None | Outputs, variant: str | None,
+           input_shape: Shape | None) -> LayerLayout:
+    """The LayerLayout of a built layer: one output, or several (Outputs)."""
+    if isinstance(out, Outputs):
+        return LayerLayout(name, kind.name, tuple(weights), out.main, kind.recurrent, variant, input_shape,
+                           out.shapes if len(out.shapes) > 1 else (), (), (), out.states)
+    return LayerLayout(name, kind.name, tuple(weights), out, kind.recurrent, variant, input_shape)
 
 
 @dataclass
@@ -257,7 +269,7 @@ class Framework:
         else:
             weights, out = kind.build(self._quick_ctx, full, shape)
             variant = kind.variant(full) if kind.variant else None
-        return LayerLayout(snake(kind.name), kind.name, tuple(weights), out, kind.recurrent, variant)
+        return finish(snake(kind.name), kind, weights, out, variant, shape if self.tracks_shapes else None)
 
     def kind(self, type_name: str, problems: list[str] | None, spec: LayerSpec | None = None) -> Kind | None:
         key = type_name
@@ -326,8 +338,9 @@ class Framework:
                 ok = False
         return out if ok else None
 
-    def build_layer(self, spec: LayerSpec, shape: Shape | None, name: str, problems: list[str],
+    def build_layer(self, spec: LayerSpec, shape: Any, name: str, problems: list[str],
                     depth: int = 0) -> tuple[LayerLayout | None, Kind | None, dict[str, Any]]:
+        """Check and build one layer on its input shape (a tuple of shapes for a kind called on several)."""
         kind = self.kind(spec.type, problems, spec)
         if kind is None:
             return None, None, {}
@@ -349,60 +362,5 @@ class Framework:
         variant = kind.variant(args) if kind.variant else None
         if kind.wrap is not None and isinstance(args.get("layer"), dict):
             variant = ctx.inner_variant
-        return LayerLayout(name, kind.name, tuple(weights), out, kind.recurrent, variant), kind, args
-
-    def layout(self, model: Model) -> ModelLayout:
-        """Walk the model's layers, flowing the shape; raise SpecError with every problem found.
-
-        After a layer fails, later layers still have their arguments checked, but are not
-        built when their input shape depends on the failed one.
-        """
-        problems: list[str] = []
-        shape: Shape | None = model.input_shape
-        layers: list[LayerLayout] = []
-        built: dict[tuple[Any, ...], LayerLayout] = {}  # layers already built, by _same_layer
-        used: dict[str, int] = {}
-        names: set[str] = set()
-        broken = False
-        if self.tracks_shapes and shape is None:
-            problems.append(problem(model.locs.get("layers", Loc(model.source, 1, 1)), None,
-                                    f"a {self.name} model needs `input_shape:` (one sample's shape without the "
-                                    "batch axis, e.g. [28, 28]; null for a free time axis)"))
-            broken = True
-        for spec in model.layers:
-            if len(problems) >= MAX_PROBLEMS:
-                problems.append(stopped(model.source, len(problems)))
-                break
-            kind = self.kind(spec.type, problems, spec)
-            if kind is None:
-                broken = True
-                continue
-            name = spec.args.get("name")
-            if not isinstance(name, str) or not name:
-                base = snake(kind.name)
-                n = used.get(base, 0)
-                used[base] = n + 1
-                name = base if n == 0 else f"{base}_{n}"
-            elif name in names:
-                problems.append(problem(spec.arg_loc("name"), _where(spec, kind),
-                                        f"argument 'name': {show(name)} is already the name of another layer"))
-            names.add(name)
-            if broken and self.tracks_shapes:
-                self.check_args(kind, spec, problems)
-                continue
-            key = _same_layer(kind, spec.args, shape)
-            earlier = built.get(key) if key is not None else None
-            if earlier is not None:  # the same class, arguments and input: the same weights and output
-                layer: LayerLayout | None = LayerLayout(name, *earlier[1:])
-            else:
-                layer, _, _ = self.build_layer(spec, shape, name, problems)
-                if layer is not None and key is not None:
-                    built[key] = layer
-            if layer is None:
-                broken = True
-                continue
-            layers.append(layer)
-            shape = layer.output_shape
-        if problems:
-            raise SpecError(problems)
-        return ModelLayout(self.name, model.name, model.input_shape, tuple(layers))
+        first = shape[0] if kind.many and shape else shape
+        return finish(name, kind, weights, out, variant, first if self.tracks_shapes else None), kind, args

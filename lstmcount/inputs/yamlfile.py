@@ -6,6 +6,7 @@ Imported only when a spec file is read: the flags path never imports PyYAML.
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -107,6 +108,7 @@ _Loader.add_multi_constructor("", _refuse_tag)
 
 
 MAX_DEPTH = 64  # nesting of YAML collections
+_REF_IN_FLOW = re.compile(r"\[[^\]]*\w\[\d+\]")
 MAX_EXPANDED = 2_000_000  # nodes once every alias is expanded (a "billion laughs" file has ~10**9)
 
 
@@ -218,6 +220,10 @@ def _parse_yaml(text: str, name: str) -> Any:
         what = str(exc.problem or exc.context)
         if "recursive" in what:
             what += " (an alias that contains itself)"
+        if mark and "expected ','" in what and _REF_IN_FLOW.search(text.splitlines()[mark.line] if
+                                                                  mark.line < text.count("\n") + 1 else ""):
+            what += ("; inside [ ], a reference such as encoder[1] needs quotes: ['encoder[1]', 'encoder[2]'] "
+                     "(or write the list one item a line, - encoder[1])")
         raise SpecError([problem(loc, None, f"invalid YAML: {what}")]) from None
     except yaml.reader.ReaderError as exc:
         pos = exc.position

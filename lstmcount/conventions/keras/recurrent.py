@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, LayerLayout, Weight
+from ...layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, LayerLayout, Outputs, Weight
 from ...model import Shape
 from ..base import Arg, Ctx, Kind, LayerProblem
 from .common import (
@@ -66,7 +66,9 @@ _SPLIT, _FOLDED = ("input", "recurrent"), ("input+recurrent",)
 
 
 def _rnn(gates: tuple[str, ...]) -> Any:
-    def build(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None]:
+    n_states = 2 if gates == LSTM_GATES else 1  # LSTM: [h, c]; GRU, SimpleRNN: [h]
+
+    def build(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Outputs]:
         if shape is None or len(shape) != 2:
             known_shape(shape, 2, "a sequence (timesteps, features)")  # raises, saying why
         steps, features = shape  # type: ignore[misc]
@@ -75,17 +77,26 @@ def _rnn(gates: tuple[str, ...]) -> Any:
         rows = 2 if a.get("reset_after") else 1
         weights = gated_weights(features, a["units"], gates, a["use_bias"], rows)
         out = (steps, a["units"]) if a["return_sequences"] else (a["units"],)
-        return weights, out
+        return weights, with_states(out, ((a["units"],),) * n_states, a["return_state"])
 
     return build
 
 
-def _bidirectional(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None]:
+def with_states(out: Shape, states: tuple[Shape, ...], returned: bool) -> Outputs:
+    """A recurrent layer's output, and its states (returned after it with return_state)."""
+    return Outputs((out, *states) if returned else (out,), out, states)
+
+
+def _bidirectional(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None | Outputs]:
     return mirror(ctx.nested("layer", shape), a)
 
 
-def mirror(inner: LayerLayout, a: dict[str, Any]) -> tuple[list[Weight], Shape | None]:
-    """Bidirectional: the wrapped layer twice (forward_<name>/, backward_<name>/), outputs merged."""
+def mirror(inner: LayerLayout, a: dict[str, Any]) -> tuple[list[Weight], Shape | None | Outputs]:
+    """Bidirectional: the wrapped layer twice (forward_<name>/, backward_<name>/), outputs merged.
+
+    Its states are the forward layer's then the backward layer's; with the wrapped layer's
+    return_state they follow the output (both outputs, with merge_mode None), as Keras returns them.
+    """
     if not inner.recurrent:
         raise LayerProblem(f"wraps a recurrent layer (LSTM, GRU, SimpleRNN, ConvLSTM*), got {inner.type}", "layer")
     # Keras names the copies "forward_" + name without a leading "forward_", and "backward_" + name
@@ -93,17 +104,21 @@ def mirror(inner: LayerLayout, a: dict[str, Any]) -> tuple[list[Weight], Shape |
     weights = [w._replace(name=f"{d}_{inner.name.removeprefix(d + '_')}/{w.name}", direction=d)
                for d in ("forward", "backward") for w in inner.weights]
     out = inner.output_shape
+    if out is None:
+        return weights, None
+    states = inner.states * 2
+    returned = states if len(inner.outputs) > 1 else ()
     mode = a["merge_mode"]
-    if mode is None or out is None:
-        return weights, None  # two tensors: nothing after it can take them as one input
+    if mode is None:  # two tensors: nothing after it in a chain can take them as one input
+        return weights, Outputs((out, out, *returned), None, states)
     if mode == "concat":
         last = out[-1]
         out = (*out[:-1], None if last is None else 2 * last)
-    return weights, out
+    return weights, Outputs((out, *returned), out, states)
 
 
 def _conv_lstm(rank: int) -> Any:
-    def build(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None]:
+    def build(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Outputs]:
         shape = known_shape(shape, rank + 2, f"a sequence of rank-{rank + 1} frames (timesteps, ...)")
         spatial, channels = split_channels(shape[1:], rank, a["data_format"])
         if channels is None:
@@ -114,7 +129,8 @@ def _conv_lstm(rank: int) -> Any:
                     zip(spatial, a["kernel_size"], a["strides"], a["dilation_rate"], strict=True))
         weights = gated_weights(channels, a["filters"], LSTM_GATES, a["use_bias"], spatial=a["kernel_size"])
         frame = join_channels(out, a["filters"], a["data_format"])
-        return weights, (shape[0], *frame) if a["return_sequences"] else frame
+        return weights, with_states((shape[0], *frame) if a["return_sequences"] else frame, (frame, frame),
+                                    a["return_state"])
 
     return build
 
