@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # CPU builds: an unpinned torch would pull a multi-GB CUDA build.
-FRAMEWORKS := tensorflow-cpu==2.21.0 keras==3.15.1 torch==2.13.0 flax==0.12.8 jax==0.10.2 jaxlib==0.10.2
+# tf-keras is Keras 2 (for TensorFlow 2.21): the tests save old-style .h5, JSON and .keras files with it.
+FRAMEWORKS := tensorflow-cpu==2.21.0 keras==3.15.1 tf-keras==2.21.0 torch==2.13.0 flax==0.12.8 jax==0.10.2 jaxlib==0.10.2
 SEED := configs/mnist_lstm.yaml
 
 .PHONY: run test lint bench install dev clean
