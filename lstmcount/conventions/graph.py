@@ -448,8 +448,10 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
     labels = []
     for ref in refs:
         src = tensors.get(ref.name)
+        if src is None and ref.name in names:
+            continue  # a layer that could not be walked: its problem is reported already
         if src is None:
-            known = sorted(tensors)
+            known = sorted(set(tensors) | set(names))
             w.add(ref.loc, "outputs", f"no layer or input is called {show(ref.name)}{suggest(ref.name, known)}")
             continue
         k = ref.output or 0
