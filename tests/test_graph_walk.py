@@ -252,3 +252,28 @@ def test_pytorch_cells_are_applied_once_per_step():
     rep = report(conventions.layout(loads(text)), timesteps=20)
     assert rep.layers[1].macs == 20 * 4 * (51 * 51 + 51 * 51) == 416_160
     assert rep.layers[0].macs == 20 * 4 * (1 * 51 + 51 * 51)
+
+
+# --- compare, solve and layout take a graph's layers as they take a chain's --------------------------
+
+def test_compare_solve_and_layout_on_a_graph_layer(cli, tmp_path):
+    spec = tmp_path / "s2s.yaml"
+    spec.write_text(SEQ2SEQ)
+    r = cli("compare", str(spec), "--layer", "decoder", "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    assert rows[0]["params"] == lstm(256, 93)  # its input is dec_in's 93 features
+    r = cli("layout", str(spec), "--layer", "encoder", "--json")
+    assert r.exit_code == 0 and "encoder" in r.stdout
+    # the decoder's states come from the encoder: neither size can change alone, and solve says why
+    r = cli("solve", str(spec), "--layer", "decoder", "--budget", "1000000")
+    assert r.exit_code == 2 and "initial_state[0] has shape (None, 256); this layer's states are (None, 1)" in r.stderr
+    free = SEQ2SEQ.replace("    initial_state:\n      - encoder[1]\n      - encoder[2]\n", "")
+    free = free.replace("outputs: [dense]", "outputs: [dense, encoder]")
+    spec.write_text(free)
+    r = cli("solve", str(spec), "--layer", "decoder", "--budget", "700000", "--json")
+    assert r.exit_code == 0, r.stderr
+    sol = json.loads(r.stdout)
+    fixed = lstm(256, 71)
+    u = sol["units"]
+    assert sol["params"] == fixed + lstm(u, 93) + u * 93 + 93 <= 700_000 < fixed + lstm(u + 1, 93) + (u + 1) * 93 + 93

@@ -143,7 +143,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
     outputs = _outputs(w, names, tensors, order) if graph else ()
     if w.problems:
         raise SpecError(w.problems)
-    out_layers = [layers[i]._replace(calls=tuple(calls.get(i, ()))) for i in sorted(layers)]
+    out_layers = [layers[i]._replace(calls=tuple(calls.get(i, ())), entry=i + 1) for i in sorted(layers)]
     if graph:
         out_layers = [LayerLayout(inp.name, INPUT_LAYER, (), inp.shape, calls=(LayerCall((), None, inp.shape),))
                       for inp in inputs] + out_layers
