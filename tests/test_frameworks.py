@@ -68,8 +68,9 @@ def _types(layers):
 
 
 def test_every_keras_kind_is_checked_against_keras():
+    """Every kind but `custom`, whose weights are the spec's own declaration (tests/test_custom.py)."""
     covered = {t for _, layers in KERAS_CASES for t in _types(layers)}
-    assert set(KERAS.kinds) - covered == set()
+    assert set(KERAS.kinds) - covered == {"custom"}
 
 
 PYTORCH_CASES: list[list[dict]] = [

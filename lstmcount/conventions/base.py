@@ -165,6 +165,8 @@ class Kind:
     # `inputs` says how many it takes (at least, at most).
     many: bool = False
     inputs: tuple[int, int] = (1, 1)
+    # The class name to show, where the arguments name it (a declared custom layer's class_name).
+    label: Callable[[dict[str, Any]], str] | None = None
 
 
 def finish(name: str, kind: Kind, weights: list[Weight], out: Shape | None | Outputs, variant: str | None,
@@ -363,4 +365,7 @@ class Framework:
         if kind.wrap is not None and isinstance(args.get("layer"), dict):
             variant = ctx.inner_variant
         first = shape[0] if kind.many and shape else shape
-        return finish(name, kind, weights, out, variant, first if self.tracks_shapes else None), kind, args
+        layer = finish(name, kind, weights, out, variant, first if self.tracks_shapes else None)
+        if kind.label is not None:
+            layer = layer._replace(type=kind.label(args))
+        return layer, kind, args

@@ -181,7 +181,8 @@ def _names(w: _Walk, tensors: dict[str, _Tensors]) -> list[str]:
             continue
         if not isinstance(name, str) or not name:
             kind = w.fw.kind(spec.type, None)
-            base = snake(kind.name if kind is not None else spec.type)
+            label = spec.args.get("class_name") if kind is not None and kind.label is not None else None
+            base = snake(label if isinstance(label, str) and label else kind.name if kind is not None else spec.type)
             n = used.get(base, 0)
             used[base] = n + 1
             name = base if n == 0 else f"{base}_{n}"
