@@ -74,6 +74,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
               f"a {fw.name} model needs `input_shape:` (one sample's shape without the batch axis, e.g. [28, 28]; "
               "null for a free time axis)" + (" or named `inputs:`" if graph else ""))
     names = _names(w, tensors)
+    index = {name: i for i, name in enumerate(names)}
     order = _order(w, names, tensors, inputs) if graph else list(range(len(model.layers)))
     layers: dict[int, LayerLayout] = {}
     specs = model.layers
@@ -97,7 +98,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
             ready, shape_in, labels, states, listed = _inputs(w, spec, i, names, tensors)
         entry = _Tensors(layer=name)
         if spec.reuse is not None:
-            _reuse(w, spec, i, names, tensors, layers, calls, entry, shape_in, labels, ready)
+            _reuse(w, spec, i, index, tensors, layers, calls, entry, shape_in, labels, ready)
         elif spec.model is not None:
             nested = _nested(w, spec, name, shape_in, listed, depth, ready)
             if nested is not None:
@@ -352,12 +353,12 @@ def _states_fit(w: _Walk, spec: LayerSpec, kind: Kind, layer: LayerLayout, state
     return True
 
 
-def _reuse(w: _Walk, spec: LayerSpec, i: int, names: list[str], tensors: dict[str, _Tensors],
+def _reuse(w: _Walk, spec: LayerSpec, i: int, index: dict[str, int], tensors: dict[str, _Tensors],
            layers: dict[int, LayerLayout], calls: dict[int, list[LayerCall]], entry: _Tensors, shape_in: Any,
            labels: tuple[str, ...], ready: bool) -> None:
     """Another call of a layer defined earlier: its outputs on the new inputs, the same weights."""
     assert spec.reuse is not None
-    target = names.index(spec.reuse) if spec.reuse in names else -1
+    target = index.get(spec.reuse, -1)
     first = layers.get(target)
     if first is None or not ready:
         return
