@@ -280,10 +280,13 @@ class Framework:
                 key = key[len(prefix):]
         found = self._lower.get(key.lower())
         if found is None and problems is not None and spec is not None:
+            near = suggest(type_name, [k for k in self.kinds if k != "custom"])
+            declare = "; a layer it does not know can be declared as `type: custom` with its class_name, " \
+                      "weights and output_shape" if "custom" in self.kinds and not near else ""
             problems.append(problem(spec.loc, f"layer {spec.index}",
-                                    f"unknown {self.name} layer type {show(type_name)}"
-                                    f"{suggest(type_name, list(self.kinds))}"
-                                    f" (known: {', '.join(sorted(self.kinds))})"))
+                                    f"unknown {self.name} layer type {show(type_name)}{near or ''}"
+                                    + ("" if near else f": lstmcount has no table for it ({len(self.kinds)} "
+                                                       f"{self.name} layer kinds are known){declare}")))
         return found
 
     def table(self, kind: Kind) -> tuple[dict[str, Arg], dict[str, Any], tuple[str, ...]]:
