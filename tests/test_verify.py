@@ -89,7 +89,7 @@ def test_memory_guard_refuses_before_building(tmp_path):
     spec.write_text("input_shape: [null, 28]\nlayers:\n  - type: LSTM\n    units: 100000\n")
     r = run("verify", str(spec), pre="import sys; sys.modules['keras'] = None; sys.modules['tensorflow'] = None")
     assert r.returncode == 2
-    assert "building it would allocate 149.05 GiB of float32 weights (40,011,600,000 parameters), over the " \
+    assert "building it would allocate 149.05 GiB of weights (40,011,600,000 parameters), over the " \
            "1.00 GiB limit; raise it with --max-memory if you mean it" in r.stderr
 
 
