@@ -78,6 +78,19 @@ class CRNN(nn.Module):
         self.fc = nn.Linear(64, 37)
 
 
+class AttnDecoderRNN(nn.Module):
+    """The PyTorch seq2seq tutorial's attention decoder."""
+
+    def __init__(self, hidden_size: int = 32, output_size: int = 40, max_length: int = 10) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(output_size, hidden_size)
+        self.attn = nn.Linear(hidden_size * 2, max_length)
+        self.attn_combine = nn.Linear(hidden_size * 2, hidden_size)
+        self.dropout = nn.Dropout(0.1)
+        self.gru = nn.GRU(hidden_size, hidden_size)
+        self.out = nn.Linear(hidden_size, output_size)
+
+
 class WeightDrop(nn.Module):
     """AWD-LSTM's WeightDrop (salesforce/awd-lstm-lm): the weight lives on as <name>_raw in the module."""
 
@@ -189,6 +202,23 @@ def test_a_file_is_known_by_its_content_not_its_name(saved, cli):
     assert sniff(str(folder / "spec")) == "text" and analyze(str(folder / "spec")).total == 3 * (4 * 7 + 8)
 
 
+def test_other_formats_are_known_by_their_content_too(tmp_path, cli):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "model.zip", "w") as archive:  # a .keras archive under another name
+        archive.writestr("config.json", "{}")
+    (tmp_path / "weights.h5").write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    (tmp_path / "model.txt").write_text('{"class_name": "Sequential", "config": {"layers": []}}')
+    assert [sniff(str(tmp_path / n)) for n in ("model.zip", "weights.h5", "model.txt")] == ["keras", "hdf5", "keras"]
+    r = cli("params", str(tmp_path / "model.zip"))
+    assert r.exit_code == 2 and "a Keras archive (a zip holding config.json); lstmcount reads it when its name " \
+                                "ends in .keras" in r.stderr
+    r = cli("params", str(tmp_path / "weights.h5"))
+    assert r.exit_code == 2 and "an HDF5 file (a Keras .h5 model?)" in r.stderr
+    r = cli("params", str(tmp_path / "model.txt"))  # read as a Keras model config, not as YAML
+    assert r.exit_code == 2 and "model configuration" in r.stderr, r.stderr
+
+
 def test_checkpoint_dicts_count_the_model_and_name_what_they_leave_out(saved, cli):
     folder, models = saved
     r = cli("params", str(folder / "checkpoint.pth.tar"), "--json")
@@ -267,6 +297,10 @@ def test_tied_weights_count_once_and_verify_says_so(saved, cli):
     assert data["total"] == counted(lm)
     decoder = next(layer for layer in data["layers"] if layer["name"] == "decoder")
     assert decoder["params"] == 1000  # its bias: its weight is counted at encoder.weight
+    assert decoder["weights"][0] == {"name": "weight", "shape": [1000, 50], "params": 0, "trainable": True,
+                                     "tied": "encoder.weight"}
+    r = cli("layout", str(folder / "lm_legacy.pt"), "--json", "--layer", "decoder")
+    assert json.loads(r.stdout)["weights"][0]["tied"] == "encoder.weight"
     r = cli("verify", str(folder / "lm_legacy.pt"))
     assert r.exit_code == 0
     assert "PyTorch's own count is model.parameters() of the modules built as one model" in r.stderr
@@ -317,7 +351,10 @@ def test_parametrized_and_weight_dropped_recurrent_weights(saved, cli):
     assert [e.name for e in old.extras] == ["weight_ih_l0_g"] and old.gates[0].kernel == 4 * 6
     head = layers["head"]  # spectral_norm's _u and _v are buffers
     assert head.non_trainable == 60 + 4 and head.params == 60 * 4 + 60 + 64
-    assert any("normed.weight_hh_l1 (weight_norm)" in note for note in rep.notes)
+    assert ("weights held through a parametrization are counted as stored, laid out as the weight they make: "
+            "rnns.0.module.weight_hh_l0 (WeightDrop's _raw weight), rnns.1.weight_hh_l0 (WeightDrop's _raw weight), "
+            "normed.weight_hh_l1 (weight_norm), old.weight_ih_l0 (weight_norm's _g and _v), head.weight "
+            "(a parametrization's original), decoder.weight (weight_norm)") in rep.notes
     verified(folder / "awd.pt")
     r = cli("layout", str(folder / "awd.pt"), "--to", "keras", "--layer", "normed")
     assert r.exit_code == 2 and "does not hold its weights as the plain layer does" in r.stderr

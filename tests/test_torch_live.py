@@ -16,7 +16,7 @@ import lstmcount
 from lstmcount import analyze, summary
 
 from .conftest import ROOT
-from .test_state_dict import AWD, CRNN, Net, WordLM, counted, saved_models
+from .test_state_dict import AWD, CRNN, AttnDecoderRNN, Net, WordLM, counted, saved_models
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -40,7 +40,7 @@ def same_counts(live, saved) -> None:
     assert (live.total, live.trainable, live.bytes) == (saved.total, saved.trainable, saved.bytes)
 
 
-@pytest.mark.parametrize("make", [Net, WordLM, CRNN, AWD], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("make", [Net, WordLM, CRNN, AWD, AttnDecoderRNN], ids=lambda m: m.__name__)
 def test_live_modules_give_their_saved_files_report(make, tmp_path):
     torch.manual_seed(0)
     model = make()

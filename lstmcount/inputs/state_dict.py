@@ -27,7 +27,7 @@ from ..conventions import PYTORCH
 from ..conventions.flags import RECURRENT
 from ..errors import FrameworkMissing, Loc, SpecError, UsageError, problem, show
 from ..layout import ALTERNATIVE, EXTRA, PLAIN, ROOT, LayerLayout, ModelLayout, Weight, tensor_key
-from ..model import MAX_LAYERS, MAX_NESTING, LayerFlags, LayerSpec
+from ..model import MAX_LAYERS, MAX_NESTING, LayerFlags, LayerSpec, kind_of, suggest
 
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 PARAMETRIZATIONS = "parametrizations"
@@ -131,39 +131,28 @@ def _pick(data: Any, key: str, path: str) -> tuple[Any, str]:
     """The entry `key` names (`a.b`: b inside a; within a state_dict, the module a.b's tensors)."""
     rest, here, taken = key, data, ""
     while rest:
-        sd = _state_dict(here)
-        if sd is not None and not any(isinstance(v, dict) for v in here.values()):
-            sub = {k[len(rest) + 1:]: v for k, v in sd.items() if k.startswith(rest + ".")}
-            if not sub:
-                raise UsageError(f"{path}: --key {key!r}: the state_dict{' ' + repr(taken) if taken else ''} has "
-                                 f"no module {rest!r}{_near(rest, _modules_of(sd))}")
-            return sub, key
         if not isinstance(here, dict):
             raise UsageError(f"{path}: --key {key!r}: {taken!r} is {_what(here)}, which holds no entries")
         found = next((k for k in sorted((k for k in here if isinstance(k, str)), key=len, reverse=True)
                       if rest == k or rest.startswith(k + ".")), None)
+        sd = _state_dict(here)
+        if found is None and sd is not None:  # a module inside a state_dict: its tensors, under their own keys
+            sub = {k[len(rest) + 1:]: v for k, v in sd.items() if k.startswith(rest + ".")}
+            if sub:
+                return sub, key
         if found is None:
             names = [str(k) for k in here]
+            modules = sorted({k.rpartition(".")[0] for k in sd or () if "." in k})
             raise UsageError(f"{path}: --key {key!r}: no entry {rest!r}{' in ' + repr(taken) if taken else ''} "
-                             f"(the entries: {_names(names)}){_near(rest, names)}")
+                             f"(the entries: {_names(names)}){suggest(rest, names + modules)}")
         here = here[found]
         taken = f"{taken}.{found}" if taken else found
         rest = rest[len(found) + 1:]
     if _optimizer(here):
         raise UsageError(f"{path}: --key {key!r} is optimizer state (state, param_groups), not a model")
-    if _is_tensor(here) or not isinstance(here, dict):
+    if not isinstance(here, dict):
         raise UsageError(f"{path}: --key {key!r} is {_what(here)}, not a model's state_dict")
     return here, key
-
-
-def _modules_of(sd: dict[str, Any]) -> list[str]:
-    return sorted({k.rpartition(".")[0] for k in sd if "." in k})
-
-
-def _near(word: str, options: list[str]) -> str:
-    from ..model import suggest
-
-    return suggest(word, options)
 
 
 def _names(names: list[str], most: int = 8) -> str:
@@ -176,8 +165,6 @@ def _what(value: Any) -> str:
         return f"a tensor of shape {list(value.shape)}"
     if _optimizer(value):
         return "optimizer state"
-    from ..model import kind_of
-
     return kind_of(value)
 
 
@@ -466,11 +453,15 @@ def stored_trainable(leaf: str) -> bool:
     return parts[-1] not in BUFFERS and not (parts[0] == PARAMETRIZATIONS and len(parts) > 3 and parts[2].isdigit())
 
 
+HOW = {"raw": "WeightDrop's _raw weight", "weight_norm": "weight_norm", "old_weight_norm": "weight_norm's _g and _v",
+       "parametrized": "a parametrization's original"}
+
+
 def _parametrized_note(ck: Checkpoint) -> tuple[str, ...]:
-    found = [f"{g.name}.{weight} ({kind})" for g in ck.groups for weight, kind in g.how.items()]
+    found = [f"{tensor_key(g.name, weight)} ({HOW[how]})" for g in ck.groups for weight, how in g.how.items()]
     if not found:
         return ()
-    return (f"parametrized weights are counted as stored (each stands for the weight its module uses): "
+    return (f"weights held through a parametrization are counted as stored, laid out as the weight they make: "
             f"{', '.join(found[:6])}{' ...' if len(found) > 6 else ''}",)
 
 

@@ -38,6 +38,15 @@ EXPECT_KEYS = ("total", "trainable", "non_trainable", "max_total", "layers")
 CALL_KEYS = ("inputs", "initial_state", "mask")
 REUSE_KEYS = ("reuse", "name", *CALL_KEYS)
 NESTED_TYPES = ("Sequential", "Functional", "Model")  # a model used as a layer
+TORCH_PREFIXES = ("torch.nn.", "nn.")  # how PyTorch code names its Sequential
+
+
+def _bare(type_name: str) -> str:
+    """A nested model's class without the module path PyTorch code writes it with (nn.Sequential)."""
+    for prefix in TORCH_PREFIXES:
+        if type_name.startswith(prefix):
+            return type_name[len(prefix):]
+    return type_name
 FRAMEWORK_ALIASES = {"torch": "pytorch", "tf.keras": "keras", "tensorflow": "keras"}
 
 
@@ -105,7 +114,7 @@ def _modules(layers: tuple[LayerSpec, ...], problems: list[str]) -> bool:
             return False
         if spec.model is None:
             continue
-        if spec.type != "Sequential" or spec.model.inputs or spec.model.outputs:
+        if _bare(spec.type) != "Sequential" or spec.model.inputs or spec.model.outputs:
             return False
         if spec.model.input_shape is not None or "trainable" in spec.args:
             key = "input_shape" if spec.model.input_shape is not None else "trainable"
@@ -162,7 +171,7 @@ def _entry(entry: Any, index: int, loc: Loc, name: str, problems: list[str], dep
         return None
     assert isinstance(entry, dict)
     eloc = entry.loc if isinstance(entry, LocDict) else loc
-    nested = spec.type in NESTED_TYPES
+    nested = _bare(spec.type) in NESTED_TYPES
     own_inputs = nested and isinstance(entry.get("inputs"), dict)  # a nested functional model's own inputs
     call = _call(entry, eloc, problems, skip_inputs=own_inputs)
     model = None
