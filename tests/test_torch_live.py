@@ -91,6 +91,17 @@ def test_modules_without_a_table_are_counted_from_their_own_tensors():
     assert layers["mine"].params == 4 * 4 * (3 + 4) + 2 * 16
     assert layers["frozen"].type == "Linear" and layers["frozen"].trainable == 0
     assert rep.total == sum(p.numel() for p in Mixed().parameters()) + 5
+    assert rep.notes == ("counted from their own tensors, as a saved file holds them (lstmcount has no table for "
+                         "their class, or their tensors are not what the class's table lays out): custom (Custom), "
+                         "mine (MyLSTM)",)
+
+
+def test_a_model_on_the_meta_device_is_counted_without_its_memory():
+    with torch.device("meta"):  # 4 GiB of float32 weights, never allocated
+        model = WordLM(500_000, 1024, 1024)
+    rep = analyze(model)
+    assert rep.total == sum(p.numel() for p in model.parameters()) == 500_000 * 1024 + 2 * 4 * 1024 * 2050 + 500_000
+    assert [w.tied for w in rep.layers[-1].weights] == ["encoder.weight", None]
 
 
 def test_summary_prints_the_params_table_and_returns_the_report(tmp_path, cli):

@@ -48,6 +48,9 @@ def sniff(path: str) -> str:
         return "text"
     lower = path.lower()
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        first = head[30:30 + int.from_bytes(head[26:28], "little")]  # the first member's name
+        if first == b"data.pkl" or first.endswith(b"/data.pkl"):  # torch.save writes its pickle first
+            return "pytorch"
         names = _zip_names(path)
         if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
             return "pytorch"

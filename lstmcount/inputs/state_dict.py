@@ -214,12 +214,14 @@ def _models(data: Any, path: str, where: str) -> tuple[list[tuple[str, dict[str,
 
 
 def checkpoint(source: str, models: list[tuple[str, dict[str, Any]]], notes: list[str],
-               classes: Any = None) -> Checkpoint:
+               classes: Any = None, same: Any = None) -> Checkpoint:
     """The modules of these state_dicts (by entry key), their tied tensors, and the notes.
 
-    `classes(prefix, leaves)`: for a live module, the (class, arguments) candidates of the module at a
-    prefix (its exact class), in place of reading them off the shapes.
+    For a live module: `classes(prefix, leaves)` gives the (class, arguments) candidates of the module
+    at a prefix (its exact class), in place of reading them off the shapes, and `same(tensor)` what
+    two names of one tensor share (the object itself) in place of its storage (`identity`).
     """
+    same = same or identity
     several = len(models) > 1
     groups: list[Group] = []
     seen: dict[tuple[Any, ...], str] = {}
@@ -231,7 +233,7 @@ def checkpoint(source: str, models: list[tuple[str, dict[str, Any]]], notes: lis
             groups.append(fit(name, leaves, found))
             for leaf, tensor in leaves.items():
                 full = tensor_key(name, leaf)
-                ident = identity(tensor)
+                ident = same(tensor)
                 if ident is not None and ident in seen:
                     tied[full] = seen[ident]
                 elif ident is not None:
@@ -337,7 +339,7 @@ def fit(name: str, tensors: dict[str, Any], candidates: list[tuple[str, dict[str
     kinds: list[str] = []
     args: dict[str, Any] = {}
     for kind, arguments in (candidates if candidates is not None else _candidates(shapes)):
-        built, _, _ = PYTORCH.build_layer(LayerSpec(kind, arguments, 1), None, name, [])
+        built = _build(kind, arguments)
         if built is not None and {w.name: w.shape for w in built.weights} == shapes and kind not in kinds:
             kinds.append(kind)
             args = args or arguments
@@ -437,13 +439,32 @@ def group_layout(g: Group, tied: dict[str, str]) -> LayerLayout:
         return LayerLayout(g.name, g.type, tuple(
             stored(Weight(leaf, tuple(int(d) for d in t.shape), trainable=stored_trainable(leaf)), leaf)
             for leaf, t in g.tensors.items()))
-    built, _, _ = PYTORCH.build_layer(LayerSpec(g.kinds[0], g.args, 1), None, g.name, [])
+    built = _build(g.kinds[0], g.args)
     assert built is not None  # `fit` built it from these arguments
     weights = [stored(w, g.names.get(w.name, w.name)) for w in built.weights]
     role = EXTRA if built.recurrent else PLAIN
     weights += [stored(Weight(leaf, tuple(int(d) for d in g.tensors[leaf].shape), role,
                               trainable=stored_trainable(leaf)), leaf) for leaf in g.extras]
-    return built._replace(type=g.type, weights=tuple(weights))
+    return built._replace(name=g.name, type=g.type, weights=tuple(weights))
+
+
+_BUILT: dict[Any, LayerLayout | None] = {}
+
+
+def _build(kind: str, args: dict[str, Any]) -> LayerLayout | None:
+    """The table's layout of a module (None: the table refuses these arguments). Remembered by class and
+    arguments: a large model repeats a few modules many times."""
+    key = (kind, *((k, tuple(v) if isinstance(v, list) else v, type(v)) for k, v in args.items()))
+    try:
+        return _BUILT[key]
+    except KeyError:
+        pass
+    except TypeError:  # an argument that is no plain value: built afresh
+        return PYTORCH.build_layer(LayerSpec(kind, args, 1), None, "", [])[0]
+    if len(_BUILT) > 4096:
+        _BUILT.clear()
+    built = _BUILT[key] = PYTORCH.build_layer(LayerSpec(kind, args, 1), None, "", [])[0]
+    return built
 
 
 def stored_trainable(leaf: str) -> bool:

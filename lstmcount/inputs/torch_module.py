@@ -17,7 +17,7 @@ import sys
 from typing import Any
 
 from ..conventions import PYTORCH
-from ..layout import ModelLayout
+from ..layout import ROOT, ModelLayout
 from .state_dict import Checkpoint, Group, checkpoint, checkpoint_layout
 
 
@@ -39,14 +39,20 @@ def module_checkpoint(module: Any) -> Checkpoint:
             found = _exact(inner, torch)  # a WeightDropout wrapper: the module it wraps lays them out
         return [found] if found is not None else []
 
-    ck = checkpoint(type(module).__name__, [("", sd)], [], classes)
+    # one tensor under two names is one object here (a tied Parameter), also on the meta device, where
+    # every tensor's storage is at address 0
+    ck = checkpoint(type(module).__name__, [("", sd)], [], classes, lambda t: (id(t),))
     groups = []
     for g in ck.groups:
         trainable = {leaf: isinstance(t, torch.nn.Parameter) and bool(t.requires_grad) for leaf, t in g.tensors.items()}
-        owner = modules.get("" if g.name == "(root)" else g.name)
+        owner = modules.get("" if g.name == ROOT else g.name)
         cls = _class(owner, torch).__name__ if owner is not None else None
         groups.append(g._replace(trainable=trainable, cls=None if g.kinds else cls))
-    return ck._replace(groups=tuple(groups))
+    own = [f"{g.name} ({g.cls})" for g in groups if not g.kinds]
+    notes = (f"counted from their own tensors, as a saved file holds them (lstmcount has no table for their "
+             f"class, or their tensors are not what the class's table lays out): {', '.join(own[:8])}"
+             f"{' ...' if len(own) > 8 else ''}",) if own else ()
+    return ck._replace(groups=tuple(groups), notes=ck.notes + notes)
 
 
 def _class(module: Any, torch: Any) -> type:
