@@ -48,9 +48,7 @@ def analyze(source: Any, dtype: str | None = None, *, timesteps: int | None = No
         return report(conventions.layout(inputs.loads(source)), dtype, timesteps, per_step)
     if inputs.is_tensor_file(source):  # a PyTorch checkpoint or an ONNX model
         return report(inputs.read_tensor_file(source, key), dtype, timesteps, per_step)
-    if key is not None:
-        raise UsageError(f"{source}: key= picks an entry of a PyTorch checkpoint; this is a model description")
-    return report(conventions.layout(inputs.load(source)), dtype, timesteps, per_step)
+    return report(conventions.layout(inputs.load(source, key)), dtype, timesteps, per_step)
 
 
 def _live(obj: Any) -> ModelLayout | None:

@@ -279,15 +279,14 @@ def params(
                     raise UsageError("--check needs a spec with an expect: block; a state_dict has none")
                 rep = report(inputs.read_tensor_file(config, key), asked, *steps)
             else:
-                _no_key(key, config)
-                model = inputs.load(config)
+                model = inputs.load(config, key)
                 rep = report(conventions.layout(model), asked, *steps)
             if check and model is not None and not model.expect:
                 raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
         else:
             if check:
                 raise UsageError("--check checks a spec file's expect: block; it needs a model spec file")
-            _no_key(key, None)
+            _no_key(key)
             rep = report(flags_layout(flags), asked, *steps)
         chosen = Format.json if json_ else fmt
         write(renderer(chosen.value)(rep, color=_color() and output is None), output, inputs=(config,))
@@ -328,7 +327,7 @@ def layout(
             from .tools import pick
 
             if flags is not None:
-                _no_key(key, None)
+                _no_key(key)
                 rec = recipe(flags, to.value)
             else:
                 picked = pick(config or "-", layer, key=key)
@@ -347,13 +346,12 @@ def layout(
         if save is not None:
             raise UsageError("--save goes with --to")
         if flags is not None:
-            _no_key(key, None)
+            _no_key(key)
             lay = flags_layout(flags)
         elif inputs.is_tensor_file(config or "-"):
             lay = inputs.read_tensor_file(config or "-", key)
         else:
-            _no_key(key, config)
-            lay = conventions.layout(inputs.load(config or "-"))
+            lay = conventions.layout(inputs.load(config or "-", key))
         if layer is not None:
             chosen = [each for each in lay.layers if each.name == layer]
             if not chosen:
@@ -388,7 +386,7 @@ def compare(
         elif layer is not None:
             raise UsageError("--layer goes with a spec or model file")
         else:
-            _no_key(key, None)
+            _no_key(key)
         result = rows(flags)
         write(compare_json(result) if json_ else compare_table(result, flags, color=_color() and output is None),
               output, inputs=(config,))
@@ -429,15 +427,14 @@ def solve(
                 arg, what = "hidden_size", f"{picked.layer.name}.hidden_size"
                 sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
             else:
-                _no_key(key, path)
-                model = inputs.load(path)
+                model = inputs.load(path, key)
                 name = layer if layer is not None else pick(path, None, model).layer.name
                 arg, sol = solve_model(model, name, limit)
                 what = f"{name}.{arg}"
         else:
             if layer is not None:
                 raise UsageError("--layer goes with a spec or model file")
-            _no_key(key, None)
+            _no_key(key)
             sol = solve_flags(flags, limit)
             arg, what = "units", "units"
         if json_:
@@ -455,10 +452,9 @@ def notes(source: str, lines: tuple[str, ...]) -> None:
         sys.stderr.write(f"{source}: note: {line}\n")
 
 
-def _no_key(key: str | None, config: str | None) -> None:
+def _no_key(key: str | None) -> None:
     if key is not None:
-        what = f"{config} is a model description" if config else "flags describe one layer"
-        raise UsageError(f"--key picks an entry of a PyTorch checkpoint; {what}")
+        raise UsageError("--key picks an entry of a PyTorch checkpoint; flags describe one layer")
 
 
 def parse_size(text: str, flag: str) -> int:

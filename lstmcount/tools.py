@@ -261,10 +261,8 @@ def pick(path: str, layer_name: str | None, model: Model | None = None, key: str
     if tensor:
         layout, found = inputs.tensor_file(path, key)
     else:
-        if key is not None:
-            raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; this is a model description")
         if model is None:
-            model = inputs.load(path)
+            model = inputs.load(path, key)
         model = conventions.flat(model)
         layout = conventions.layout(model)
         found = {}

@@ -128,9 +128,11 @@ def read_text(path: str) -> tuple[str, str]:
     return name, text
 
 
-def load(path: str) -> Model:
+def load(path: str, key: str | None = None) -> Model:
     """A model from a YAML spec (or - for standard input), or from a Keras `.keras` archive or
-    `model.to_json()` file."""
+    `model.to_json()` file. `key` (a checkpoint's entry) is refused: a model description has none."""
+    if key is not None:
+        raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; this is a model description")
     what = sniff(path)
     if what == "keras":
         if path.lower().endswith(".keras") or not _zip_names(path):
