@@ -7,6 +7,7 @@ No `from __future__ import annotations` here: Typer reads every command's signat
 and string annotations would have it eval() some 340 of them (about 17 ms of each `params` call).
 """
 
+import difflib
 import functools
 import inspect
 import os
@@ -17,11 +18,35 @@ from enum import Enum
 from typing import Annotated, Any, NamedTuple, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from .errors import LstmcountError, UsageError
-from .model import LayerFlags
+from .model import FRAMEWORK_ALIASES, LayerFlags
+
+# What people call a command they look for, when it is not its name (`lstmcount count`).
+COMMAND_SYNONYMS = {"count": "params", "counts": "params", "param": "params", "parameters": "params",
+                    "summary": "params", "show": "layout", "weights": "layout", "gates": "layout",
+                    "convert": "layout", "diff": "compare", "fit": "solve", "budget": "solve", "size": "solve",
+                    "test": "verify", "validate": "verify"}
+
+
+class Commands(TyperGroup):
+    """The command group: an unknown command is answered with the near one (by spelling, or by what
+    people call it) and the list of commands, exit 2."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None and not ctx.resilient_parsing:
+            names = [n for n, c in self.commands.items() if not c.hidden]
+            near = COMMAND_SYNONYMS.get(name.lower()) or next(iter(difflib.get_close_matches(name, names, 1)), None)
+            hint = f" Did you mean {near!r}?" if near in names else ""
+            ctx.fail(f"No such command {name!r}.{hint} The commands: {', '.join(names)} "
+                     f"(lstmcount COMMAND --help says more).")
+        return super().resolve_command(ctx, args)
+
 
 app = typer.Typer(
+    cls=Commands,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -47,6 +72,7 @@ class FrameworkName(str, Enum):
 class Format(str, Enum):
     table = "table"
     json = "json"
+    yaml = "yaml"
     markdown = "markdown"
     csv = "csv"
     latex = "latex"
@@ -142,6 +168,25 @@ def _root(
     """Exact parameter counts for LSTM, GRU and RNN layers: per layer, per gate, per framework."""
 
 
+def framework_name(text: Any) -> str:
+    """A --framework or --to value: a framework's name or a common alias (torch, tf.keras, tensorflow), in
+    any case. Typer turns the name into a FrameworkName."""
+    given = str(getattr(text, "value", text))
+    key = FRAMEWORK_ALIASES.get(given.strip().lower(), given.strip().lower())
+    names = [f.value for f in FrameworkName]
+    if key not in names:
+        near = difflib.get_close_matches(key, [*names, *FRAMEWORK_ALIASES], 1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise typer.BadParameter(f"{given!r} is not a framework lstmcount knows: {', '.join(names)} (or torch, "
+                                 f"tf.keras, tensorflow){hint}")
+    return key
+
+
+def framework_names(incomplete: str) -> list[str]:
+    """Shell completion of a framework name."""
+    return [f.value for f in FrameworkName if f.value.startswith(incomplete.lower())]
+
+
 ConfigArg = Annotated[str | None, typer.Argument(help="A YAML model spec (or - for standard input), a Keras "
                                                       ".keras/.json file, a PyTorch state_dict or an ONNX file.",
                                                  show_default=False)]
@@ -151,10 +196,10 @@ FLAG_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("input", Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step.")], None),
     ("type", Annotated[LayerType, typer.Option("--type", "-t", case_sensitive=False, help="Layer type.")],
      LayerType.lstm),
-    ("framework", Annotated[FrameworkName, typer.Option(
-        "--framework", "-f", case_sensitive=False,
-        help="Whose convention: keras, pytorch (also in spec files), onnx, tf1, cudnn, flax (flags only).")],
-     FrameworkName.keras),
+    ("framework", Annotated[FrameworkName | None, typer.Option(
+        "--framework", "-f", parser=framework_name, metavar="NAME", autocompletion=framework_names,
+        show_default=False, help="Whose convention: keras (the default; also tf.keras, tensorflow), pytorch "
+                                 "(also torch), onnx, tf1, cudnn, flax.")], None),
     ("bidirectional", Annotated[bool, typer.Option("--bidirectional", help="Both directions.")], False),
     ("num_layers", Annotated[int, typer.Option("--num-layers", help="Stacked layers; layer k>1 takes the previous "
                                                                     "layer's output.")], 1),
@@ -174,7 +219,7 @@ class FlagOptions(NamedTuple):
     units: int | None = None
     input: int | None = None
     type: LayerType = LayerType.lstm
-    framework: FrameworkName = FrameworkName.keras
+    framework: FrameworkName | None = None
     bidirectional: bool = False
     num_layers: int = 1
     no_bias: bool = False
@@ -187,6 +232,7 @@ class FlagOptions(NamedTuple):
         if config is not None:
             given = [k for k, v in {"--units": self.units, "--input": self.input, "--proj-size": self.proj_size,
                                     "--reset-after": self.reset_after}.items() if v is not None]
+            given += ["--framework"] if self.framework is not None else []
             given += [k for k, v in {"--bidirectional": self.bidirectional, "--no-bias": self.no_bias,
                                      "--peepholes": self.peepholes, "--num-layers": self.num_layers != 1}.items()
                       if v]
@@ -197,7 +243,8 @@ class FlagOptions(NamedTuple):
         if (self.units is None and need_units) or self.input is None:
             raise UsageError("give a model spec file (lstmcount params model.yaml) or a layer from flags "
                              "(lstmcount params --units 75 --input 28)")
-        return LayerFlags(self.type.value, self.framework.value, 1 if self.units is None else self.units, self.input,
+        framework = (self.framework or FrameworkName.keras).value
+        return LayerFlags(self.type.value, framework, 1 if self.units is None else self.units, self.input,
                           self.bidirectional, self.num_layers, not self.no_bias, self.reset_after, self.proj_size,
                           self.peepholes)
 
@@ -290,7 +337,8 @@ def params(
 @layer_options()
 def layout(
     config: ConfigArg = None, layer_flags: FlagOptions = FlagOptions(),
-    to: Annotated[FrameworkName | None, typer.Option("--to", case_sensitive=False, help="Print the recipe that "
+    to: Annotated[FrameworkName | None, typer.Option("--to", parser=framework_name, metavar="NAME",
+                                                     autocompletion=framework_names, help="Print the recipe that "
                                                      "converts these weights to another framework's layout.")] = None,
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: only this layer (by "
                                                               "name); with --to, the recurrent layer to convert "
@@ -378,9 +426,11 @@ def compare(
 @layer_options("units")
 def solve(
     config: ConfigArg = None,
-    budget: Annotated[int | None, typer.Option("--budget", help="Parameter budget.")] = None,
-    max_bytes: Annotated[str | None, typer.Option("--max-bytes", help="Memory budget for the weights, e.g. "
-                                                                      "64KiB; with --dtype.")] = None,
+    budget: Annotated[str | None, typer.Option("--budget", metavar="COUNT", help="Parameter budget, e.g. "
+                                                                                 "100000, 250k, 1M or 2.5e6.")]
+    = None,
+    max_bytes: Annotated[str | None, typer.Option("--max-bytes", metavar="SIZE", help="Memory budget for the "
+                                                  "weights, e.g. 64KiB or 1M; with --dtype.")] = None,
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the layer whose size "
                                                               "to solve for (by name; by default the only "
                                                               "recurrent layer).")] = None,
@@ -396,7 +446,8 @@ def solve(
     with guarded():
         if (budget is None) == (max_bytes is None):
             raise UsageError("give exactly one of --budget N (parameters) or --max-bytes SIZE (with --dtype)")
-        limit = budget if budget is not None else parse_size(max_bytes or "", "--max-bytes") // DTYPE_BYTES[dtype.value]
+        limit = parse_count(budget, "--budget") if budget is not None else \
+            parse_size(max_bytes or "", "--max-bytes") // DTYPE_BYTES[dtype.value]
         if limit < 1:
             raise UsageError(f"the budget must be at least 1 parameter, got {limit}")
         flags = layer_flags.flags(config, need_units=False)
@@ -424,20 +475,49 @@ def solve(
                              f"{sol.units + 1:,} would need {sol.next_params:,})\n")
 
 
-def parse_size(text: str, flag: str) -> int:
-    """`1GiB`, `512MiB`, `2GB`, `1000000` -> bytes; `flag` names the option in the message."""
-    units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-             "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-    raw = text.strip().lower().replace(" ", "")
-    num = raw.rstrip("kmgtib")
-    unit = raw[len(num):]
+COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+SIZE_UNITS = {**COUNT_UNITS, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+MAX_DIGITS = 30  # no budget or size of any model comes near 10**30
+
+
+def _amount(text: str, flag: str, units: dict[str, int], what: str, example: str) -> int:
+    """A whole amount written as people write it: `1_000_000`, `2.5e6`, `250k`, `64KiB` (exact: no float)."""
+    import re
+    from decimal import Decimal, InvalidOperation
+
+    raw = text.strip()
+    match = re.fullmatch(r"([0-9_.eE+-]+) ?([A-Za-z]*)", raw)
+    unit = match.group(2).lower() if match else ""
+    if what == "bytes":
+        unit = unit.removesuffix("b")
     try:
-        value = float(num)
-    except ValueError:
-        value = -1.0
-    if unit not in units or value <= 0:
-        raise UsageError(f"{flag} {text!r}: give a size such as 512MiB or 2GiB")
-    return int(value * units[unit])
+        value = Decimal(match.group(1)) if match and unit in units else None
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        bytes_unit = match is not None and what != "bytes" and (unit.endswith("b") or unit not in units) \
+            and unit.removesuffix("b") in SIZE_UNITS
+        hint = f" ({match.group(2)} is a size in bytes; this counts parameters)" if bytes_unit and match else ""
+        raise UsageError(f"{flag} {text!r}: give {example}{hint}")
+    if value.adjusted() >= MAX_DIGITS:
+        raise UsageError(f"{flag} {text!r}: larger than any model (at most 10^{MAX_DIGITS})")
+    amount = value * units[unit]
+    if amount != amount.to_integral_value():
+        raise UsageError(f"{flag} {text!r} is {amount.normalize():f} {what}; it must be a whole number")
+    if amount <= 0:
+        raise UsageError(f"{flag} {text!r}: must be at least 1")
+    return int(amount)
+
+
+def parse_count(text: str, flag: str) -> int:
+    """`100000`, `1_000_000`, `2.5e6`, `250k`, `1M` -> a number of parameters; `flag` names the option."""
+    return _amount(text, flag, COUNT_UNITS, "parameters", "a count such as 100000, 250k, 1M or 2.5e6")
+
+
+def parse_size(text: str, flag: str) -> int:
+    """`1GiB`, `512MiB`, `2GB`, `64k`, `1000000` -> bytes (k, M, G, T are powers of 1000; Ki, Mi, Gi, Ti
+    of 1024; the B is optional); `flag` names the option in the message."""
+    return _amount(text, flag, SIZE_UNITS, "bytes", "a size such as 512MiB, 2GiB or 1e6")
 
 
 @app.command()
@@ -451,8 +531,8 @@ def verify(
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
                                                             "(Keras model.summary(), PyTorch module listing).")]
     = False,
-    max_memory: Annotated[str, typer.Option("--max-memory", help="Refuse to build a Keras model whose weights "
-                                                                 "would take more than this.")] = "1GiB",
+    max_memory: Annotated[str, typer.Option("--max-memory", metavar="SIZE", help="Refuse to build a Keras model "
+                                                                 "whose weights would take more than this.")] = "1GiB",
     output: Annotated[str | None, typer.Option("--output", "-O", help="Write the results to this file "
                                                                       "(atomically) instead of stdout.")] = None,
 ) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import Loc, SpecError, problem, show
 from ..model import (
+    FRAMEWORK_ALIASES,
     MAX_INPUTS,
     MAX_LAYERS,
     MAX_NESTING,
@@ -38,7 +39,6 @@ EXPECT_KEYS = ("total", "trainable", "non_trainable", "max_total", "layers")
 CALL_KEYS = ("inputs", "initial_state", "mask")
 REUSE_KEYS = ("reuse", "name", *CALL_KEYS)
 NESTED_TYPES = ("Sequential", "Functional", "Model")  # a model used as a layer
-FRAMEWORK_ALIASES = {"torch": "pytorch", "tf.keras": "keras", "tensorflow": "keras"}
 
 
 def loads(text: str, name: str = "<string>") -> Model:
