@@ -11,17 +11,22 @@ import difflib
 import functools
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
 from .errors import LstmcountError, UsageError
 from .model import FRAMEWORK_ALIASES, LayerFlags
+
+if TYPE_CHECKING:
+    from .model import Model
+    from .tools import Picked
 
 # What people call a command they look for, when it is not its name (`lstmcount count`).
 COMMAND_SYNONYMS = {"count": "params", "counts": "params", "param": "params", "parameters": "params",
@@ -99,12 +104,14 @@ INTERRUPTED = b"lstmcount: interrupted\n"
 
 
 @contextmanager
-def guarded() -> Iterator[None]:
-    """Turn lstmcount's exceptions into one message per problem and the documented exit code."""
+def guarded(*configs: str | None) -> Iterator[None]:
+    """Turn lstmcount's exceptions into one message per problem and the documented exit code. A problem
+    in a layer expression (one of `configs`) shows the expression with a caret under its column."""
     try:
         yield
     except LstmcountError as exc:
-        fail([f"lstmcount: {m}" if not _located(m) else m for m in exc.messages()], exc.exit_code)
+        messages = [f"lstmcount: {m}" if not _located(m) else m for m in exc.messages()]
+        fail([_pointed(m, configs) for m in messages], exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write(INTERRUPTED.decode())
         raise typer.Exit(130) from None
@@ -141,6 +148,25 @@ def _interrupt_ends_process() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
         os.close(err)
+
+
+_EXPRESSION_AT = re.compile(r"<expression>:(\d+):(\d+): ")
+
+
+def _pointed(message: str, configs: tuple[str | None, ...]) -> str:
+    """A problem located in the one layer expression among `configs`, with that line and a caret under
+    the column, as Python points at a syntax error."""
+    where = _EXPRESSION_AT.match(message)
+    if where is None:
+        return message
+    from .inputs import is_expression
+
+    expressions = [c for c in configs if c is not None and is_expression(c)]
+    lines = expressions[0].splitlines() if len(expressions) == 1 else []
+    line, column = int(where.group(1)), int(where.group(2))
+    if not 0 < line <= len(lines):
+        return message
+    return f"{message}\n  {lines[line - 1]}\n  {' ' * (column - 1)}^"
 
 
 def _located(message: str) -> bool:
@@ -188,12 +214,16 @@ def framework_names(incomplete: str) -> list[str]:
 
 
 ConfigArg = Annotated[str | None, typer.Argument(help="A YAML model spec (or - for standard input), a Keras "
-                                                      ".keras/.json file, a PyTorch state_dict or an ONNX file.",
+                                                      ".keras/.json file, a PyTorch state_dict, an ONNX file, or a "
+                                                      "layer expression such as 'LSTM(75, input_shape=(28, 28))' "
+                                                      "or 'nn.LSTM(28, 75)' (read, never run).",
                                                  show_default=False)]
 # The options that describe one layer from flags: declared once, given to a command by `layer_options`.
 FLAG_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("units", Annotated[int | None, typer.Option("--units", "-u", help="Hidden size of the layer.")], None),
-    ("input", Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step.")], None),
+    ("input", Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step (also for "
+                                                                      "a layer expression that leaves them out).")],
+     None),
     ("type", Annotated[LayerType, typer.Option("--type", "-t", case_sensitive=False, help="Layer type.")],
      LayerType.lstm),
     ("framework", Annotated[FrameworkName | None, typer.Option(
@@ -228,14 +258,22 @@ class FlagOptions(NamedTuple):
     peepholes: bool = False
 
     def flags(self, config: str | None, need_units: bool = True) -> LayerFlags | None:
-        """LayerFlags from these options, or None when a spec file is given instead (never both)."""
+        """LayerFlags from these options, or None when a spec file or a layer expression is given instead
+        (never both; an expression takes --input and -f, for what it does not say itself)."""
         if config is not None:
-            given = [k for k, v in {"--units": self.units, "--input": self.input, "--proj-size": self.proj_size,
-                                    "--reset-after": self.reset_after}.items() if v is not None]
-            given += ["--framework"] if self.framework is not None else []
+            from .inputs import is_expression
+
+            expression = is_expression(config)
+            given = [k for k, v in {"--units": self.units, "--input": None if expression else self.input,
+                                    "--proj-size": self.proj_size, "--reset-after": self.reset_after}.items()
+                     if v is not None]
+            given += ["--framework"] if self.framework is not None and not expression else []
             given += [k for k, v in {"--bidirectional": self.bidirectional, "--no-bias": self.no_bias,
                                      "--peepholes": self.peepholes, "--num-layers": self.num_layers != 1}.items()
                       if v]
+            if given and expression:
+                raise UsageError(f"{', '.join(given)} describe a layer from flags; a layer expression says it "
+                                 "itself (only --input and -f go with one, for what it leaves out)")
             if given:
                 raise UsageError(f"{', '.join(given)} describe a layer from flags; they cannot be combined with "
                                  f"a model spec file ({config})")
@@ -247,6 +285,31 @@ class FlagOptions(NamedTuple):
         return LayerFlags(self.type.value, framework, 1 if self.units is None else self.units, self.input,
                           self.bidirectional, self.num_layers, not self.no_bias, self.reset_after, self.proj_size,
                           self.peepholes)
+
+
+    def load(self, config: str) -> "Model":
+        """The model of a spec or Keras file, or of a layer expression (with these --input and -f)."""
+        from . import inputs
+
+        if not inputs.is_expression(config):
+            return inputs.load(config)
+        return inputs.load(config, self.input, None if self.framework is None else self.framework.value)
+
+    def pick(self, config: str, layer: str | None) -> "Picked":
+        """One recurrent layer (by name, or the only one) of a spec, Keras, tensor file or expression."""
+        from . import inputs
+        from .tools import pick
+
+        if inputs.is_tensor_file(config):
+            return pick(config, layer)
+        return pick(_label(config), layer, self.load(config))
+
+
+def _label(config: str) -> str:
+    """How messages name a config: its path, or <expression> for a layer expression."""
+    from .inputs import is_expression
+
+    return "<expression>" if is_expression(config) else config
 
 
 assert tuple(name for name, _, _ in FLAG_OPTIONS) == FlagOptions._fields
@@ -299,14 +362,14 @@ def params(
                                                   "sample over this many time steps (a free time axis).")] = None,
     output: OutputOpt = None,
 ) -> None:
-    """Count parameters per layer and per gate, from flags or from a YAML model spec."""
+    """Count parameters per layer and per gate, from flags, a layer expression or a model file."""
     from . import conventions, inputs
     from .accounting import check_expect, report
     from .conventions.flags import flags_layout
     from .output import write
     from .render import renderer
 
-    with guarded():
+    with guarded(config):
         flags = layer_flags.flags(config)
         model = None
         if flags is None:
@@ -316,7 +379,7 @@ def params(
                     raise UsageError("--check needs a spec with an expect: block; a state_dict has none")
                 rep = report(inputs.read_tensor_file(config), dtype.value, timesteps)
             else:
-                model = inputs.load(config)
+                model = layer_flags.load(config)
                 rep = report(conventions.layout(model), dtype.value, timesteps)
             if check and model is not None and not model.expect:
                 raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
@@ -354,18 +417,17 @@ def layout(
     from .output import write
     from .render.layout import recipe_json, recipe_text, render_json, render_table
 
-    with guarded():
+    with guarded(config):
         flags = layer_flags.flags(config)
         if flags is not None and layer is not None:
             raise UsageError("--layer goes with a spec or model file")
         if to is not None:
             from .convert import recipe
-            from .tools import pick
 
             if flags is not None:
                 rec = recipe(flags, to.value)
             else:
-                picked = pick(config or "-", layer)
+                picked = layer_flags.pick(config or "-", layer)
                 rec = recipe(picked.flags, to.value, picked.tensor_names())
             if save is not None:
                 if flags is not None or not picked.tensor_file:
@@ -385,7 +447,7 @@ def layout(
         elif inputs.is_tensor_file(config or "-"):
             lay = inputs.read_tensor_file(config or "-")
         else:
-            lay = conventions.layout(inputs.load(config or "-"))
+            lay = conventions.layout(layer_flags.load(config or "-"))
         if layer is not None:
             chosen = [each for each in lay.layers if each.name == layer]
             if not chosen:
@@ -409,12 +471,10 @@ def compare(
     from .render.tools import compare_json, compare_table
     from .tools import compare as rows
 
-    with guarded():
+    with guarded(config):
         flags = layer_flags.flags(config)
         if flags is None:
-            from .tools import pick
-
-            flags = pick(config or "-", layer).flags
+            flags = layer_flags.pick(config or "-", layer).flags
         elif layer is not None:
             raise UsageError("--layer goes with a spec or model file")
         result = rows(flags)
@@ -443,7 +503,7 @@ def solve(
     from .accounting import DTYPE_BYTES
     from .tools import pick, solve_flags, solve_model
 
-    with guarded():
+    with guarded(config):
         if (budget is None) == (max_bytes is None):
             raise UsageError("give exactly one of --budget N (parameters) or --max-bytes SIZE (with --dtype)")
         limit = parse_count(budget, "--budget") if budget is not None else \
@@ -458,8 +518,8 @@ def solve(
                 arg, what = "hidden_size", f"{picked.layer.name}.hidden_size"
                 sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
             else:
-                model = inputs.load(path)
-                name = layer if layer is not None else pick(path, None, model).layer.name
+                model = layer_flags.load(path)
+                name = layer if layer is not None else pick(_label(path), None, model).layer.name
                 arg, sol = solve_model(model, name, limit)
                 what = f"{name}.{arg}"
         else:
@@ -482,7 +542,6 @@ MAX_DIGITS = 30  # no budget or size of any model comes near 10**30
 
 def _amount(text: str, flag: str, units: dict[str, int], what: str, example: str) -> int:
     """A whole amount written as people write it: `1_000_000`, `2.5e6`, `250k`, `64KiB` (exact: no float)."""
-    import re
     from decimal import Decimal, InvalidOperation
 
     raw = text.strip()
@@ -525,7 +584,7 @@ def parse_size(text: str, flag: str) -> int:
 def verify(
     configs: Annotated[list[str] | None, typer.Argument(help="YAML model specs (or - for standard input), Keras "
                                                              ".keras/.json files, PyTorch state_dicts, ONNX "
-                                                             "files.", show_default=False)] = None,
+                                                             "files, layer expressions.", show_default=False)] = None,
     layer_flags: FlagOptions = FlagOptions(),
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable results.")] = False,
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
@@ -545,10 +604,12 @@ def verify(
     from .render.verify import render_json, render_table
     from .verify import run
 
-    with guarded():
+    with guarded(*(configs or [])):
         limit = parse_size(max_memory, "--max-memory")
         flags = layer_flags.flags(configs[0] if configs else None)
-        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process)
+        for config in (configs or [])[1:]:
+            layer_flags.flags(config)
+        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, layer_flags.load)
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)
         write(text, output)

@@ -12,7 +12,7 @@ from . import conventions, inputs
 from .accounting import report
 from .conventions.flags import check as check_flags
 from .errors import UsageError
-from .model import LayerFlags
+from .model import LayerFlags, Model
 from .reconcile import FileResult, reconcile
 
 PACKAGES = {"keras": "keras", "pytorch": "torch", "onnx": "onnxruntime"}
@@ -24,9 +24,11 @@ class Verified(NamedTuple):
 
 
 def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: int,
-        importing: Callable[[], AbstractContextManager[None]] = nullcontext) -> Verified:
-    """Verify each file (and the layer the flags describe). `importing` wraps the frameworks' import
-    (the CLI makes Ctrl-C end the process at once there)."""
+        importing: Callable[[], AbstractContextManager[None]] = nullcontext,
+        load: Callable[[str], Model] = inputs.load) -> Verified:
+    """Verify each file or layer expression (and the layer the flags describe). `importing` wraps the
+    frameworks' import (the CLI makes Ctrl-C end the process at once there); `load` reads a spec, Keras
+    file or expression (the CLI's gives an expression its --input and -f)."""
     from .bridges import bridge
     from .render import human_bytes
 
@@ -39,7 +41,7 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         raise UsageError("standard input (-) can be read only once")
     state_dicts = [path for path in paths if inputs.is_state_dict(path)]
     onnx_files = [path for path in paths if inputs.is_onnx(path)]
-    models = [inputs.load(path) for path in paths if path not in state_dicts and path not in onnx_files]
+    models = [load(path) for path in paths if path not in state_dicts and path not in onnx_files]
     if flags is not None:
         models.append(inputs.from_flags(flags))
     layouts = [conventions.layout(m) for m in models]

@@ -4,6 +4,7 @@
 - `keras`: Keras model configs (`.keras` archives, `model.to_json()` files), as graphs;
 - `state_dict`: PyTorch state_dicts and checkpoints (torch imported only there);
 - `onnx`: ONNX models (onnx imported only there);
+- `expression`: layer expressions (`LSTM(75, input_shape=(28, 28))`), read with `ast`, never evaluated;
 - `flags`: a layer from the `params` flags.
 
 Model descriptions (specs, Keras configs, flags) become a `Model`; tensor files (state_dicts, ONNX),
@@ -40,6 +41,12 @@ def is_tensor_file(path: str) -> bool:
     return is_state_dict(path) or is_onnx(path)
 
 
+def is_expression(arg: str) -> bool:
+    """A layer expression (`LSTM(75, input_shape=(28, 28))`) rather than a file: it has a call's
+    parenthesis and names no existing file."""
+    return "(" in arg and not os.path.exists(arg)
+
+
 def read_text(path: str) -> tuple[str, str]:
     """Read a spec file (or `-` for standard input) -> (display name, text)."""
     if path == "-":
@@ -69,9 +76,15 @@ def read_text(path: str) -> tuple[str, str]:
     return name, text
 
 
-def load(path: str) -> Model:
-    """A model from a YAML spec (or - for standard input), or from a Keras `.keras` archive or
-    `model.to_json()` file."""
+def load(path: str, features: int | None = None, framework: str | None = None) -> Model:
+    """A model from a YAML spec (or - for standard input), a Keras `.keras` archive or `model.to_json()`
+    file, or a layer expression; `features` and `framework` (--input and -f) are for an expression: the
+    input features where it gives none, the framework of class names without a module prefix."""
+    if is_expression(path):
+        from .expression import loads as expression_loads
+
+        return expression_loads(path, features, framework)
+    assert features is None and framework is None, "--input and -f go with a layer expression only"
     if path != "-" and path.endswith(KERAS_SUFFIXES) and not os.path.isdir(path):
         from .keras import read_keras
 
