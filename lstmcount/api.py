@@ -21,19 +21,24 @@ __all__ = ["analyze", "count", "count_layer", "formula", "model_report"]
 
 
 def model_report(model: Model, dtype: str = "float32") -> Report:
-    """Report for a parsed Model (raises SpecError listing every problem)."""
-    return report(conventions.layout(model), dtype)
+    """Report for a parsed Model (raises SpecError listing every problem); a notebook shows it as a table."""
+    from .render.notebook import shown
+
+    return shown(report(conventions.layout(model), dtype))
 
 
 def analyze(source: str | Model, dtype: str = "float32") -> Report:
     """Report for a YAML spec, a Keras .keras/.json file, a PyTorch state_dict or an ONNX file (by path),
-    a YAML string containing `layers:`, or a Model."""
+    a YAML string containing `layers:`, a layer expression such as "LSTM(75, input_shape=(28, 28))", or a
+    Model. In a notebook the report shows as a table (the Markdown format's)."""
     if isinstance(source, Model):
         return model_report(source, dtype)
     if "\n" in source and "layers" in source:
         return model_report(inputs.loads(source), dtype)
     if inputs.is_tensor_file(source):  # a PyTorch state_dict or an ONNX model
-        return report(inputs.read_tensor_file(source), dtype)
+        from .render.notebook import shown
+
+        return shown(report(inputs.read_tensor_file(source), dtype))
     return model_report(inputs.load(source), dtype)
 
 

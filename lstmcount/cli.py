@@ -79,6 +79,7 @@ class Format(str, Enum):
     json = "json"
     yaml = "yaml"
     markdown = "markdown"
+    html = "html"
     csv = "csv"
     latex = "latex"
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from .common import gate_label, human_bytes, rows, shape_text, summary_lines
 
-FORMATS = ("table", "json", "yaml", "markdown", "csv", "latex")
+FORMATS = ("table", "json", "yaml", "markdown", "html", "csv", "latex")
 
 
 def renderer(fmt: str) -> Callable[..., str]:
@@ -17,6 +17,8 @@ def renderer(fmt: str) -> Callable[..., str]:
         from .yaml import render
     elif fmt == "markdown":
         from .markdown import render
+    elif fmt == "html":
+        from .html import render
     elif fmt == "csv":
         from .csv import render
     elif fmt == "latex":
