@@ -12,6 +12,7 @@ from lstmcount.accounting import Report
 from lstmcount.render import renderer
 
 from .conftest import CONFIGS
+from .test_graph_walk import SEQ2SEQ
 
 
 class _Table(HTMLParser):
@@ -57,9 +58,23 @@ def _number(text: str) -> int:
     return int(text.replace(",", "")) if text else 0
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
-def test_html_is_the_markdown_table(config):
-    rep = lstmcount.analyze(str(config))
+NESTED = """
+inputs: {x: [null, 8]}
+layers:
+  - {type: Dense, units: 8, name: shared, inputs: x}
+  - {reuse: shared, name: again, inputs: shared}
+  - type: Sequential
+    name: inner
+    inputs: again
+    layers: [{type: LSTM, units: 3, return_sequences: true}, {type: Dense, units: 2}]
+outputs: [inner]
+"""
+SOURCES = [str(c) for c in CONFIGS] + [SEQ2SEQ, NESTED]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[p.name for p in CONFIGS] + ["seq2seq", "nested"])
+def test_html_is_the_markdown_table(source):
+    rep = lstmcount.analyze(source)
     assert isinstance(rep, Report)
     html, markdown = rep._repr_html_(), rep._repr_markdown_()
     assert markdown == renderer("markdown")(rep)
@@ -72,7 +87,8 @@ def test_html_is_the_markdown_table(config):
     # the numbers: a layer row is the sum of its gate and extra rows, and the layers add up to the total
     body, total = parsed.rows[1:-1], parsed.rows[-1]
     layers = [k for k, row in enumerate(body) if row[0]]
-    assert sum(_number(body[k][7]) for k in layers) == _number(total[7]) == rep.total
+    top = [k for k in layers if "/" not in body[k][0]]  # a nested model's layers are named inner/lstm
+    assert sum(_number(body[k][7]) for k in top) == _number(total[7]) == rep.total
     for k, end in zip(layers, [*layers[1:], len(body)], strict=True):
         parts = body[k + 1:end]
         if parts:
@@ -87,6 +103,12 @@ def test_the_seed_model_in_a_notebook():
     assert '<td style="text-align: right"><b>31,960</b></td>' in html
     assert "<li><code>lstm</code>: 4 × ((28 + 75) × 75 + 75) = 31,200</li>" in html
     assert "| `dense` | Dense |  | `(None, 10)` |  |  |  | 760 |" in rep._repr_markdown_()
+
+
+def test_a_graph_shows_what_each_call_reads():
+    html = lstmcount.analyze(SEQ2SEQ)._repr_html_()
+    assert "<th>Connected to</th>" in html
+    assert "<td>dec_in[0][0], encoder[0][1], encoder[0][2]</td></tr>" in html
 
 
 def test_names_are_escaped():

@@ -9,19 +9,26 @@ from ..accounting import Report
 from .common import rows, summary_lines
 
 HEADER = ("Layer", "Type", "Gate / part", "Output shape", "Kernel", "Recurrent", "Bias", "Params")
-NUMERIC = 4  # the columns from here on are numbers (right-aligned)
+GRAPH_HEADER = (*HEADER, "Connected to")  # a graph model's table: what each call reads
+NUMERIC = range(4, 8)  # the number columns (right-aligned)
+CODE = (0, 3)  # the columns written as code: the layer's name, its output shape
 
 
 def _num(v: object) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+def header(rep: Report) -> tuple[str, ...]:
+    return GRAPH_HEADER if rep.graph else HEADER
+
+
 def cells(rep: Report) -> Iterator[tuple[str, ...]]:
-    """Each row's cells as plain text, in HEADER's order; the layer name and the shape are code."""
+    """Each row's cells as plain text, in header(rep)'s order."""
     for r in rows(rep):
         first = r["kind"] == "layer"
         yield (str(r["layer"]) if first else "", str(r["type"]) if first else "", str(r["part"]), str(r["shape"]),
-               *(_num(r[k]) for k in ("kernel", "recurrent", "bias", "params")))
+               *(_num(r[k]) for k in ("kernel", "recurrent", "bias", "params")),
+               *((str(r["connected"]),) if rep.graph else ()))
 
 
 def formulas(rep: Report) -> list[tuple[str, str]]:
@@ -30,11 +37,13 @@ def formulas(rep: Report) -> list[tuple[str, str]]:
 
 
 def render(rep: Report, **_: Any) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * NUMERIC + "---:|" * (len(HEADER) - NUMERIC)]
-    for layer, rtype, part, shape, *numbers in cells(rep):
-        lines.append(f"| {f'`{layer}`' if layer else ''} | {rtype} | {part} | {f'`{shape}`' if shape else ''} | "
-                     + " | ".join(numbers) + " |")
-    lines.append(f"| **Total** | | | | | | | **{rep.total:,}** |")
+    head = header(rep)
+    lines = ["| " + " | ".join(head) + " |", "|" + "".join("---:|" if k in NUMERIC else "---|"
+                                                          for k in range(len(head)))]
+    for row in cells(rep):
+        shown = [f"`{text}`" if k in CODE and text else text for k, text in enumerate(row)]
+        lines.append("| " + " | ".join(shown) + " |")
+    lines.append(f"| **Total** | | | | | | | **{rep.total:,}** |" + (" |" if rep.graph else ""))
     lines.append("")
     lines += [f"- {line}" for line in summary_lines(rep)]
     if formulas(rep):
