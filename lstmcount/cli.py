@@ -499,8 +499,6 @@ def solve(
     layer_flags: FlagOptions = FlagOptions(), dtype: DTypeOpt = DType.float32, json_: JsonOpt = False,
 ) -> None:
     """The largest units (or a spec layer's size) whose layer or model fits a parameter or byte budget."""
-    import json
-
     from . import inputs
     from .accounting import DTYPE_BYTES
     from .tools import pick, solve_flags, solve_model
@@ -530,8 +528,9 @@ def solve(
             sol = solve_flags(flags, limit)
             arg, what = "units", "units"
         if json_:
-            sys.stdout.write(json.dumps({"units": sol.units, "argument": arg, "params": sol.params,
-                                         "budget": limit, "next_params": sol.next_params}) + "\n")
+            from .render.tools import solve_json
+
+            sys.stdout.write(solve_json(sol, arg, limit))
         else:
             sys.stdout.write(f"{what} = {sol.units:,}: {sol.params:,} parameters (budget {limit:,}; "
                              f"{sol.units + 1:,} would need {sol.next_params:,})\n")
@@ -620,6 +619,31 @@ def verify(
             sys.stderr.write(f"{ok} of {len(results)} file(s) verified\n")
         if not all(r.ok for r in results):
             raise typer.Exit(1)
+
+
+class SchemaName(str, Enum):
+    params = "params"
+    layout = "layout"
+    recipe = "recipe"
+    compare = "compare"
+    solve = "solve"
+    verify = "verify"
+
+
+@app.command()
+def schema(
+    name: Annotated[SchemaName | None, typer.Argument(case_sensitive=False, show_default=False,
+                                                      help="Which output's schema; without it, the list.")] = None,
+) -> None:
+    """Print the JSON Schema (draft 2020-12) of a command's --json output; every such output carries its
+    schema_version."""
+    from .render.schema import SCHEMAS, schema_text
+
+    if name is None:
+        width = max(map(len, SCHEMAS))
+        sys.stdout.write("".join(f"{n:<{width}}  {what}\n" for n, what in SCHEMAS.items()))
+        return
+    sys.stdout.write(schema_text(name.value))
 
 
 def main() -> None:
