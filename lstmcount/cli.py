@@ -621,6 +621,42 @@ def verify(
             raise typer.Exit(1)
 
 
+@app.command()
+def check(
+    files: Annotated[list[str], typer.Argument(help="Model specs; with --budget, also Keras, state_dict and ONNX "
+                                                    "files and layer expressions.", show_default=False)],
+    budget: Annotated[str | None, typer.Option("--budget", metavar="COUNT", help="Also fail every file whose "
+                                               "total is over this (e.g. 1M); files without an expect: block are "
+                                               "then counted too.")] = None,
+) -> None:
+    """Check the expect: blocks of model specs, as a pre-commit hook or a CI step does; files without one
+    are skipped. Exit 1 if a check fails, 2 if a file cannot be read as a model."""
+    from .tools import check_file
+
+    with guarded():
+        limit = None if budget is None else parse_count(budget, "--budget")
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "unreadable": 0}
+    for path in files:
+        try:
+            done = check_file(path, limit)
+        except LstmcountError as exc:
+            counts["unreadable"] += 1
+            for m in exc.messages():
+                sys.stderr.write(f"{_pointed(m if _located(m) else f'{path}: {m}', (path,))}\n")
+            continue
+        if not done.checked:
+            counts["skipped"] += 1
+        elif done.failures:
+            counts["failed"] += 1
+            sys.stderr.write("".join(f"{done.source}: {f}\n" for f in done.failures) + f"{done.source}: check FAILED\n")
+        else:
+            counts["ok"] += 1
+            sys.stderr.write(f"{done.source}: check ok ({', '.join(done.checked)})\n")
+    sys.stderr.write(", ".join(f"{n} {what}" for what, n in counts.items() if n or what == "ok") + "\n")
+    if counts["unreadable"] or counts["failed"]:
+        raise typer.Exit(2 if counts["unreadable"] else 1)
+
+
 class SchemaName(str, Enum):
     params = "params"
     layout = "layout"

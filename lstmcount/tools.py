@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import conventions, inputs
-from .accounting import report
+from .accounting import check_expect, report
 from .conventions.flags import RECURRENT, SUPPORT, closed_form, fewest_units, flags_layout
 from .errors import LstmcountError, UsageError
 from .layout import EXTRA_ROLES, LayerLayout, ModelLayout
@@ -270,3 +270,40 @@ def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picke
                          f"{', '.join(found) or 'none'})")
     layer = next(lay for lay in layout.layers if lay.name == layer_name)
     return Picked(found[layer_name], layer, layout, tensor)
+
+
+class Checked(NamedTuple):
+    """What `check` found in one file: what it checked (empty: nothing to check) and each failure."""
+
+    source: str
+    checked: tuple[str, ...]
+    failures: tuple[str, ...] = ()
+
+
+def check_file(path: str, budget: int | None = None) -> Checked:
+    """A spec's expect: block, and the budget if one is given, against the file's count.
+
+    Without a budget, only specs with an expect: block are read as specs: a YAML file that never
+    mentions `expect` is skipped unparsed, so a repository's other YAML files pass a hook untouched.
+    With one, every file is counted (specs, Keras files, tensor files, layer expressions).
+    """
+    expect: dict[str, Any] | None = None
+    if inputs.is_tensor_file(path) or inputs.is_expression(path) or path.endswith(inputs.KERAS_SUFFIXES):
+        if budget is None:
+            return Checked(path, ())
+        lay = inputs.read_tensor_file(path) if inputs.is_tensor_file(path) else conventions.layout(inputs.load(path))
+        source = "<expression>" if inputs.is_expression(path) else path
+    else:
+        name, text = inputs.read_text(path)
+        if budget is None and "expect" not in text:
+            return Checked(name, ())
+        model = inputs.loads(text, name)
+        if budget is None and not model.expect:
+            return Checked(name, ())
+        lay, expect, source = conventions.layout(model), model.expect, model.source
+    rep = report(lay)
+    failures = check_expect(rep, expect)
+    if budget is not None and rep.total > budget:
+        failures.append(f"total {rep.total:,} is over the budget of {budget:,} (--budget) by {rep.total - budget:,}")
+    return Checked(source, tuple(sorted(expect or {})) + (("budget",) if budget is not None else ()),
+                   tuple(failures))
