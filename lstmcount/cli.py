@@ -52,7 +52,7 @@ class Commands(TyperGroup):
 
 app = typer.Typer(
     cls=Commands,
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Exact parameter counts for LSTM, GRU and RNN layers: per layer, per gate, per framework.",
