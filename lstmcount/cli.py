@@ -591,8 +591,10 @@ def verify(
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
                                                             "(Keras model.summary(), PyTorch module listing).")]
     = False,
-    max_memory: Annotated[str, typer.Option("--max-memory", metavar="SIZE", help="Refuse to build a Keras model "
-                                                                 "whose weights would take more than this.")] = "1GiB",
+    max_memory: Annotated[str, typer.Option("--max-memory", metavar="SIZE", help="Refuse to build a model whose "
+                                                                 "weights would take more than this.")] = "1GiB",
+    max_layers: Annotated[int, typer.Option("--max-layers", min=1, help="Refuse to build a model of more "
+                                                                        "layers than this.")] = 2_000,
     output: Annotated[str | None, typer.Option("--output", "-O", help="Write the results to this file "
                                                                       "(atomically) instead of stdout.")] = None,
 ) -> None:
@@ -610,7 +612,8 @@ def verify(
         flags = layer_flags.flags(configs[0] if configs else None)
         for config in (configs or [])[1:]:
             layer_flags.flags(config)
-        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, layer_flags.load)
+        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, max_layers,
+                                layer_flags.load)
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)
         write(text, output, inputs=tuple(configs or ()))
