@@ -10,6 +10,8 @@ import types
 import typing
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lstmcount import conventions, inputs
 from lstmcount.conventions.positional import POSITIONAL
@@ -321,3 +323,38 @@ def test_verify_builds_a_pytorch_expression_in_pytorch(cli):
     r = cli("verify", "nn.LSTM(28, 75, num_layers=2, bidirectional=True)", str(ROOT / "configs/torch_mnist_lstm.yaml"))
     assert r.exit_code == 0, r.stderr
     assert "<expression>: OK: 199,200 parameters" in r.stdout
+
+
+# --- fuzzing: any text is an answer or one clean refusal ---------------------------------------------
+
+_NAMES = st.sampled_from(["LSTM", "GRU", "SimpleRNN", "Dense", "Bidirectional", "Sequential", "Input", "nn.LSTM",
+                          "nn.GRU", "nn.Linear", "keras.layers.LSTM", "layers.Dense", "TimeDistributed", "foo.X",
+                          "LTSM", "custom", "nn.Sequential", "Embedding"])
+_ARGS = st.sampled_from(["units", "input_shape", "return_sequences", "layer", "hidden_size", "input_size",
+                         "reset_after", "activation", "name", "bogus", "shape", "trainable"])
+_LITERALS = st.one_of(st.integers(-3, 40).map(str), st.sampled_from(["True", "None", "'tanh'", "2.5", "(28, 28)",
+                                                                     "(None, 8)", "[]", "x", "1 + 1", "-0", "{}"]))
+
+
+@st.composite
+def expressions(draw: st.DrawFn, depth: int = 0) -> str:
+    args = []
+    for _ in range(draw(st.integers(0, 3))):
+        value = draw(expressions(depth + 1)) if depth < 2 and draw(st.booleans()) else draw(_LITERALS)
+        if draw(st.booleans()):
+            value = f"{draw(_ARGS)}={value}"
+        args.append(value)
+    if depth == 0 and draw(st.booleans()):
+        return f"Sequential([{', '.join(args)}])"
+    return f"{draw(_NAMES)}({', '.join(args)})"
+
+
+@settings(max_examples=int(os.environ.get("LSTMCOUNT_FUZZ_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(expressions(), st.sampled_from([[], ["--input", "7"], ["-f", "torch"], ["--json"]]))
+def test_fuzzed_expressions_are_answered_or_refused_cleanly(cli, expression, flags):
+    r = cli("params", expression, *flags)
+    assert r.exit_code in (0, 2), (expression, r.stderr)
+    assert "Traceback" not in r.stderr
+    if r.exit_code == 2:
+        assert r.stderr.startswith(("<expression>:", "lstmcount: ")), r.stderr

@@ -433,7 +433,8 @@ def _give_input(reader: _Reader, data: LocDict, features: int | None, body: ast.
     if features is None or not layers:
         return
     first = layers[0]
-    takes = [name for name in FIRST_INPUT_ARGS if name in POSITIONAL["pytorch"].get(str(first.get("type")), ())]
+    kind = FRAMEWORKS["pytorch"].kind(str(first.get("type")), None)
+    takes = [name for name in FIRST_INPUT_ARGS if kind is not None and name in kind.args]
     if not takes:
         raise UsageError(f"--input {features}: gives a first module's input_size or in_features; "
                          f"nn.{first.get('type')} takes neither")
