@@ -283,9 +283,9 @@ class Checked(NamedTuple):
 def check_file(path: str, budget: int | None = None) -> Checked:
     """A spec's expect: block, and the budget if one is given, against the file's count.
 
-    Without a budget, only specs with an expect: block are read as specs: a YAML file that never
-    mentions `expect` is skipped unparsed, so a repository's other YAML files pass a hook untouched.
-    With one, every file is counted (specs, Keras files, tensor files, layer expressions).
+    Without a budget, only specs with an expect: block are checked (inputs.with_expect), so a
+    repository's other YAML files pass a hook untouched. With one, every file is counted (specs,
+    Keras files, tensor files, layer expressions).
     """
     expect: dict[str, Any] | None = None
     if inputs.is_tensor_file(path) or inputs.is_expression(path) or path.endswith(inputs.KERAS_SUFFIXES):
@@ -294,12 +294,9 @@ def check_file(path: str, budget: int | None = None) -> Checked:
         lay = inputs.read_tensor_file(path) if inputs.is_tensor_file(path) else conventions.layout(inputs.load(path))
         source = "<expression>" if inputs.is_expression(path) else path
     else:
-        name, text = inputs.read_text(path)
-        if budget is None and "expect" not in text:
-            return Checked(name, ())
-        model = inputs.loads(text, name)
-        if budget is None and not model.expect:
-            return Checked(name, ())
+        model = inputs.with_expect(path) if budget is None else inputs.load(path)
+        if model is None or (budget is None and not model.expect):
+            return Checked(path, ())
         lay, expect, source = conventions.layout(model), model.expect, model.source
     rep = report(lay)
     failures = check_expect(rep, expect)

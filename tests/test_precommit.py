@@ -23,11 +23,14 @@ def test_check_skips_files_without_an_expect_block(cli, tmp_path):
     (tmp_path / "over.yaml").write_text(OVER)
     (tmp_path / "plain.yaml").write_text(NO_EXPECT)
     (tmp_path / "ci.yaml").write_text(NOT_A_SPEC)
-    (tmp_path / "custom-tags.yaml").write_text("x: !Ref thing\n")  # not YAML lstmcount reads: never parsed
+    (tmp_path / "custom-tags.yaml").write_text("x: !Ref expect\n")  # YAML the spec reader refuses
+    (tmp_path / "workflow.yml").write_text("on: push\njobs:\n  t: {steps: [{run: echo as expected}]}\n")
+    (tmp_path / "empty.yaml").write_text("")
+    others = ("plain.yaml", "ci.yaml", "custom-tags.yaml", "workflow.yml", "empty.yaml")
     r = cli("check", *map(str, CONFIGS))
     assert r.exit_code == 0 and r.stderr.endswith(f"{len(CONFIGS)} ok\n") and r.stdout == ""
-    r = cli("check", str(CONFIGS[0]), *(str(tmp_path / n) for n in ("plain.yaml", "ci.yaml", "custom-tags.yaml")))
-    assert r.exit_code == 0 and r.stderr == f"{CONFIGS[0]}: check ok (layers, total)\n1 ok, 3 skipped\n"
+    r = cli("check", str(CONFIGS[0]), *(str(tmp_path / n) for n in others), str(ROOT / ".pre-commit-hooks.yaml"))
+    assert r.exit_code == 0 and r.stderr == f"{CONFIGS[0]}: check ok (layers, total)\n1 ok, 6 skipped\n"
     r = cli("check", str(tmp_path / "over.yaml"), str(tmp_path / "ci.yaml"))
     assert r.exit_code == 1
     assert r.stderr == (f"{tmp_path / 'over.yaml'}: total 31,200 is over max_total 30,000 by 1,200\n"
@@ -37,6 +40,9 @@ def test_check_skips_files_without_an_expect_block(cli, tmp_path):
 def test_check_reports_every_file_and_exits_2_on_a_broken_spec(cli, tmp_path):
     (tmp_path / "broken.yaml").write_text("layers:\n- {type: LSTM, unit: 3}\nexpect: {total: 1}\ninput_shape: [2, 3]\n")
     (tmp_path / "over.yaml").write_text(OVER)
+    (tmp_path / "unclosed.yaml").write_text("expect: {total: 3}\nlayers: [\n")  # a spec with expect:, broken
+    r = cli("check", str(tmp_path / "unclosed.yaml"))
+    assert r.exit_code == 2 and r.stderr.startswith(f"{tmp_path / 'unclosed.yaml'}:3:1: invalid YAML")
     r = cli("check", str(tmp_path / "broken.yaml"), str(tmp_path / "over.yaml"))
     assert r.exit_code == 2
     assert f"{tmp_path / 'broken.yaml'}:2:16: layer 1 (LSTM): LSTM takes no argument 'unit'; did you mean " \
@@ -84,6 +90,7 @@ def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (repo / "models" / "mnist.yaml").write_text(GOOD)
     (repo / "models" / "plain.yaml").write_text(NO_EXPECT)
     (repo / "ci.yml").write_text(NOT_A_SPEC)
+    shutil.copy(ROOT / ".pre-commit-hooks.yaml", repo / "hooks.yaml")  # YAML that says expect: in its text
     (repo / "README.txt").write_text("not checked\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PRE_COMMIT", "GIT_"))}
     env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", PRE_COMMIT_HOME=str(tmp_path / "cache"),
@@ -101,12 +108,12 @@ def _try_repo(repo: Path, env: dict[str, str], *files: str) -> subprocess.Comple
 def test_pre_commit_try_repo_passes_and_fails_a_commit(project):
     repo, env = project
     _git(repo, "add", ".")
-    files = ["models/mnist.yaml", "models/plain.yaml", "ci.yml", "README.txt"]
+    files = ["models/mnist.yaml", "models/plain.yaml", "ci.yml", "hooks.yaml", "README.txt"]
     ok = _try_repo(repo, env, *files)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "lstmcount expect blocks" in ok.stdout and "Passed" in ok.stdout
     assert "models/mnist.yaml: check ok (layers, total)" in ok.stdout
-    assert "1 ok, 2 skipped" in ok.stdout  # README.txt is not a YAML file: the hook never sees it
+    assert "1 ok, 3 skipped" in ok.stdout  # README.txt is not a YAML file: the hook never sees it
     (repo / "models" / "grown.yaml").write_text(OVER)
     _git(repo, "add", ".")
     failed = _try_repo(repo, env, *files, "models/grown.yaml")

@@ -15,6 +15,7 @@ a file format.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -103,6 +104,35 @@ def loads(text: str, name: str = "<string>") -> Model:
     from .yamlspec import loads as yaml_loads
 
     return yaml_loads(text, name)
+
+
+def with_expect(path: str) -> Model | None:
+    """The spec at `path` if it is one with a top-level `expect:` block, else None. For checking a
+    repository's files: YAML that is not such a spec (a CI workflow, an empty file, YAML with tags the
+    spec reader refuses) is passed over; a file whose text never says `expect` is not even parsed."""
+    try:
+        name, text = read_text(path)
+    except UsageError:
+        if path != "-" and os.path.isfile(path) and os.path.getsize(path) <= MAX_BYTES:
+            with open(path, "rb") as fh:
+                if not fh.read().strip():
+                    return None  # an empty file
+        raise
+    if "expect" not in text:
+        return None
+    from ..errors import SpecError
+    from .yamlfile import parse_yaml
+    from .yamlspec import model_from_data
+
+    try:
+        data = parse_yaml(text, name)
+    except SpecError:
+        if re.search(r"(?m)^expect\s*:", text):  # a spec with an expect: block, and broken: say so
+            raise
+        return None
+    if not isinstance(data, dict) or "expect" not in data:
+        return None
+    return model_from_data(data, name)
 
 
 def from_flags(f: LayerFlags) -> Model:
