@@ -287,7 +287,6 @@ class FlagOptions(NamedTuple):
                           self.bidirectional, self.num_layers, not self.no_bias, self.reset_after, self.proj_size,
                           self.peepholes)
 
-
     def load(self, config: str) -> "Model":
         """The model of a spec or Keras file, or of a layer expression (with these --input and -f)."""
         from . import inputs
@@ -542,28 +541,29 @@ MAX_DIGITS = 30  # no budget or size of any model comes near 10**30
 
 
 def _amount(text: str, flag: str, units: dict[str, int], what: str, example: str) -> int:
-    """A whole amount written as people write it: `1_000_000`, `2.5e6`, `250k`, `64KiB` (exact: no float)."""
-    from decimal import Decimal, InvalidOperation
+    """A whole amount written as people write it: `1_000_000`, `2.5e6`, `250k`, `64KiB`. Exact: decimal
+    arithmetic with the precision the digits need, no float."""
+    from decimal import Decimal, InvalidOperation, localcontext
 
-    raw = text.strip()
-    match = re.fullmatch(r"([0-9_.eE+-]+) ?([A-Za-z]*)", raw)
-    unit = match.group(2).lower() if match else ""
-    if what == "bytes":
-        unit = unit.removesuffix("b")
+    match = re.fullmatch(r"([0-9_.eE+-]+) ?([A-Za-z]*)", text.strip())
+    written = match.group(2) if match else ""
+    unit = written.lower().removesuffix("b") if what == "bytes" else written.lower()
     try:
         value = Decimal(match.group(1)) if match and unit in units else None
     except InvalidOperation:
         value = None
     if value is None or not value.is_finite():
-        bytes_unit = match is not None and what != "bytes" and (unit.endswith("b") or unit not in units) \
-            and unit.removesuffix("b") in SIZE_UNITS
-        hint = f" ({match.group(2)} is a size in bytes; this counts parameters)" if bytes_unit and match else ""
+        in_bytes = what != "bytes" and written.lower() not in COUNT_UNITS and \
+            written.lower().removesuffix("b") in SIZE_UNITS
+        hint = f" ({written} is a size in bytes; this counts parameters)" if in_bytes else ""
         raise UsageError(f"{flag} {text!r}: give {example}{hint}")
     if value.adjusted() >= MAX_DIGITS:
         raise UsageError(f"{flag} {text!r}: larger than any model (at most 10^{MAX_DIGITS})")
-    amount = value * units[unit]
-    if amount != amount.to_integral_value():
-        raise UsageError(f"{flag} {text!r} is {amount.normalize():f} {what}; it must be a whole number")
+    with localcontext() as exact:
+        exact.prec = len(value.as_tuple().digits) + MAX_DIGITS
+        amount = value * units[unit]
+        if amount != amount.to_integral_value():
+            raise UsageError(f"{flag} {text!r} is {amount.normalize():f} {what}; it must be a whole number")
     if amount <= 0:
         raise UsageError(f"{flag} {text!r}: must be at least 1")
     return int(amount)

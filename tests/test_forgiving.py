@@ -45,7 +45,10 @@ def test_framework_flag_with_a_spec_file_is_refused(cli):
                                              ("2.5e6", 2_500_000), ("1_000_000", 1_000_000), ("250k", 250_000),
                                              ("250K", 250_000), ("1.5k", 1_500), ("3G", 3 * 10**9), (" 7 ", 7),
                                              ("1e3", 1000), ("0.25M", 250_000), ("2 M", 2_000_000),
-                                             ("2.5e-1k", 250)])
+                                             ("2.5e-1k", 250),
+                                             # beyond a float's (and decimal's default 28-digit) precision
+                                             ("123456789012345678901234567.5k", 123456789012345678901234567500),
+                                             ("9007199254740993", 2**53 + 1)])
 def test_counts_in_human_form(text, count):
     assert parse_count(text, "--budget") == count
 
@@ -70,6 +73,9 @@ def test_sizes_in_human_form(text, size):
     ("0x10", "--budget '0x10': give a count"),
     ("٣", "--budget '٣': give a count"),
     ("1e40", "--budget '1e40': larger than any model (at most 10^30)"),
+    ("1.0000000000000000000000000000000000001k", "--budget '1.0000000000000000000000000000000000001k' is "
+                                                 "1000.0000000000000000000000000000000001 parameters; it must be a "
+                                                 "whole number"),
 ])
 def test_bad_counts_name_the_flag(text, message):
     with pytest.raises(UsageError) as exc:
