@@ -51,8 +51,8 @@ class _Reader:
         text = self.lines[line - 1] if line <= len(self.lines) else ""
         return Loc(SOURCE, line, len(text.encode()[:offset].decode(errors="replace")) + 1)
 
-    def fail(self, node: ast.AST, where: str | None, text: str) -> None:
-        self.problems.append(problem(self.loc(node), where, text))
+    def fail(self, node: ast.AST, text: str) -> None:
+        self.problems.append(problem(self.loc(node), None, text))
 
     def source(self, node: ast.AST) -> str:
         return show(ast.unparse(node))
@@ -63,20 +63,20 @@ class _Reader:
         """The class a call names, without its module prefix (which must agree with the framework)."""
         dotted = _dotted(call.func)
         if dotted is None:
-            self.fail(call, None, f"{self.source(call.func)} is not a layer class; a layer expression calls a class "
-                                  "by its name, e.g. LSTM(75) or nn.LSTM(28, 75)")
+            self.fail(call, f"{self.source(call.func)} is not a layer class; a layer expression calls a class "
+                            "by its name, e.g. LSTM(75) or nn.LSTM(28, 75)")
             return None
         for prefix, framework in PREFIXES:
             if dotted.startswith(prefix):
                 if framework != self.framework:
-                    self.fail(call, None, f"{dotted} is a {LABEL[framework]} class, and this expression is "
-                                          f"{LABEL[self.framework]} code ({self.why})")
+                    self.fail(call, f"{dotted} is a {LABEL[framework]} class, and this expression is "
+                                    f"{LABEL[self.framework]} code ({self.why})")
                     return None
                 dotted = dotted[len(prefix):]
                 break
         if "." in dotted:
-            self.fail(call, None, f"{dotted}: unknown module prefix {dotted.rsplit('.', 1)[0] + '.'!r} (lstmcount "
-                                  "reads keras.layers., tf.keras.layers., layers., keras., torch.nn. and nn.)")
+            self.fail(call, f"{dotted}: unknown module prefix {dotted.rsplit('.', 1)[0] + '.'!r} (lstmcount "
+                            "reads keras.layers., tf.keras.layers., layers., keras., torch.nn. and nn.)")
             return None
         return dotted
 
@@ -150,32 +150,32 @@ class _Reader:
         named: list[tuple[str, ast.AST, ast.AST]] = []
         for k, node in enumerate(call.args if positional else ()):
             if isinstance(node, ast.Starred):
-                self.fail(node, None, f"*{ast.unparse(node.value)[:60]} cannot be read; write each argument of {cls}")
+                self.fail(node, f"*{ast.unparse(node.value)[:60]} cannot be read; write each argument of {cls}")
                 return None
             if order is None:
-                self.fail(node, None, f"{cls}'s arguments are read by name only here; write {cls}(name=value, ...)")
+                self.fail(node, f"{cls}'s arguments are read by name only here; write {cls}(name=value, ...)")
                 return None
             if k >= len(order):
-                self.fail(node, None, f"{cls} takes at most {len(order)} arguments by position ({', '.join(order)}); "
-                                      "write the others by name")
+                self.fail(node, f"{cls} takes at most {len(order)} arguments by position ({', '.join(order)}); "
+                                "write the others by name")
                 return None
             named.append((order[k], node, node))
         for kw in call.keywords:
             if kw.arg is None:
-                self.fail(kw, None, f"**{ast.unparse(kw.value)[:60]} cannot be read; write each argument of {cls} by "
-                                    "name")
+                self.fail(kw, f"**{ast.unparse(kw.value)[:60]} cannot be read; write each argument of {cls} by "
+                              "name")
                 return None
             named.append((kw.arg, kw.value, kw))
         ok = True
         for name, value, at in named:
             if name in args:
-                self.fail(at, None, f"{cls} got the argument {name!r} twice")
+                self.fail(at, f"{cls} got the argument {name!r} twice")
                 ok = False
                 continue
             try:
                 args[name] = self.argument(value, kinds.get(name), depth)
             except _Bad as bad:
-                self.fail(bad.node, None, f"argument {name!r}: {bad.text}")
+                self.fail(bad.node, f"argument {name!r}: {bad.text}")
                 ok = False
                 continue
             args.key_locs[name] = self.loc(at)
@@ -195,7 +195,7 @@ class _Reader:
         if cls in NESTED_TYPES:
             return self.model(call, cls, depth)
         if cls in INPUTS:
-            self.fail(call, None, f"{cls}(...) is a model's input: it goes first in a Sequential's list")
+            self.fail(call, f"{cls}(...) is a model's input: it goes first in a Sequential's list")
             return None
         fw = FRAMEWORKS[self.framework]
         kind = fw.kind(cls, None)
@@ -214,20 +214,20 @@ class _Reader:
         and (Keras) the input its Input or first layer gives."""
         if self.framework == "pytorch":
             if cls != "Sequential" or call.keywords or depth > 0:
-                self.fail(call, None, "a PyTorch model here is nn.Sequential(module, module, ...) at the top")
+                self.fail(call, "a PyTorch model here is nn.Sequential(module, module, ...) at the top")
                 return None
             items: list[ast.AST] = list(call.args)
             if len(items) == 1 and isinstance(items[0], (ast.List, ast.Tuple)):
-                self.fail(items[0], None, "nn.Sequential takes its modules one by one, not as a list: "
-                                          "nn.Sequential(nn.LSTM(28, 75), nn.Linear(75, 10)) (or is this Keras "
-                                          "code? its prefixed names say PyTorch)")
+                self.fail(items[0], "nn.Sequential takes its modules one by one, not as a list: "
+                                    "nn.Sequential(nn.LSTM(28, 75), nn.Linear(75, 10)) (or is this Keras "
+                                    "code? its prefixed names say PyTorch)")
                 return None
             data = LocDict()
             data.loc, data.key_locs = self.loc(call), {"layers": self.loc(call)}
         else:
             if cls != "Sequential":
-                self.fail(call, None, f"a {cls} model needs its inputs and outputs as variables; a layer expression "
-                                      "holds a Sequential([...]) (or write the model as a YAML spec)")
+                self.fail(call, f"a {cls} model needs its inputs and outputs as variables; a layer expression "
+                                "holds a Sequential([...]) (or write the model as a YAML spec)")
                 return None
             read = self.call_args(call, cls, POSITIONAL["keras"]["Sequential"], {"layers": "raw"}, depth)
             if read is None:
@@ -235,8 +235,8 @@ class _Reader:
             data, nodes = read
             listed = nodes.get("layers")
             if not isinstance(listed, (ast.List, ast.Tuple)) or not listed.elts:
-                self.fail(listed or call, None, "a Sequential takes a list of layers, e.g. "
-                                                "Sequential([Input((28, 28)), LSTM(75)])")
+                self.fail(listed or call, "a Sequential takes a list of layers, e.g. "
+                                          "Sequential([Input((28, 28)), LSTM(75)])")
                 return None
             items = list(listed.elts)
             data.key_locs["layers"] = self.loc(listed)
@@ -246,7 +246,7 @@ class _Reader:
             if len(self.problems) >= MAX_PROBLEMS:
                 break
             if not isinstance(item, ast.Call):
-                self.fail(item, None, f"{self.source(item)} is not a layer (a Sequential holds layer calls)")
+                self.fail(item, f"{self.source(item)} is not a layer (a Sequential holds layer calls)")
                 continue
             if k == 0 and self.framework == "keras" and _bare(_dotted(item.func)) in INPUTS:
                 self.model_input(item, data)
@@ -254,7 +254,7 @@ class _Reader:
             try:
                 entry = self.layer(item, depth + 1)
             except _Bad as bad:
-                self.fail(bad.node, None, bad.text)
+                self.fail(bad.node, bad.text)
                 continue
             if entry is not None:
                 layers.append(entry)
@@ -279,7 +279,7 @@ class _Reader:
         args, _ = read
         for name in ("tensor", "input_tensor"):
             if args.get(name) is not None:
-                self.fail(call, None, f"{cls}'s {name} is a tensor, which an expression cannot hold")
+                self.fail(call, f"{cls}'s {name} is a tensor, which an expression cannot hold")
         shape = args.get("shape")
         at = args.key_locs.get("shape")
         if shape is None and isinstance(args.get("batch_shape"), list) and args["batch_shape"]:
@@ -287,7 +287,7 @@ class _Reader:
             shape.locs = args["batch_shape"].locs[1:]
             at = args.key_locs["batch_shape"]
         if shape is None:
-            self.fail(call, None, f"{cls} needs the shape of one sample, e.g. {cls}((28, 28))")
+            self.fail(call, f"{cls} needs the shape of one sample, e.g. {cls}((28, 28))")
             return
         data["input_shape"] = shape
         data.key_locs["input_shape"] = at or self.loc(call)
@@ -370,8 +370,8 @@ def loads(text: str, features: int | None = None, framework: str | None = None) 
 def _read(reader: _Reader, body: ast.AST) -> LocDict | None:
     """The expression's model mapping: a Sequential's, or one layer's as a model of one layer."""
     if not isinstance(body, ast.Call):
-        reader.fail(body, None, "a layer expression is a call of a layer class, e.g. LSTM(75, input_shape=(28, 28)), "
-                                "nn.LSTM(28, 75) or Sequential([Input((28, 28)), LSTM(75)])")
+        reader.fail(body, "a layer expression is a call of a layer class, e.g. LSTM(75, input_shape=(28, 28)), "
+                          "nn.LSTM(28, 75) or Sequential([Input((28, 28)), LSTM(75)])")
         return None
     try:
         cls = reader.class_name(body)
@@ -387,7 +387,7 @@ def _read(reader: _Reader, body: ast.AST) -> LocDict | None:
             data["layers"].locs = [entry.loc]
             data.loc, data.key_locs = entry.loc, {"layers": entry.loc}
     except _Bad as bad:
-        reader.fail(bad.node, None, bad.text)
+        reader.fail(bad.node, bad.text)
         return None
     if data is not None and reader.framework == "keras":
         _first_layer_input(data)
