@@ -35,8 +35,10 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def _bash(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "--norc", "--noprofile", "-c", script], env=env, capture_output=True, text=True,
-                          timeout=120)
+    """`script` in a bash that stays the command's parent, as an interactive shell does (bash -c would exec
+    a lone command in its own place, and the shell lstmcount then finds is whatever ran the tests)."""
+    return subprocess.run(["bash", "--norc", "--noprofile", "-c", f"{script}\nexit $?"], env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def complete(words: list[str], env: dict[str, str], setup: str = "source <(lstmcount --show-completion bash)"

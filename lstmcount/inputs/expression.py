@@ -427,7 +427,7 @@ def _give_input(reader: _Reader, data: LocDict, features: int | None, body: ast.
             return
         if "input_shape" in data:
             raise UsageError(f"--input {features}: the expression gives the model's input already "
-                             f"(shape {show(list(data['input_shape']))})")
+                             f"(shape {show(data['input_shape'])})")
         data["input_shape"] = [None, features]
         return
     if features is None or not layers:
