@@ -180,6 +180,10 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
 KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
+class _NotMirrored(UsageError):
+    """A Bidirectional whose backward layer differs from its forward one: no one set of flags is both."""
+
+
 def _flags_at(model: Model, layout: ModelLayout, index: int) -> LayerFlags:
     """The flags of the spec's layer `index` (UsageError if it is not an LSTM, GRU or RNN)."""
     layer, spec = layout.layers[index], model.layers[index]
@@ -204,8 +208,13 @@ def _flags_at(model: Model, layout: ModelLayout, index: int) -> LayerFlags:
                          "(or a Bidirectional one)")
     shape = model.input_shape if index == 0 else layout.layers[index - 1].output_shape
     assert shape is not None and shape[-1] is not None
-    return LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
-                      args.get("reset_after") if kind == "gru" else None)
+    flags = LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
+                       args.get("reset_after") if kind == "gru" else None)
+    if bidirectional and spec.args.get("backward_layer") is not None and \
+            [w.shape for w in flags_layout(flags).layers[0].weights] != [w.shape for w in layer.weights]:
+        raise _NotMirrored(f"--layer {layer_name!r}: its backward_layer is not a mirror of its forward layer, and "
+                         "this takes a layer both directions of which the same flags describe")
+    return flags
 
 
 class Picked(NamedTuple):
@@ -245,6 +254,9 @@ def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picke
         for index, layer in enumerate(layout.layers):
             try:
                 found[layer.name] = _flags_at(model, layout, index)
+            except _NotMirrored as exc:
+                if layer_name == layer.name:
+                    raise UsageError(f"{path}: {exc}") from None
             except UsageError:
                 continue
     if layer_name is None:

@@ -42,8 +42,9 @@ class LayerProblem(Exception):
 class Arg:
     """One constructor argument: its kind, default and allowed range.
 
-    kinds: int, float, bool, str, choice, ints (an int or a tuple of `n` ints), shape
-    (a list of ints, -1 allowed once), layer (a nested layer mapping), any (accepted as given).
+    kinds: int, float, bool, str, choice, ints (an int or a tuple of `n` ints), pads (a (before, after)
+    pair per spatial axis: an int, or `n` entries that are each an int or a pair; with n = 1 the pair
+    itself), shape (a list of ints, -1 allowed once), layer (a nested layer mapping), any (accepted as given).
     """
 
     kind: str
@@ -123,6 +124,8 @@ def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
             if abs(v) > MAX_SIZE:
                 raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {show(v)}")
         return tuple(items)
+    if k == "pads":
+        return _pads(arg, value, n)
     if k == "shape":
         items = [value] if _is_int(value) else value
         if not isinstance(items, list) or not items or not all(_is_int(v) for v in items):
@@ -131,6 +134,26 @@ def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
             raise LayerProblem(f"must hold positive sizes (and at most one -1), got {items}")
         return tuple(items)
     raise AssertionError(f"unknown argument kind {k}")  # pragma: no cover
+
+
+def _pads(arg: Arg, value: Any, n: int) -> tuple[tuple[int, int], ...]:
+    """(before, after) per axis, as Keras's ZeroPadding/Cropping read them (`n` spatial axes)."""
+    entries = [value] if n == 1 else [value] * n if _is_int(value) else value
+    want = ("an integer or a list of 2 integers" if n == 1 else
+            f"an integer, or a list of {n} entries that are each an integer or a list of 2 integers")
+    if not isinstance(entries, list) or len(entries) != n:
+        raise LayerProblem(f"must be {want}, got {show(value)}")
+    pairs = []
+    for entry in entries:
+        pair = [entry, entry] if _is_int(entry) else entry
+        if not isinstance(pair, list) or len(pair) != 2 or not all(_is_int(v) for v in pair):
+            raise LayerProblem(f"must be {want}, got {show(value)}")
+        for v in pair:
+            _range(arg, v)
+            if v > MAX_SIZE:
+                raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {show(v)}")
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
 
 
 def _range(arg: Arg, value: float) -> None:
@@ -165,6 +188,8 @@ class Kind:
     # `inputs` says how many it takes (at least, at most).
     many: bool = False
     inputs: tuple[int, int] = (1, 1)
+    also: tuple[str, ...] = ()  # other names the framework resolves to this class (Keras's MaxPool1D)
+    without: tuple[str, ...] = ()  # the framework's common arguments this class does not take
 
 
 def finish(name: str, kind: Kind, weights: list[Weight], out: Shape | None | Outputs, variant: str | None,
@@ -189,6 +214,10 @@ class Ctx:
 
     def nested(self, arg: str, shape: Shape | None) -> LayerLayout:
         """Check and build a nested layer argument (Bidirectional.layer, TimeDistributed.layer)."""
+        return self.nested_args(arg, shape)[0]
+
+    def nested_args(self, arg: str, shape: Shape | None) -> tuple[LayerLayout, Kind, dict[str, Any]]:
+        """A nested layer argument built, with its kind and its checked arguments (defaults filled)."""
         loc = self.spec.arg_loc(arg)
         if self.depth >= MAX_NESTING:
             raise LayerProblem(f"layers nested more than {MAX_NESTING} deep", arg)
@@ -199,11 +228,11 @@ class Ctx:
         name = inner.args.get("name")
         if not isinstance(name, str) or not name:
             name = snake(kind.name if kind else inner.type)
-        layer, _, _ = self.framework.build_layer(inner, shape, name, self.problems, self.depth + 1)
-        if layer is None:
+        layer, built_kind, args = self.framework.build_layer(inner, shape, name, self.problems, self.depth + 1)
+        if layer is None or built_kind is None:
             raise Reported()
         self.inner_variant = layer.variant
-        return layer
+        return layer, built_kind, args
 
 
 def _where(spec: LayerSpec, kind: Kind) -> str:
@@ -252,6 +281,7 @@ class Framework:
 
     def __post_init__(self) -> None:
         self._lower = {k.lower(): v for k, v in self.kinds.items()}
+        self._lower.update({alias.lower(): k for k in self.kinds.values() for alias in k.also})
         self._quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")  # what build functions get from `quick`
 
     def quick(self, type_name: str, args: dict[str, Any], shape: Shape | None) -> LayerLayout:
@@ -288,10 +318,11 @@ class Framework:
         """(every accepted argument, the defaults filled in, the required ones) for a kind; built once."""
         cached = self._tables.get(kind.name)
         if cached is None:
-            allowed = {**self.common, **kind.args, **kind.kwargs}
+            common = {a: v for a, v in self.common.items() if a not in kind.without}
+            allowed = {**common, **kind.args, **kind.kwargs}
             defaults: dict[str, Any] = {}
             for arg, spec_arg in allowed.items():
-                if spec_arg.kind == "ints" and spec_arg.default not in (None, REQUIRED):
+                if spec_arg.kind in ("ints", "pads") and spec_arg.default not in (None, REQUIRED):
                     defaults[arg] = check_arg(spec_arg, spec_arg.default, kind.rank)
                 elif not spec_arg.required:
                     defaults[arg] = spec_arg.default
