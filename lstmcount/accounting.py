@@ -63,6 +63,7 @@ class Report(NamedTuple):
     timesteps: int | None = None
     graph: bool = False  # a graph model: its layers include its InputLayers and say what each call reads
     outputs: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # warnings that do not stop the count, for stderr
 
     @property
     def macs(self) -> int | None:
@@ -269,7 +270,7 @@ def report(layout: ModelLayout, dtype: str = "float32", timesteps: int | None = 
     """The report; with `timesteps`, also each layer's compute for one sample over the sequence."""
     layers = tuple(layer_report(layer, timesteps) for layer in layout.layers)
     return Report(layout.framework, layout.name, layout.input_shape, layers, dtype, timesteps, layout.graph,
-                  layout.outputs)
+                  layout.outputs, layout.notes)
 
 
 # Elementwise work per step and unit, besides the bias additions: LSTM adds the two products (4),

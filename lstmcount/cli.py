@@ -117,6 +117,12 @@ def _interrupt_ends_process() -> Iterator[None]:
         os.close(err)
 
 
+def warn(notes: tuple[str, ...]) -> None:
+    """The input's warnings (each a located line), on stderr before the report; the count goes on."""
+    for note in notes:
+        sys.stderr.write(f"{note}\n")
+
+
 def _located(message: str) -> bool:
     head = message.split(": ", 1)[0]
     return ":" in head or head.startswith(("<", "/", ".")) or head.endswith((".yaml", ".yml"))
@@ -278,6 +284,7 @@ def params(
                 raise UsageError("--check checks a spec file's expect: block; it needs a model spec file")
             rep = report(flags_layout(flags), dtype.value, timesteps)
         chosen = Format.json if json_ else fmt
+        warn(rep.notes)
         write(renderer(chosen.value)(rep, color=_color() and output is None), output)
         if check and model is not None:
             failures = check_expect(rep, model.expect)
@@ -318,6 +325,7 @@ def layout(
                 rec = recipe(flags, to.value)
             else:
                 picked = pick(config or "-", layer)
+                warn(picked.layout.notes)
                 rec = recipe(picked.flags, to.value, picked.tensor_names())
             if save is not None:
                 if flags is not None or not picked.tensor_file:
@@ -338,6 +346,7 @@ def layout(
             lay = inputs.read_tensor_file(config or "-")
         else:
             lay = conventions.layout(inputs.load(config or "-"))
+        warn(lay.notes)
         if layer is not None:
             chosen = [each for each in lay.layers if each.name == layer]
             if not chosen:
@@ -366,7 +375,9 @@ def compare(
         if flags is None:
             from .tools import pick
 
-            flags = pick(config or "-", layer).flags
+            picked = pick(config or "-", layer)
+            warn(picked.layout.notes)
+            flags = picked.flags
         elif layer is not None:
             raise UsageError("--layer goes with a spec or model file")
         result = rows(flags)
@@ -389,7 +400,7 @@ def solve(
     """The largest units (or a spec layer's size) whose layer or model fits a parameter or byte budget."""
     import json
 
-    from . import inputs
+    from . import conventions, inputs
     from .accounting import DTYPE_BYTES
     from .tools import pick, solve_flags, solve_model
 
@@ -404,11 +415,14 @@ def solve(
             path = config or "-"
             if inputs.is_tensor_file(path):  # the file's other tensors keep their shapes
                 picked = pick(path, layer)
+                warn(picked.layout.notes)
                 arg, what = "hidden_size", f"{picked.layer.name}.hidden_size"
                 sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
             else:
                 model = inputs.load(path)
-                name = layer if layer is not None else pick(path, None, model).layer.name
+                only = pick(path, None, model) if layer is None else None
+                warn((only.layout if only else conventions.layout(model)).notes)
+                name = only.layer.name if only is not None else layer or ""
                 arg, sol = solve_model(model, name, limit)
                 what = f"{name}.{arg}"
         else:
@@ -468,7 +482,8 @@ def verify(
     with guarded():
         limit = parse_size(max_memory, "--max-memory")
         flags = layer_flags.flags(configs[0] if configs else None)
-        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process)
+        results, versions, notes = run(configs or [], flags, summary, limit, _interrupt_ends_process)
+        warn(notes)
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)
         write(text, output)

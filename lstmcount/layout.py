@@ -147,6 +147,7 @@ class ModelLayout(NamedTuple):
     layers: tuple[LayerLayout, ...]
     graph: bool = False  # a graph model: its layers include its InputLayers and say what each call reads
     outputs: tuple[str, ...] = ()  # graph models: the output tensors, `name[node][tensor]`
+    notes: tuple[str, ...] = ()  # warnings that do not stop the count (the model's and its layers')
 
     @property
     def params(self) -> int:

@@ -21,6 +21,7 @@ PACKAGES = {"keras": "keras", "pytorch": "torch", "onnx": "onnxruntime"}
 class Verified(NamedTuple):
     results: list[FileResult]
     versions: dict[str, str]  # framework -> the version that built the models
+    notes: tuple[str, ...] = ()  # the inputs' warnings (the count went on), for stderr
 
 
 def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: int,
@@ -66,7 +67,7 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         build = builders[model.framework]
         assert build is not None  # specs are Keras or PyTorch models
         results.append(reconcile(model.source, rep, build(model, lay, summary), model.expect))
-    return Verified(results, {fw: _version(fw) for fw in builders})
+    return Verified(results, {fw: _version(fw) for fw in builders}, tuple(n for lay in layouts for n in lay.notes))
 
 
 def _version(framework: str) -> str:

@@ -233,3 +233,88 @@ def bidirectionals(draw):
 def test_random_bidirectional_with_backward_layer(case):
     layer, shape = case
     agrees_with_keras(_spec(shape, layer))
+
+
+# --- what Keras builds, lstmcount refuses, and why -----------------------------------------------------
+
+def _refusal(spec) -> str:
+    import yaml
+
+    from lstmcount import SpecError, conventions
+    from lstmcount.inputs import loads
+
+    with pytest.raises(SpecError) as exc:
+        conventions.layout(loads(yaml.safe_dump(spec, sort_keys=False), "<test>"))
+    return "\n".join(exc.value.problems)
+
+
+def test_a_backward_layer_of_another_width_would_give_a_wrong_shape(keras_loaded):
+    """Keras takes a Bidirectional's output shape from its forward layer alone: with a wider backward layer
+    the shape it reports is not the one it computes, and what follows would be built on the wrong width."""
+    import numpy as np
+
+    layers = keras_loaded.layers
+    both = layers.Bidirectional(layers.LSTM(2), backward_layer=layers.LSTM(3, go_backwards=True))
+    assert tuple(both.compute_output_shape((1, 4, 5))) == (1, 4)
+    assert tuple(both(np.zeros((1, 4, 5), "float32")).shape) == (1, 5)
+    spec = _spec([4, 5], {"type": "Bidirectional", "layer": {"type": "LSTM", "units": 2},
+                          "backward_layer": {"type": "LSTM", "units": 3, "go_backwards": True}})
+    assert "the backward layer's output (3,) is not the forward layer's (2,)" in _refusal(spec)
+
+
+def test_a_backward_layer_named_as_the_forward_copy_is_refused(keras_loaded):
+    """Keras builds both under one name, so a weight's name would mean two tensors."""
+    layers = keras_loaded.layers
+    both = layers.Bidirectional(layers.LSTM(2, name="x"),
+                                backward_layer=layers.LSTM(2, go_backwards=True, name="forward_x"))
+    both.build((None, 4, 5))
+    paths = [w.path.split("/", 1)[1] for w in both.weights]
+    assert len(set(paths)) < len(paths)
+    spec = _spec([4, 5], {"type": "Bidirectional", "layer": {"type": "LSTM", "units": 2, "name": "x"},
+                          "backward_layer": {"type": "LSTM", "units": 2, "go_backwards": True, "name": "forward_x"}})
+    assert "the backward layer's name 'forward_x' is the forward copy's" in _refusal(spec)
+
+
+def test_a_softmax_axis_out_of_range_fails_when_keras_runs_it(keras_loaded):
+    """Keras checks a Softmax's axis only when it runs; lstmcount says so before."""
+    import numpy as np
+
+    softmax = keras_loaded.layers.Softmax(axis=3)
+    assert tuple(softmax.compute_output_shape((1, 4, 5))) == (1, 4, 5)
+    with pytest.raises(Exception):  # noqa: B017 - the backend's own error type
+        softmax(np.zeros((1, 4, 5), "float32"))
+    assert "axis 3 is out of range for an input of shape (4, 5)" in _refusal(
+        _spec([4, 5], {"type": "Softmax", "axis": 3}))
+
+
+@pytest.mark.parametrize(("shape", "layer", "message", "keras_too"), [
+    ([3, 4], {"type": "Lambda", "function": "f"}, "a Lambda's output shape comes from running its function, which "
+                                                  "lstmcount never does: give output_shape", None),
+    ([3, 4], {"type": "Lambda", "function": "f", "output_shape": {"class_name": "__lambda__", "config": {}}},
+     "argument 'output_shape': must be one sample's shape (a list of sizes or nulls, e.g. [10, 4]) or a list of "
+     "them, got a function: lstmcount never runs code", None),
+    ([3, 4, 5], {"type": "TimeDistributed", "layer": {"type": "LSTM", "units": 2, "return_state": True}},
+     "argument 'layer': wraps a layer with one output; LSTM 'lstm' gives 3 here", None),
+    ([4, 5], {"type": "Bidirectional", "layer": {"type": "LSTM", "units": 2, "go_backwards": True}},
+     "argument 'layer': its layer has go_backwards: true, and so would the backward copy Keras makes of it", True),
+    ([4, 5], {"type": "Bidirectional", "layer": {"type": "LSTM", "units": 2},
+              "backward_layer": {"type": "LSTM", "units": 2, "go_backwards": True, "return_sequences": True}},
+     "argument 'backward_layer': return_sequences must be the same in both directions", True),
+])
+def test_refusals_say_why(shape, layer, message, keras_too):
+    """Each refusal's reason; where Keras itself refuses (keras_too), it does."""
+    from .frameworks import keras_refusal
+
+    spec = _spec(shape, layer)
+    assert message in _refusal(spec)
+    if keras_too:
+        assert keras_refusal(spec) is not None
+
+
+def test_time_distributed_of_several_outputs_fails_in_keras(keras_loaded):
+    """Keras's own output shape for it is nonsense, and a model cannot be built with it."""
+    wrapped = keras_loaded.layers.TimeDistributed(keras_loaded.layers.LSTM(2, return_state=True))
+    wrapped.build((None, 3, 4, 5))
+    assert wrapped.compute_output_shape((None, 3, 4, 5))[1] == 3  # a length where a shape belongs
+    with pytest.raises(Exception):  # noqa: B017 - Keras's own error type
+        wrapped(keras_loaded.Input((3, 4, 5)))

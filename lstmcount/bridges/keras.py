@@ -56,13 +56,16 @@ def load() -> Any:
 
 
 def _instantiate(spec_args: dict[str, Any], type_name: str, name: str | None) -> Any:
-    """The Keras layer a spec layer describes. A Lambda gets a stand-in function: its output shape is its
-    output_shape, and lstmcount never runs the function a spec or file names."""
+    """The Keras layer a spec layer describes. A layer's input arguments (input_shape, input_dim) are left
+    out: each layer is built on the shape the model gives it. A Lambda gets a stand-in function: its output
+    shape is its output_shape, and lstmcount never runs the function a spec or file names."""
     kind = KERAS.kind(type_name, None)
     assert kind is not None  # the analytic layout accepted it
     args = {}
     for key, value in spec_args.items():
         spec_arg = kind.args.get(key)
+        if key in KERAS.kwargs and spec_arg is None:
+            continue
         if spec_arg is not None and spec_arg.kind == "layer" and isinstance(value, dict):
             inner = {k: v for k, v in value.items() if k != "type"}
             inner_kind = KERAS.kind(value["type"], None)
@@ -80,7 +83,7 @@ def _instantiate(spec_args: dict[str, Any], type_name: str, name: str | None) ->
             args["output_shape"] = [tuple(s) for s in shape] if shape and isinstance(shape[0], list) else tuple(shape)
     args["name"] = name
     cls = getattr(_keras.layers, kind.name)
-    with warnings.catch_warnings():  # Keras's deprecation warnings (for arguments it still takes)
+    with warnings.catch_warnings():  # Keras's deprecation warnings: lstmcount has given them already
         warnings.simplefilter("ignore")
         return cls(**args)
 

@@ -13,8 +13,12 @@ FRAMEWORKS: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
 
 
 def layout(model: Model) -> ModelLayout:
-    """The model's weight layout in its own framework (raises SpecError listing every problem)."""
-    return walk(FRAMEWORKS[model.framework], model)
+    """The model's weight layout in its own framework (raises SpecError listing every problem), with the
+    model's notes and the framework's warnings for its arguments."""
+    fw = FRAMEWORKS[model.framework]
+    lay = walk(fw, model)
+    notes = (*model.notes, *fw.notes(model))
+    return lay._replace(notes=notes) if notes else lay
 
 
 __all__ = ["FRAMEWORKS", "KERAS", "PYTORCH", "Framework", "layout"]

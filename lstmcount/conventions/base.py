@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import problem, show
+from ..errors import problem, show, warning
 from ..layout import LayerLayout, Outputs, Weight
 from ..model import (
     MAX_NESTING,
     MAX_RANK,
     MAX_SIZE,
     LayerSpec,
+    Model,
     Shape,
     layer_from_mapping,
     suggest,
@@ -166,6 +167,10 @@ def _range(arg: Arg, value: float) -> None:
 # A build function gets the checked arguments and the input shape (a tuple of shapes, one per tensor, for a
 # kind called on several), and returns the weights and the output shape (or Outputs, for several).
 BuildFn = Callable[["Ctx", dict[str, Any], Any], tuple[list[Weight], "Shape | None | Outputs"]]
+# A framework's reading of a chain's first layer (Framework.first_input): the layer, the model's own input
+# shape (if any), a list for problems -> (input shape, the layer as the framework takes it, notes).
+FirstInput = Callable[["Framework", LayerSpec, "Shape | None", list[str]],
+                      tuple["Shape | None", LayerSpec, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,8 @@ class Kind:
     inputs: tuple[int, int] = (1, 1)
     also: tuple[str, ...] = ()  # other names the framework resolves to this class (Keras's MaxPool1D)
     without: tuple[str, ...] = ()  # the framework's common arguments this class does not take
+    # Arguments the class takes with a warning (deprecated ones): the framework's own words.
+    warn: Mapping[str, str] = field(default_factory=dict)
 
 
 def finish(name: str, kind: Kind, weights: list[Weight], out: Shape | None | Outputs, variant: str | None,
@@ -276,6 +283,16 @@ class Framework:
     aliases: tuple[str, ...] = ()  # prefixes accepted before a class name (nn., keras.layers.)
     tracks_shapes: bool = True
     reject: Mapping[str, str] = field(default_factory=dict)  # taken by every class, not modelled
+    # Taken by every class through **kwargs, changing nothing counted (Keras's input_shape), and the
+    # framework's warning for an argument taken that way.
+    kwargs: Mapping[str, Arg] = field(default_factory=dict)
+    warn: Mapping[str, str] = field(default_factory=dict)
+    # Older names the framework refuses today: class name (or "*": every class) -> old argument -> what
+    # it is now, as a phrase ("Keras 1's name for 'recurrent_dropout'").
+    renamed: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The input shape a chain's first layer gives through its own arguments (Keras 2's input_shape on a
+    # layer): (shape or None, the layer with the arguments the framework no longer takes removed, notes).
+    first_input: FirstInput | None = None
     _lower: dict[str, Kind] = field(default_factory=dict)
     _tables: dict[str, tuple[dict[str, Arg], dict[str, Any], tuple[str, ...]]] = field(default_factory=dict)
 
@@ -283,6 +300,9 @@ class Framework:
         self._lower = {k.lower(): v for k, v in self.kinds.items()}
         self._lower.update({alias.lower(): k for k in self.kinds.values() for alias in k.also})
         self._quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")  # what build functions get from `quick`
+        # the arguments `notes` looks at: those warned about, and nested layers (which may have them)
+        self._noted = set(self.warn).union(*(k.warn for k in self.kinds.values()), *(
+            (a for a, v in k.args.items() if v.kind == "layer") for k in self.kinds.values()))
 
     def quick(self, type_name: str, args: dict[str, Any], shape: Shape | None) -> LayerLayout:
         """Build a layer from arguments already known to be valid (layers from `params` flags).
@@ -318,8 +338,8 @@ class Framework:
         """(every accepted argument, the defaults filled in, the required ones) for a kind; built once."""
         cached = self._tables.get(kind.name)
         if cached is None:
-            common = {a: v for a, v in self.common.items() if a not in kind.without}
-            allowed = {**common, **kind.args, **kind.kwargs}
+            every = {**self.common, **self.kwargs}
+            allowed = {**{a: v for a, v in every.items() if a not in kind.without}, **kind.args, **kind.kwargs}
             defaults: dict[str, Any] = {}
             for arg, spec_arg in allowed.items():
                 if spec_arg.kind in ("ints", "pads") and spec_arg.default not in (None, REQUIRED):
@@ -341,9 +361,12 @@ class Framework:
             spec_arg = allowed.get(arg)
             if spec_arg is None:
                 loc = spec.arg_loc(arg)
+                old = self.renamed.get(kind.name, {}).get(arg) or self.renamed.get("*", {}).get(arg)
                 other = sorted(k.name for k in self.kinds.values() if arg in k.args)
                 near = difflib.get_close_matches(arg, list(allowed), n=1, cutoff=0.6)
-                if other:
+                if old:
+                    hint = f": that is {old}"
+                elif other:
                     hint = f" (it is an argument of {', '.join(other[:4])})"
                 elif near:
                     hint = f"; did you mean {near[0]!r}?"
@@ -368,6 +391,35 @@ class Framework:
                 problems.append(problem(spec.loc, where, f"{kind.name} needs the argument {arg!r}"))
                 ok = False
         return out if ok else None
+
+    def notes(self, model: Model) -> list[str]:
+        """The framework's own warnings for the arguments a model's layers give (deprecated ones), one
+        line each, nested layers and models included. Arguments are checked by the walk, not here."""
+        out: list[str] = []
+        for spec in model.layers:
+            if spec.model is not None:
+                out += self.notes(spec.model)
+            elif spec.reuse is None and not self._noted.isdisjoint(spec.args):
+                self._spec_notes(spec, out)
+        return out
+
+    def _spec_notes(self, spec: LayerSpec, out: list[str]) -> None:
+        kind = self.kind(spec.type, None)
+        if kind is None:
+            return
+        said: set[str] = set()
+        for arg, value in spec.args.items():
+            spec_arg = kind.args.get(arg)
+            if spec_arg is not None and spec_arg.kind == "layer" and isinstance(value, dict):
+                inner = layer_from_mapping(value, spec.index, spec.arg_loc(arg), [])
+                if inner is not None:
+                    self._spec_notes(inner, out)
+            if arg not in self._noted or value is None:
+                continue
+            text = kind.warn.get(arg) or (self.warn.get(arg) if spec_arg is None else None)
+            if text and text not in said:
+                said.add(text)
+                out.append(warning(spec.arg_loc(arg), _where(spec, kind), text))
 
     def build_layer(self, spec: LayerSpec, shape: Any, name: str, problems: list[str],
                     depth: int = 0) -> tuple[LayerLayout | None, Kind | None, dict[str, Any]]:

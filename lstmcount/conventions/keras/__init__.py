@@ -2,17 +2,19 @@
 
 One table, kept in a module per family of layers: `recurrent`, `layers` (core: dense, embedding,
 lambda, wrappers), `activations`, `convolution`, `pooling`, `reshaping`, `regularization`,
-`normalization`, `preprocessing`. `common` holds what they share.
+`normalization`, `preprocessing`. `common` holds what they share; `legacy` what older Keras code
+writes (Keras 1 names, Keras 2's input arguments on a layer).
 """
 
 from __future__ import annotations
 
-from ..base import Framework, Kind
+from ..base import Arg, Framework, Kind
 from . import (
             activations,
             convolution,
             layers,
-                    normalization,
+            legacy,
+            normalization,
             pooling,
             preprocessing,
             recurrent,
@@ -26,6 +28,11 @@ FAMILIES = (recurrent, layers, activations, convolution, pooling, reshaping, reg
             preprocessing)
 KINDS: dict[str, Kind] = {k.name: k for family in FAMILIES for k in family.KINDS}
 
-KERAS = Framework("keras", KINDS, COMMON_KERAS, aliases=("tf.keras.layers.", "keras.layers.", "layers."))
+# Layer's **kwargs in Keras 3: a layer's input, which only the first layer of a Sequential uses (as its input)
+INPUT_KWARGS = {"input_shape": Arg("dims", None, nullable=True), "input_dim": Arg("int", None, min=1, nullable=True)}
+
+KERAS = Framework("keras", KINDS, COMMON_KERAS, aliases=("tf.keras.layers.", "keras.layers.", "layers."),
+                  kwargs=INPUT_KWARGS, warn=dict.fromkeys(INPUT_KWARGS, legacy.INPUT_WARNING),
+                  renamed=legacy.renamed(), first_input=legacy.first_input)
 
 __all__ = ["ACTIVATIONS", "CONSTRAINTS", "INITIALIZERS", "KERAS", "KINDS", "REGULARIZERS", "gated_weights", "mirror"]

@@ -40,6 +40,8 @@ RNN_COMMON: dict[str, Arg] = {
     "return_sequences": Arg("bool", False), "return_state": Arg("bool", False),
     "go_backwards": Arg("bool", False), "stateful": Arg("bool", False), "unroll": Arg("bool", False),
 }
+# LSTM and GRU take Keras 2's `implementation` through **kwargs; it changes no weight.
+IMPLEMENTATION = {"implementation": Arg("int", 2, min=0, max=2)}
 GATED = {"recurrent_activation": ident(ACTIVATIONS, "sigmoid"),
          "use_cudnn": Arg("choice", "auto", choices=("auto", True, False))}
 
@@ -186,9 +188,10 @@ def _conv_lstm_kind(name: str, rank: int) -> Kind:
 
 
 KINDS: list[Kind] = [
-    Kind("LSTM", {**RNN_COMMON, **GATED, "unit_forget_bias": Arg("bool", True)}, _rnn(LSTM_GATES), recurrent=True),
+    Kind("LSTM", {**RNN_COMMON, **GATED, "unit_forget_bias": Arg("bool", True)}, _rnn(LSTM_GATES), recurrent=True,
+         kwargs=IMPLEMENTATION),
     Kind("GRU", {**RNN_COMMON, **GATED, "reset_after": Arg("bool", True)}, _rnn(GRU_GATES), recurrent=True,
-         variant=lambda a: "reset_after" if a["reset_after"] else "reset_before"),
+         variant=lambda a: "reset_after" if a["reset_after"] else "reset_before", kwargs=IMPLEMENTATION),
     Kind("SimpleRNN", RNN_COMMON, _rnn(RNN_GATES), recurrent=True),
     Kind("Bidirectional", {"layer": NESTED, "weights": ANY, "backward_layer": Arg("layer", None, nullable=True),
                            "merge_mode": Arg("choice", "concat", choices=("concat", "sum", "mul", "ave"),
