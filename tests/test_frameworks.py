@@ -122,6 +122,18 @@ def _types(layers):
                 yield from _types([layer[nested]])
 
 
+def _one_output(layers):
+    """Whether each layer hands on one tensor (TimeDistributed wraps only such layers)."""
+    return not any(layer.get("merge_mode", "concat") is None or layer.get("return_state") or
+                   (layer.get("layer") or {}).get("return_state") for layer in layers)
+
+
+@pytest.mark.parametrize(("shape", "layers"), [c for c in KERAS_CASES if _one_output(c[1])], ids=lambda v: str(v)[:60])
+def test_every_layer_inside_time_distributed(shape, layers):
+    """Every case again with each layer inside TimeDistributed, on a time axis in front."""
+    real_check(_keras_spec([2, *shape], [{"type": "TimeDistributed", "layer": layer} for layer in layers]))
+
+
 def test_every_keras_kind_is_checked_against_keras():
     covered = {t for _, layers in KERAS_CASES for t in _types(layers)}
     assert set(KERAS.kinds) - covered == set()
