@@ -279,7 +279,8 @@ def test_older_arguments_say_what_became_of_them(name, old):
         getattr(keras.layers, name)(**_required(keras, name), **{old: 1})
 
 
-def test_dropout_u_is_not_dropout():
-    """The example of the issue: a near miss of another argument is not what Keras 1 meant."""
-    line = _message("LSTM", "dropout_U")
+@pytest.mark.parametrize("old", ["dropout_U", "dropout_u", "DROPOUT_U"])
+def test_dropout_u_is_not_dropout(old):
+    """The example of the issue: a near miss of another argument is not what Keras 1 meant (in any case)."""
+    line = _message("LSTM", old)
     assert "'recurrent_dropout'" in line and "'dropout'" not in line

@@ -300,6 +300,9 @@ class Framework:
         self._lower = {k.lower(): v for k, v in self.kinds.items()}
         self._lower.update({alias.lower(): k for k in self.kinds.values() for alias in k.also})
         self._quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")  # what build functions get from `quick`
+        # old names matched whatever their case (dropout_u is a slip for dropout_U, not for dropout)
+        self._renamed = {kind: {old.lower(): text for old, text in table.items()}
+                         for kind, table in self.renamed.items()}
         # the arguments `notes` looks at: those warned about, and nested layers (which may have them)
         self._noted = set(self.warn).union(*(k.warn for k in self.kinds.values()), *(
             (a for a, v in k.args.items() if v.kind == "layer") for k in self.kinds.values()))
@@ -361,7 +364,8 @@ class Framework:
             spec_arg = allowed.get(arg)
             if spec_arg is None:
                 loc = spec.arg_loc(arg)
-                old = self.renamed.get(kind.name, {}).get(arg) or self.renamed.get("*", {}).get(arg)
+                key = arg.lower()
+                old = self._renamed.get(kind.name, {}).get(key) or self._renamed.get("*", {}).get(key)
                 other = sorted(k.name for k in self.kinds.values() if arg in k.args)
                 near = difflib.get_close_matches(arg, list(allowed), n=1, cutoff=0.6)
                 if old:

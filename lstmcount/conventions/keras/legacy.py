@@ -19,6 +19,7 @@ from typing import Any
 from ...errors import problem, show, warning
 from ...model import MAX_RANK, MAX_SIZE, LayerSpec, Shape
 from ..base import Framework
+from .common import shape_str
 
 # Keras 3's own warning for a layer given input_shape or input_dim (keras/src/layers/layer.py).
 INPUT_WARNING = ("Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential models, "
@@ -128,10 +129,6 @@ def _size(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_SIZE else None
 
 
-def _fmt(shape: Shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 def first_input(fw: Framework, spec: LayerSpec, given: Shape | None,
                 problems: list[str]) -> tuple[Shape | None, LayerSpec, list[str]]:
     """The input shape a chain's first layer gives, as Keras 2 reads it (None: it gives none); the layer
@@ -170,9 +167,9 @@ def first_input(fw: Framework, spec: LayerSpec, given: Shape | None,
     elif "input_dim" in sizes:
         found["input_dim"] = (sizes["input_dim"],)
     if len(set(found.values())) > 1:
-        each = ", ".join(f"{a} gives {_fmt(s)}" for a, s in found.items())
-        problems.append(problem(spec.loc, where, f"gives its input twice, differently ({each}): Keras 2 and 3 pick "
-                                                 "different ones; keep one"))
+        each = ", ".join(f"{a} gives {shape_str(s)}" for a, s in found.items())
+        problems.append(problem(spec.loc, where, f"gives its input twice, differently ({each}); which one counts "
+                                                 "differs between Keras versions: keep one"))
         return None, spec, []
     shape = next(iter(found.values()), None)
     notes: list[str] = []
@@ -180,21 +177,21 @@ def first_input(fw: Framework, spec: LayerSpec, given: Shape | None,
         length = sizes.get("input_length")
         shape = (length,)
         notes.append(warning(spec.arg_loc("input_length") if length else spec.loc, where,
-                             f"the model's input shape is {_fmt(shape)}, as Keras 2 reads a first Embedding "
+                             f"the model's input shape is {shape_str(shape)}, as Keras 2 reads a first Embedding "
                              + ("with input_length" if length else "without input_length (sequences of any length)")
                              + "; Keras 3 leaves such a model unbuilt (give input_shape: to say it)"))
     elif given is not None and shape is not None and shape != given:
-        notes.append(warning(spec.loc, where, f"its input arguments give {_fmt(shape)}, which Keras ignores: the "
-                                              f"model's input_shape {_fmt(given)} comes first"))
+        notes.append(warning(spec.loc, where, f"its input arguments give {shape_str(shape)}, which Keras ignores: the "
+                                              f"model's input_shape {shape_str(given)} comes first"))
     elif given is None and "batch_input_shape" in found:
         notes.append(warning(spec.arg_loc("batch_input_shape"), where,
                              f"batch_input_shape is Keras 2's (Keras 3 refuses it on a layer): read as Keras 2 does, "
-                             f"the model's input shape {_fmt(found['batch_input_shape'])}"))
+                             f"the model's input shape {shape_str(found['batch_input_shape'])}"))
     elif given is None and sequence and "input_shape" not in found:
         notes.append(warning(spec.arg_loc("input_dim" if "input_dim" in sizes else "input_length"), where,
                              f"input_dim and input_length on a recurrent layer are Keras 2's (Keras 3 cannot build "
                              f"{kind.name} with them): read as Keras 2 does, the model's input shape "
-                             f"{_fmt(shape or ())}"))
+                             f"{shape_str(shape or ())}"))
     if "batch_size" in sizes:
         notes.append(warning(spec.arg_loc("batch_size"), where, "batch_size on a layer is Keras 2's (Keras 3 refuses "
                                                                 "it); it sets only the batch axis, which no count "
