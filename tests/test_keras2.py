@@ -184,6 +184,19 @@ def test_the_notes_of_keras_2_inputs(cli, tmp_path):
     assert "the model's input shape is (None,), as Keras 2 reads a first Embedding without input_length" in r.stderr
 
 
+def test_the_examples_of_older_code(cli):
+    from .conftest import ROOT
+
+    seed = json.loads(cli("params", str(ROOT / "configs/mnist_lstm.yaml"), "--json").stdout)
+    old = cli("params", str(ROOT / "examples/keras2_tutorial.yaml"), "--json")
+    assert old.exit_code == 0 and json.loads(old.stdout)["layers"] == seed["layers"]
+    assert old.stderr.count("warning:") == 1
+    r = cli("params", str(ROOT / "examples/keras1_names.yaml"))
+    assert r.exit_code == 2
+    assert [line.split(": that is Keras 1's name for ")[1].split()[0] for line in r.stderr.splitlines()[:-1]] == [
+        "'units'", "'recurrent_dropout'", "'recurrent_initializer'", "'kernel_regularizer'"]
+
+
 def test_a_layers_input_after_the_models_is_ignored_as_keras_does(tf_keras, cli, tmp_path):
     spec = tmp_path / "both.yaml"
     spec.write_text("input_shape: [7, 3]\nlayers:\n  - {type: LSTM, units: 4, input_shape: [7, 9]}\n"

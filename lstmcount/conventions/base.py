@@ -370,6 +370,7 @@ class Framework:
                 near = difflib.get_close_matches(arg, list(allowed), n=1, cutoff=0.6)
                 if old:
                     hint = f": that is {old}"
+                    meant.update(a for a in required if repr(a) in old)  # no second line for units
                 elif other:
                     hint = f" (it is an argument of {', '.join(other[:4])})"
                 elif near:
