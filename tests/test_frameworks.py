@@ -100,6 +100,12 @@ KERAS_CASES: list[tuple[list[int | None], list[dict]]] = [
                  {"type": "Bidirectional", "merge_mode": "sum",
                   "layer": {"type": "GRU", "units": 3, "name": "forward_gru"},
                   "backward_layer": {"type": "GRU", "units": 3, "go_backwards": True, "reset_after": False}}]),
+    # Keras names a mirrored copy forward_<name> / backward_<name>, dropping a leading forward_ / backward_ only
+    ([None, 5], [{"type": "Bidirectional", "layer": {"type": "LSTM", "units": 2, "name": "forward_lstm",
+                                                     "return_sequences": True}},
+                 {"type": "Bidirectional", "layer": {"type": "GRU", "units": 2, "name": "backward_gru",
+                                                     "return_sequences": True}},
+                 {"type": "Bidirectional", "layer": {"type": "SimpleRNN", "units": 2, "name": "enc"}}]),
     ([10, 3], [{"type": "Convolution1D", "filters": 2, "kernel_size": 3}, {"type": "MaxPool1D"},
                {"type": "AvgPool1D", "pool_size": 2}, {"type": "LSTM", "units": 2, "implementation": 1}]),
 ]
