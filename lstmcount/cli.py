@@ -117,19 +117,13 @@ def _interrupt_ends_process() -> Iterator[None]:
         os.close(err)
 
 
-def warn(notes: tuple[str, ...]) -> None:
-    """The input's warnings (each a located line), on stderr before the report; the count goes on."""
-    for note in notes:
-        sys.stderr.write(f"{note}\n")
-
-
 def _located(message: str) -> bool:
     head = message.split(": ", 1)[0]
     return ":" in head or head.startswith(("<", "/", ".")) or head.endswith((".yaml", ".yml"))
 
 
 def _color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    return sys.stdout is not None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
 def _version(value: bool) -> None:
@@ -240,6 +234,11 @@ def layer_options(*without: str) -> Callable[[Callable[..., None]], Callable[...
 
 DTypeOpt = Annotated[DType, typer.Option("--dtype", case_sensitive=False,
                                          help="Element type for the size in bytes.")]
+StoredDTypeOpt = Annotated[DType | None, typer.Option(
+    "--dtype", case_sensitive=False, show_default=False,
+    help="Element type for the size in bytes [default: as a checkpoint stores each tensor; float32 otherwise].")]
+KeyOpt = Annotated[str | None, typer.Option("--key", help="A PyTorch checkpoint's entry to read (a.b for one inside "
+                                                          "another; a module path within a state_dict).")]
 OutputOpt = Annotated[str | None, typer.Option("--output", "-O", help="Write the report to this file "
                                                                       "(atomically) instead of stdout.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
@@ -251,12 +250,15 @@ def params(
     config: ConfigArg = None, layer_flags: FlagOptions = FlagOptions(),
     fmt: Annotated[Format, typer.Option("--format", "-o", case_sensitive=False,
                                         help="Output format.")] = Format.table,
-    json_: JsonOpt = False, dtype: DTypeOpt = DType.float32,
+    json_: JsonOpt = False, dtype: StoredDTypeOpt = None,
     check: Annotated[bool, typer.Option("--check", help="Check the spec's expect: block (exit 1 if it "
                                                         "fails); needs no framework.")] = False,
     timesteps: Annotated[int | None, typer.Option("--timesteps", "-T", min=1, help="Also count MACs for one "
                                                   "sample over this many time steps (a free time axis).")] = None,
-    output: OutputOpt = None,
+    per_step: Annotated[list[str] | None, typer.Option(
+        "--per-step", help="With --timesteps: count this module at every time step (a PyTorch Linear on each of "
+                           "an LSTM's outputs); repeatable.", show_default=False)] = None,
+    key: KeyOpt = None, output: OutputOpt = None,
 ) -> None:
     """Count parameters per layer and per gate, from flags or from a YAML model spec."""
     from . import conventions, inputs
@@ -268,24 +270,27 @@ def params(
     with guarded():
         flags = layer_flags.flags(config)
         model = None
+        steps = (timesteps, tuple(per_step or ()))
+        asked = dtype.value if dtype is not None else None
         if flags is None:
             assert config is not None
             if inputs.is_tensor_file(config):
                 if check:
                     raise UsageError("--check needs a spec with an expect: block; a state_dict has none")
-                rep = report(inputs.read_tensor_file(config), dtype.value, timesteps)
+                rep = report(inputs.read_tensor_file(config, key), asked, *steps)
             else:
-                model = inputs.load(config)
-                rep = report(conventions.layout(model), dtype.value, timesteps)
+                model = inputs.load(config, key)
+                rep = report(conventions.layout(model), asked, *steps)
             if check and model is not None and not model.expect:
                 raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
         else:
             if check:
                 raise UsageError("--check checks a spec file's expect: block; it needs a model spec file")
-            rep = report(flags_layout(flags), dtype.value, timesteps)
+            _no_key(key)
+            rep = report(flags_layout(flags), asked, *steps)
         chosen = Format.json if json_ else fmt
-        warn(rep.notes)
-        write(renderer(chosen.value)(rep, color=_color() and output is None), output)
+        write(renderer(chosen.value)(rep, color=_color() and output is None), output, inputs=(config,))
+        notes(config or "flags", rep.notes)
         if check and model is not None:
             failures = check_expect(rep, model.expect)
             if failures:
@@ -305,7 +310,7 @@ def layout(
     save: Annotated[str | None, typer.Option("--save", help="With --to and a state_dict or ONNX file: also "
                                                             "write the converted weights to this NumPy .npz "
                                                             "file (by target tensor name).")] = None,
-    json_: JsonOpt = False, output: OutputOpt = None,
+    key: KeyOpt = None, json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Show every weight tensor: its shape, gate axis and each gate's [start, stop) slice, in storage order."""
     from . import conventions, inputs
@@ -322,10 +327,10 @@ def layout(
             from .tools import pick
 
             if flags is not None:
+                _no_key(key)
                 rec = recipe(flags, to.value)
             else:
-                picked = pick(config or "-", layer)
-                warn(picked.layout.notes)
+                picked = pick(config or "-", layer, key=key)
                 rec = recipe(picked.flags, to.value, picked.tensor_names())
             if save is not None:
                 if flags is not None or not picked.tensor_file:
@@ -333,27 +338,29 @@ def layout(
                                      "Keras file or flags give no weights to convert")
                 from .convert import npz
 
-                write(npz(rec, inputs.tensor_arrays(config or "-")), save, "--save")
+                write(npz(rec, inputs.tensor_arrays(config or "-", key)), save, "--save", inputs=(config,))
                 sys.stderr.write(f"{save}: {len({s.target for s in rec.steps})} converted tensors for {to.value}"
                                  f"{'' if rec.exact else ' (NOT exact: see the notes)'}\n")
-            write(recipe_json(rec) if json_ else recipe_text(rec), output)
+            write(recipe_json(rec) if json_ else recipe_text(rec), output, inputs=(config,))
             return
         if save is not None:
             raise UsageError("--save goes with --to")
         if flags is not None:
+            _no_key(key)
             lay = flags_layout(flags)
         elif inputs.is_tensor_file(config or "-"):
-            lay = inputs.read_tensor_file(config or "-")
+            lay = inputs.read_tensor_file(config or "-", key)
         else:
-            lay = conventions.layout(inputs.load(config or "-"))
-        warn(lay.notes)
+            lay = conventions.layout(inputs.load(config or "-", key))
         if layer is not None:
             chosen = [each for each in lay.layers if each.name == layer]
             if not chosen:
                 raise UsageError(f"--layer {layer!r}: no such layer (the model's layers are "
                                  f"{', '.join(each.name for each in lay.layers)})")
             lay = lay._replace(layers=tuple(chosen))
-        write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output)
+        write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output,
+              inputs=(config,))
+        notes(config or "flags", lay.notes)
 
 
 @app.command()
@@ -363,7 +370,7 @@ def compare(
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the recurrent layer "
                                                               "to compare (by name; needed when there are "
                                                               "several).")] = None,
-    layer_flags: FlagOptions = FlagOptions(), json_: JsonOpt = False, output: OutputOpt = None,
+    layer_flags: FlagOptions = FlagOptions(), key: KeyOpt = None, json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """The same layer in every framework and variant, side by side, with why each count differs."""
     from .output import write
@@ -375,14 +382,16 @@ def compare(
         if flags is None:
             from .tools import pick
 
-            picked = pick(config or "-", layer)
-            warn(picked.layout.notes)
+            picked = pick(config or "-", layer, key=key)
+            notes(config or "-", picked.layout.notes)
             flags = picked.flags
         elif layer is not None:
             raise UsageError("--layer goes with a spec or model file")
+        else:
+            _no_key(key)
         result = rows(flags)
         write(compare_json(result) if json_ else compare_table(result, flags, color=_color() and output is None),
-              output)
+              output, inputs=(config,))
 
 
 @app.command()
@@ -395,7 +404,8 @@ def solve(
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the layer whose size "
                                                               "to solve for (by name; by default the only "
                                                               "recurrent layer).")] = None,
-    layer_flags: FlagOptions = FlagOptions(), dtype: DTypeOpt = DType.float32, json_: JsonOpt = False,
+    layer_flags: FlagOptions = FlagOptions(), dtype: DTypeOpt = DType.float32, key: KeyOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """The largest units (or a spec layer's size) whose layer or model fits a parameter or byte budget."""
     import json
@@ -414,20 +424,21 @@ def solve(
         if flags is None:
             path = config or "-"
             if inputs.is_tensor_file(path):  # the file's other tensors keep their shapes
-                picked = pick(path, layer)
-                warn(picked.layout.notes)
+                picked = pick(path, layer, key=key)
+                picked.check_plain("solve for its size")
                 arg, what = "hidden_size", f"{picked.layer.name}.hidden_size"
                 sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
             else:
-                model = inputs.load(path)
+                model = inputs.load(path, key)
                 only = pick(path, None, model) if layer is None else None
-                warn((only.layout if only else conventions.layout(model)).notes)
+                notes(path, (only.layout if only is not None else conventions.layout(model)).notes)
                 name = only.layer.name if only is not None else layer or ""
                 arg, sol = solve_model(model, name, limit)
                 what = f"{name}.{arg}"
         else:
             if layer is not None:
                 raise UsageError("--layer goes with a spec or model file")
+            _no_key(key)
             sol = solve_flags(flags, limit)
             arg, what = "units", "units"
         if json_:
@@ -436,6 +447,19 @@ def solve(
         else:
             sys.stdout.write(f"{what} = {sol.units:,}: {sol.params:,} parameters (budget {limit:,}; "
                              f"{sol.units + 1:,} would need {sol.next_params:,})\n")
+
+
+def notes(source: str, lines: tuple[str, ...]) -> None:
+    """What a report asks the user to read beside its numbers (tied tensors, entries left out, MACs
+    counted once, Keras's warnings for an argument), on stderr: the report itself stays what scripts
+    parse. A note that says where it stands (file:line:col) is printed as it is."""
+    for line in lines:
+        sys.stderr.write(f"{line}\n" if _located(line) else f"{source}: note: {line}\n")
+
+
+def _no_key(key: str | None) -> None:
+    if key is not None:
+        raise UsageError("--key picks an entry of a PyTorch checkpoint; flags describe one layer")
 
 
 def parse_size(text: str, flag: str) -> int:
@@ -465,10 +489,13 @@ def verify(
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
                                                             "(Keras model.summary(), PyTorch module listing).")]
     = False,
-    max_memory: Annotated[str, typer.Option("--max-memory", help="Refuse to build a Keras model whose weights "
+    max_memory: Annotated[str, typer.Option("--max-memory", help="Refuse to build a model whose weights "
                                                                  "would take more than this.")] = "1GiB",
+    max_layers: Annotated[int, typer.Option("--max-layers", min=1, help="Refuse to build a model of more "
+                                                                        "layers than this.")] = 2_000,
     output: Annotated[str | None, typer.Option("--output", "-O", help="Write the results to this file "
                                                                       "(atomically) instead of stdout.")] = None,
+    key: KeyOpt = None,
 ) -> None:
     """Build each model (or the layer the flags describe) in the real framework and reconcile it with the
     analytic count, weight by weight.
@@ -482,11 +509,12 @@ def verify(
     with guarded():
         limit = parse_size(max_memory, "--max-memory")
         flags = layer_flags.flags(configs[0] if configs else None)
-        results, versions, notes = run(configs or [], flags, summary, limit, _interrupt_ends_process)
-        warn(notes)
+        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, max_layers, key)
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)
-        write(text, output)
+        write(text, output, inputs=tuple(configs or ()))
+        for res in results:
+            notes(res.path, res.report.notes + res.notes)
         if not json_:
             ok = sum(r.ok for r in results)
             sys.stderr.write(f"{ok} of {len(results)} file(s) verified\n")

@@ -74,11 +74,11 @@ def problem(loc: Loc | None, where: str | None, text: str) -> str:
     return f"{head}{mid}{text}"
 
 
-def warning(loc: Loc | None, where: str | None, text: str) -> str:
-    """Format one warning (the input is still counted) as `file:line:col: warning: layer 2 (LSTM): text`."""
+def note(loc: Loc | None, where: str | None, text: str) -> str:
+    """Format one located note (the input is still counted) as `file:line:col: note: layer 2 (LSTM): text`."""
     head = f"{loc}: " if loc is not None else ""
     mid = f"{where}: " if where else ""
-    return f"{head}warning: {mid}{text}"
+    return f"{head}note: {mid}{text}"
 
 
 _REPR = reprlib.Repr()

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from lstmcount.cli import app
-from lstmcount.conventions import KERAS
 
 from .conftest import CONFIGS, ROOT
 
@@ -77,7 +76,7 @@ def test_json_invariants(cli, config):
             n = 1
             for d in w["shape"]:
                 n *= d
-            assert w["params"] == n
+            assert w["params"] == (0 if w.get("tied") else n)  # a tied weight is counted where it is first
         if "gates" in layer:
             assert layer["params"] == sum(g["params"] for g in layer["gates"]) + sum(
                 e["params"] for e in layer["extras"])
@@ -225,8 +224,7 @@ def test_spec_messages_name_file_line_layer_argument(cli, tmp_path):
         f"{spec}:4:5: layer 1 (LSTM): LSTM takes no argument 'unit'; did you mean 'units'?",
         f"{spec}:6:5: layer 2 (Dense): argument 'units' must be an integer, got 7.5",
         f"{spec}:9:5: layer 3 (LSTM): LSTM takes no argument 'reset_after' (it is an argument of GRU)",
-        f"{spec}:10:5: layer 4: unknown keras layer type 'Denes'; did you mean 'Dense'? (known: "
-        f"{', '.join(sorted(KERAS.kinds))})",
+        f"{spec}:10:5: layer 4: unknown keras layer type 'Denes'; did you mean 'Dense'?",
         "4 problems",
     ]
 

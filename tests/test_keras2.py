@@ -140,7 +140,7 @@ def test_tutorial_code_as_keras_2_reads_it(cli, tmp_path):
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         keras.layers.LSTM(75, input_shape=(28, 28))
-    assert r.stderr == f"{spec}:2:{_column(spec, 2, 'input_shape')}: warning: layer 1 (LSTM): {said[0].message}\n"
+    assert r.stderr == f"{spec}:2:{_column(spec, 2, 'input_shape')}: note: layer 1 (LSTM): {said[0].message}\n"
 
 
 @pytest.mark.parametrize(("layer", "arg", "build"), [
@@ -160,7 +160,7 @@ def test_kerass_own_warnings(cli, tmp_path, layer, arg, build):
         build(keras)
     assert r.exit_code == 0
     lines = [line for line in r.stderr.splitlines() if str(said[0].message) in line]
-    assert lines and lines[0].startswith(f"{spec}:3:{_column(spec, 3, arg)}: warning: layer 1 (")
+    assert lines and lines[0].startswith(f"{spec}:3:{_column(spec, 3, arg)}: note: layer 1 (")
 
 
 def test_the_notes_of_keras_2_inputs(cli, tmp_path):
@@ -169,14 +169,14 @@ def test_the_notes_of_keras_2_inputs(cli, tmp_path):
     r = cli("params", str(spec), "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["total"] == 3 * 8 * (5 + 8 + 2) + 8 * 2 + 2
     at = f"{spec}:2:{_column(spec, 2, 'input_dim')}"
-    assert r.stderr == (f"{at}: warning: layer 1 (GRU): input_dim and input_length on a recurrent layer are "
+    assert r.stderr == (f"{at}: note: layer 1 (GRU): input_dim and input_length on a recurrent layer are "
                         "Keras 2's (Keras 3 cannot build GRU with them): read as Keras 2 does, the model's input shape "
                         "(3, 5)\n")
     spec.write_text("layers:\n  - {type: LSTM, units: 8, batch_input_shape: [32, 10, 5]}\n")
     r = cli("params", str(spec))
     assert r.exit_code == 0 and "Total params: 448 " in r.stdout
     at = f"{spec}:2:{_column(spec, 2, 'batch_input_shape')}"
-    assert r.stderr == (f"{at}: warning: layer 1 (LSTM): batch_input_shape is Keras 2's (Keras 3 refuses it "
+    assert r.stderr == (f"{at}: note: layer 1 (LSTM): batch_input_shape is Keras 2's (Keras 3 refuses it "
                         "on a layer): read as Keras 2 does, the model's input shape (10, 5)\n")
     spec.write_text("layers:\n  - {type: Embedding, input_dim: 100, output_dim: 8}\n  - {type: LSTM, units: 4}\n")
     r = cli("params", str(spec), "--json")
@@ -190,7 +190,7 @@ def test_the_examples_of_older_code(cli):
     seed = json.loads(cli("params", str(ROOT / "configs/mnist_lstm.yaml"), "--json").stdout)
     old = cli("params", str(ROOT / "examples/keras2_tutorial.yaml"), "--json")
     assert old.exit_code == 0 and json.loads(old.stdout)["layers"] == seed["layers"]
-    assert old.stderr.count("warning:") == 1
+    assert old.stderr.count(": note: ") == 1
     r = cli("params", str(ROOT / "examples/keras1_names.yaml"))
     assert r.exit_code == 2
     assert [line.split(": that is Keras 1's name for ")[1].split()[0] for line in r.stderr.splitlines()[:-1]] == [
@@ -205,7 +205,7 @@ def test_a_layers_input_after_the_models_is_ignored_as_keras_does(tf_keras, cli,
     keras2 = tf_keras.Sequential([tf_keras.Input((7, 3)), tf_keras.layers.LSTM(4, input_shape=(7, 9)),
                                   tf_keras.layers.Dense(2, input_dim=100)])
     assert json.loads(r.stdout)["total"] == keras2.count_params() == 4 * 4 * (3 + 4 + 1) + 10
-    assert f"{spec}:3:6: warning: layer 1 (LSTM): its input arguments give (7, 9), which Keras ignores: the " \
+    assert f"{spec}:3:6: note: layer 1 (LSTM): its input arguments give (7, 9), which Keras ignores: the " \
            "model's input_shape (7, 3) comes first" in r.stderr.splitlines()
 
 

@@ -8,6 +8,8 @@ from .base import Framework
 from .graph import walk
 from .keras import KERAS
 from .pytorch import PYTORCH
+from .pytorch import flatten as _flatten
+from .pytorch import layout as _pytorch_layout
 
 FRAMEWORKS: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
 
@@ -16,9 +18,15 @@ def layout(model: Model) -> ModelLayout:
     """The model's weight layout in its own framework (raises SpecError listing every problem), with the
     model's notes and the framework's warnings for its arguments."""
     fw = FRAMEWORKS[model.framework]
-    lay = walk(fw, model)
+    lay = _pytorch_layout(model) if model.framework == "pytorch" else walk(fw, model)
     notes = (*model.notes, *fw.notes(model))
-    return lay._replace(notes=notes) if notes else lay
+    return lay._replace(notes=(*lay.notes, *notes)) if notes else lay
 
 
-__all__ = ["FRAMEWORKS", "KERAS", "PYTORCH", "Framework", "layout"]
+def flat(model: Model) -> Model:
+    """The model as its layout lists its layers, one entry each: a PyTorch model's Sequentials
+    replaced by their modules (`encoder.0`, ...); any other model as it is."""
+    return _flatten(model) if model.framework == "pytorch" else model
+
+
+__all__ = ["FRAMEWORKS", "KERAS", "PYTORCH", "Framework", "flat", "layout"]

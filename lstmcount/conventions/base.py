@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import problem, show, warning
+from ..errors import note, problem, show
 from ..layout import LayerLayout, Outputs, Weight
 from ..model import (
     MAX_NESTING,
@@ -197,6 +197,8 @@ class Kind:
     without: tuple[str, ...] = ()  # the framework's common arguments this class does not take
     # Arguments the class takes with a warning (deprecated ones): the framework's own words.
     warn: Mapping[str, str] = field(default_factory=dict)
+    # The class name to show, where the arguments name it (a declared custom layer's class_name).
+    label: Callable[[dict[str, Any]], str] | None = None
 
 
 def finish(name: str, kind: Kind, weights: list[Weight], out: Shape | None | Outputs, variant: str | None,
@@ -331,10 +333,14 @@ class Framework:
                 key = key[len(prefix):]
         found = self._lower.get(key.lower())
         if found is None and problems is not None and spec is not None:
+            near = suggest(type_name, [k for k in self.kinds if k != "custom"]
+                           + [alias for k in self.kinds.values() for alias in k.also])
+            declare = "; a layer it does not know can be declared as `type: custom` with its class_name, " \
+                      "weights and output_shape" if "custom" in self.kinds and not near else ""
             problems.append(problem(spec.loc, f"layer {spec.index}",
-                                    f"unknown {self.name} layer type {show(type_name)}"
-                                    f"{suggest(type_name, list(self.kinds))}"
-                                    f" (known: {', '.join(sorted(self.kinds))})"))
+                                    f"unknown {self.name} layer type {show(type_name)}{near or ''}"
+                                    + ("" if near else f": lstmcount has no table for it ({len(self.kinds)} "
+                                                       f"{self.name} layer kinds are known){declare}")))
         return found
 
     def table(self, kind: Kind) -> tuple[dict[str, Arg], dict[str, Any], tuple[str, ...]]:
@@ -424,7 +430,7 @@ class Framework:
             text = kind.warn.get(arg) or (self.warn.get(arg) if spec_arg is None else None)
             if text and text not in said:
                 said.add(text)
-                out.append(warning(spec.arg_loc(arg), _where(spec, kind), text))
+                out.append(note(spec.arg_loc(arg), _where(spec, kind), text))
 
     def build_layer(self, spec: LayerSpec, shape: Any, name: str, problems: list[str],
                     depth: int = 0) -> tuple[LayerLayout | None, Kind | None, dict[str, Any]]:
@@ -451,4 +457,7 @@ class Framework:
         if kind.wrap is not None and isinstance(args.get("layer"), dict):
             variant = ctx.inner_variant
         first = shape[0] if kind.many and shape else shape
-        return finish(name, kind, weights, out, variant, first if self.tracks_shapes else None), kind, args
+        layer = finish(name, kind, weights, out, variant, first if self.tracks_shapes else None)
+        if kind.label is not None:
+            layer = layer._replace(type=kind.label(args))
+        return layer, kind, args

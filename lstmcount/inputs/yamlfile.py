@@ -220,9 +220,9 @@ def _parse_yaml(text: str, name: str) -> Any:
         what = str(exc.problem or exc.context)
         if "recursive" in what:
             what += " (an alias that contains itself)"
-        lines = text.splitlines()  # the mark may stand after the last line (an unclosed [ at the end)
+        lines = text.splitlines()
         if mark and "expected ','" in what and _REF_IN_FLOW.search(lines[mark.line] if mark.line < len(lines)
-                                                                  else ""):
+                                                                   else ""):
             what += ("; inside [ ], a reference such as encoder[1] needs quotes: ['encoder[1]', 'encoder[2]'] "
                      "(or write the list one item a line, - encoder[1])")
         raise SpecError([problem(loc, None, f"invalid YAML: {what}")]) from None

@@ -2,30 +2,31 @@
 
 One table, kept in a module per family of layers: `recurrent`, `layers` (core: dense, embedding,
 lambda, wrappers), `activations`, `convolution`, `pooling`, `reshaping`, `regularization`,
-`normalization`, `preprocessing`. `common` holds what they share; `legacy` what older Keras code
-writes (Keras 1 names, Keras 2's input arguments on a layer).
+`normalization`, `preprocessing`, `custom` (a layer declared in a spec). `common` holds what they
+share; `legacy` what older Keras code writes (Keras 1 names, Keras 2's input arguments on a layer).
 """
 
 from __future__ import annotations
 
 from ..base import Arg, Framework, Kind
 from . import (
-            activations,
-            convolution,
-            layers,
-            legacy,
-            normalization,
-            pooling,
-            preprocessing,
-            recurrent,
-            regularization,
-            reshaping,
+    activations,
+    convolution,
+    custom,
+    layers,
+    legacy,
+    normalization,
+    pooling,
+    preprocessing,
+    recurrent,
+    regularization,
+    reshaping,
 )
 from .common import ACTIVATIONS, COMMON_KERAS, CONSTRAINTS, INITIALIZERS, REGULARIZERS
 from .recurrent import gated_weights, mirror
 
 FAMILIES = (recurrent, layers, activations, convolution, pooling, reshaping, regularization, normalization,
-            preprocessing)
+            preprocessing, custom)
 KINDS: dict[str, Kind] = {k.name: k for family in FAMILIES for k in family.KINDS}
 
 # Layer's **kwargs in Keras 3: a layer's input, which only the first layer of a Sequential uses (as its input)

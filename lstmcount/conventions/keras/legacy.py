@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ...errors import problem, show, warning
+from ...errors import note, problem, show
 from ...model import MAX_RANK, MAX_SIZE, LayerSpec, Shape
 from ..base import Framework
 from .common import shape_str
@@ -176,24 +176,24 @@ def first_input(fw: Framework, spec: LayerSpec, given: Shape | None,
     if shape is None and kind.name == "Embedding" and given is None:
         length = sizes.get("input_length")
         shape = (length,)
-        notes.append(warning(spec.arg_loc("input_length") if length else spec.loc, where,
+        notes.append(note(spec.arg_loc("input_length") if length else spec.loc, where,
                              f"the model's input shape is {shape_str(shape)}, as Keras 2 reads a first Embedding "
                              + ("with input_length" if length else "without input_length (sequences of any length)")
                              + "; Keras 3 leaves such a model unbuilt (give input_shape: to say it)"))
     elif given is not None and shape is not None and shape != given:
-        notes.append(warning(spec.loc, where, f"its input arguments give {shape_str(shape)}, which Keras ignores: the "
+        notes.append(note(spec.loc, where, f"its input arguments give {shape_str(shape)}, which Keras ignores: the "
                                               f"model's input_shape {shape_str(given)} comes first"))
     elif given is None and "batch_input_shape" in found:
-        notes.append(warning(spec.arg_loc("batch_input_shape"), where,
+        notes.append(note(spec.arg_loc("batch_input_shape"), where,
                              f"batch_input_shape is Keras 2's (Keras 3 refuses it on a layer): read as Keras 2 does, "
                              f"the model's input shape {shape_str(found['batch_input_shape'])}"))
     elif given is None and sequence and "input_shape" not in found:
-        notes.append(warning(spec.arg_loc("input_dim" if "input_dim" in sizes else "input_length"), where,
+        notes.append(note(spec.arg_loc("input_dim" if "input_dim" in sizes else "input_length"), where,
                              f"input_dim and input_length on a recurrent layer are Keras 2's (Keras 3 cannot build "
                              f"{kind.name} with them): read as Keras 2 does, the model's input shape "
                              f"{shape_str(shape or ())}"))
     if "batch_size" in sizes:
-        notes.append(warning(spec.arg_loc("batch_size"), where, "batch_size on a layer is Keras 2's (Keras 3 refuses "
+        notes.append(note(spec.arg_loc("batch_size"), where, "batch_size on a layer is Keras 2's (Keras 3 refuses "
                                                                 "it); it sets only the batch axis, which no count "
                                                                 "depends on"))
     drop = [a for a in (*_BATCH, *(_SEQUENCE if recurrent else ())) if a in args]
