@@ -491,7 +491,9 @@ def compare(
     with guarded(config):
         flags = layer_flags.flags(config)
         if flags is None:
-            flags = layer_flags.pick(config or "-", layer, key).flags
+            picked = layer_flags.pick(config or "-", layer, key)
+            notes(config or "-", picked.layout.notes)
+            flags = picked.flags
         elif layer is not None:
             raise UsageError("--layer goes with a spec or model file")
         else:
@@ -517,7 +519,7 @@ def solve(
     json_: JsonOpt = False,
 ) -> None:
     """The largest units (or a spec layer's size) whose layer or model fits a parameter or byte budget."""
-    from . import inputs
+    from . import conventions, inputs
     from .accounting import DTYPE_BYTES
     from .tools import pick, solve_flags, solve_model
 
@@ -538,7 +540,9 @@ def solve(
                 sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
             else:
                 model = layer_flags.load(path, key)
-                name = layer if layer is not None else pick(_label(path), None, model).layer.name
+                only = pick(_label(path), None, model) if layer is None else None
+                notes(path, (only.layout if only is not None else conventions.layout(model)).notes)
+                name = only.layer.name if only is not None else layer or ""
                 arg, sol = solve_model(model, name, limit)
                 what = f"{name}.{arg}"
         else:
@@ -558,9 +562,10 @@ def solve(
 
 def notes(source: str, lines: tuple[str, ...]) -> None:
     """What a report asks the user to read beside its numbers (tied tensors, entries left out, MACs
-    counted once), on stderr: the report itself stays what scripts parse."""
+    counted once, Keras's warnings for an argument), on stderr: the report itself stays what scripts
+    parse. A note that says where it stands (file:line:col) is printed as it is."""
     for line in lines:
-        sys.stderr.write(f"{source}: note: {line}\n")
+        sys.stderr.write(f"{line}\n" if _located(line) else f"{source}: note: {line}\n")
 
 
 def _no_key(key: str | None) -> None:

@@ -74,6 +74,13 @@ def problem(loc: Loc | None, where: str | None, text: str) -> str:
     return f"{head}{mid}{text}"
 
 
+def note(loc: Loc | None, where: str | None, text: str) -> str:
+    """Format one located note (the input is still counted) as `file:line:col: note: layer 2 (LSTM): text`."""
+    head = f"{loc}: " if loc is not None else ""
+    mid = f"{where}: " if where else ""
+    return f"{head}note: {mid}{text}"
+
+
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 60
 _REPR.maxlist = _REPR.maxdict = 4

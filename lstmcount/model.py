@@ -153,6 +153,8 @@ class Model:
     locs: dict[str, Loc] = field(default_factory=dict)
     inputs: tuple[InputSpec, ...] = ()  # named inputs (a graph); empty: the single `input_shape`
     outputs: tuple[Ref, ...] = ()  # empty: the last entry
+    # Warnings about the input that do not stop the count (one located line each), printed to stderr.
+    notes: tuple[str, ...] = ()
 
     @property
     def is_graph(self) -> bool:

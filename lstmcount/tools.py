@@ -189,6 +189,10 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
 KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
+class _NotMirrored(UsageError):
+    """A Bidirectional whose backward layer differs from its forward one: no one set of flags is both."""
+
+
 def _flags_at(model: Model, layer: LayerLayout) -> LayerFlags:
     """The flags of a spec's laid-out layer (UsageError if it is not an LSTM, GRU or RNN)."""
     if layer.entry is None:  # an InputLayer
@@ -215,8 +219,13 @@ def _flags_at(model: Model, layer: LayerLayout) -> LayerFlags:
                          "(or a Bidirectional one)")
     shape = layer.input_shape
     assert shape is not None and shape[-1] is not None
-    return LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
-                      args.get("reset_after") if kind == "gru" else None)
+    flags = LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
+                       args.get("reset_after") if kind == "gru" else None)
+    if bidirectional and spec.args.get("backward_layer") is not None and \
+            [w.shape for w in flags_layout(flags).layers[0].weights] != [w.shape for w in layer.weights]:
+        raise _NotMirrored(f"--layer {layer_name!r}: its backward_layer is not a mirror of its forward layer, and "
+                         "this takes a layer both directions of which the same flags describe")
+    return flags
 
 
 class Picked(NamedTuple):
@@ -269,6 +278,9 @@ def pick(path: str, layer_name: str | None, model: Model | None = None, key: str
         for layer in layout.layers:
             try:
                 found[layer.name] = _flags_at(model, layer)
+            except _NotMirrored as exc:
+                if layer_name == layer.name:
+                    raise UsageError(f"{path}: {exc}") from None
             except UsageError:
                 continue
     if layer_name is None:

@@ -9,6 +9,7 @@ import yaml
 from lstmcount import conventions
 from lstmcount.accounting import report
 from lstmcount.bridges import bridge
+from lstmcount.errors import SpecError
 from lstmcount.inputs import loads
 from lstmcount.reconcile import FileResult, describe, reconcile
 
@@ -26,3 +27,40 @@ def real_check(spec: dict[str, Any] | str) -> FileResult:
                     f"(weights {res.actual_total}); differences: {diffs}\n{text}")
     assert res.native_total == rep.total
     return res
+
+
+def keras_refusal(spec: dict[str, Any]) -> str | None:
+    """What real Keras says of a chain spec, built layer by layer as `verify` builds it (its input_spec
+    check, `build`, `compute_output_shape`): None when every layer builds, else Keras's first line. An
+    output with an empty axis counts as a refusal: Keras computes such shapes without complaint
+    (a transposed convolution's, say), and nothing can be built on them."""
+    from lstmcount.bridges import keras as bridge
+
+    keras = bridge.load()
+    shape: Any = (None, *spec["input_shape"])
+    for index, entry in enumerate(spec["layers"]):
+        args = {k: v for k, v in entry.items() if k != "type"}
+        try:
+            layer = bridge._instantiate(args, entry["type"], args.pop("name", None) or f"layer_{index}")
+            if bridge._check_input is not None and layer.input_spec is not None:
+                bridge._check_input(layer.input_spec, keras.KerasTensor(shape), layer.name)
+            layer.build(shape)
+            shape = tuple(layer.compute_output_shape(shape))
+        except Exception as exc:  # noqa: BLE001 - any refusal is Keras's answer
+            return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if any(d == 0 for d in shape[1:]):
+            return f"an empty output {shape}"
+    return None
+
+
+def agrees_with_keras(spec: dict[str, Any]) -> None:
+    """lstmcount refuses exactly what Keras refuses, and counts the rest as Keras does (real_check)."""
+    try:
+        conventions.layout(loads(yaml.safe_dump(spec, sort_keys=False), "<test>"))
+        ours = None
+    except SpecError as exc:
+        ours = "; ".join(exc.problems)
+    theirs = keras_refusal(spec)
+    assert (ours is None) == (theirs is None), f"lstmcount: {ours or 'counts it'}; Keras: {theirs or 'builds it'}"
+    if ours is None:
+        real_check(spec)

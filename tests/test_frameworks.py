@@ -48,6 +48,66 @@ KERAS_CASES: list[tuple[list[int | None], list[dict]]] = [
               {"type": "LayerNormalization", "rms_scaling": True},
               {"type": "LayerNormalization", "axis": [1, 2]}, {"type": "LayerNormalization", "scale": False}]),
     ([28, 28], [{"type": "LSTM", "units": 5, "trainable": False}, {"type": "Dense", "units": 2}]),
+    ([5, 4], [{"type": "ReLU", "max_value": 6.0, "threshold": 0.5}, {"type": "LeakyReLU", "negative_slope": 0.1},
+              {"type": "PReLU"}, {"type": "PReLU", "shared_axes": [1]}, {"type": "ELU", "alpha": 0.5},
+              {"type": "Softmax", "axis": 1}]),
+    ([3, 4, 5], [{"type": "PReLU", "shared_axes": [1, 2], "alpha_initializer": "ones"},
+                 {"type": "PReLU", "shared_axes": -1}]),
+    ([8, 8, 8, 2], [{"type": "Conv3D", "filters": 3, "kernel_size": 3, "padding": "same"},
+                    {"type": "MaxPooling3D"}, {"type": "AveragePooling3D", "pool_size": 2, "strides": 1},
+                    {"type": "GlobalMaxPooling3D", "keepdims": True}]),
+    ([6, 6, 6, 2], [{"type": "Conv3D", "filters": 4, "kernel_size": [2, 3, 1], "strides": 2, "groups": 2},
+                    {"type": "GlobalAveragePooling3D"}]),
+    ([7, 3], [{"type": "Conv1DTranspose", "filters": 4, "kernel_size": 3, "strides": 2, "output_padding": 1}]),
+    ([5, 5, 2], [{"type": "Conv2DTranspose", "filters": 3, "kernel_size": [3, 2], "strides": 2, "padding": "same"}]),
+    ([3, 3, 3, 2], [{"type": "Conv3DTranspose", "filters": 2, "kernel_size": 2, "use_bias": False,
+                     "dilation_rate": 2}]),
+    ([20, 4], [{"type": "SeparableConv1D", "filters": 6, "kernel_size": 3, "depth_multiplier": 2},
+               {"type": "DepthwiseConv1D", "kernel_size": 3, "depth_multiplier": 3, "padding": "same"},
+               {"type": "GlobalAveragePooling1D", "keepdims": True}]),
+    ([9, 9, 3], [{"type": "SeparableConv2D", "filters": 5, "kernel_size": 3, "strides": 2},
+                 {"type": "DepthwiseConv2D", "kernel_size": 2, "use_bias": False},
+                 {"type": "GlobalAveragePooling2D", "keepdims": True}, {"type": "GlobalMaxPooling2D"}]),
+    ([6, 4], [{"type": "ZeroPadding1D", "padding": [1, 2]}, {"type": "Cropping1D", "cropping": [2, 1]},
+              {"type": "UpSampling1D", "size": 3}, {"type": "Permute", "dims": [2, 1]}]),
+    ([6, 5, 3], [{"type": "ZeroPadding2D", "padding": [[1, 0], 2]}, {"type": "Cropping2D", "cropping": 1},
+                 {"type": "UpSampling2D", "size": [2, 1], "interpolation": "bilinear"},
+                 {"type": "Permute", "dims": [3, 1, 2]}]),
+    ([4, 4, 4, 2], [{"type": "ZeroPadding3D", "padding": 1},
+                    {"type": "Cropping3D", "cropping": [[1, 0], [0, 1], 1]}, {"type": "UpSampling3D", "size": 2}]),
+    ([6, 4], [{"type": "SpatialDropout1D", "rate": 0.2}, {"type": "GaussianNoise", "stddev": 0.1},
+              {"type": "GaussianDropout", "rate": 0.3}, {"type": "AlphaDropout", "rate": 0.1},
+              {"type": "ActivityRegularization", "l1": 0.01}]),
+    ([5, 5, 2], [{"type": "SpatialDropout2D", "rate": 0.1}]),
+    ([3, 3, 3, 2], [{"type": "SpatialDropout3D", "rate": 0.1, "seed": 3}]),
+    ([6, 8], [{"type": "GroupNormalization", "groups": 4}, {"type": "GroupNormalization", "groups": -1,
+                                                             "center": False},
+              {"type": "UnitNormalization", "axis": [1, 2]}]),
+    ([6, 8], [{"type": "Rescaling", "scale": 0.5, "offset": -1.0}, {"type": "Normalization"},
+              {"type": "Normalization", "axis": None}, {"type": "Normalization", "axis": [1, 2]},
+              {"type": "Normalization", "mean": 0.5, "variance": 2.0}]),
+    ([6, 8], [{"type": "Lambda", "function": "reverse", "output_shape": [6, 4]}, {"type": "Dense", "units": 2}]),
+    ([3, 6, 4], [{"type": "TimeDistributed", "layer": {"type": "Conv1D", "filters": 2, "kernel_size": 3}},
+                 {"type": "TimeDistributed", "layer": {"type": "ZeroPadding1D"}},
+                 {"type": "TimeDistributed", "layer": {"type": "GlobalMaxPooling1D"}}]),
+    ([3, 8, 8, 2], [{"type": "TimeDistributed", "layer": {"type": "Conv2D", "filters": 2, "kernel_size": 3}},
+                    {"type": "TimeDistributed", "layer": {"type": "MaxPooling2D"}},
+                    {"type": "TimeDistributed", "layer": {"type": "Flatten"}}, {"type": "LSTM", "units": 3}]),
+    ([None, 5], [{"type": "Bidirectional",
+                  "layer": {"type": "LSTM", "units": 4, "return_sequences": True},
+                  "backward_layer": {"type": "LSTM", "units": 4, "go_backwards": True, "return_sequences": True,
+                                     "name": "back"}},
+                 {"type": "Bidirectional", "merge_mode": "sum",
+                  "layer": {"type": "GRU", "units": 3, "name": "forward_gru"},
+                  "backward_layer": {"type": "GRU", "units": 3, "go_backwards": True, "reset_after": False}}]),
+    # Keras names a mirrored copy forward_<name> / backward_<name>, dropping a leading forward_ / backward_ only
+    ([None, 5], [{"type": "Bidirectional", "layer": {"type": "LSTM", "units": 2, "name": "forward_lstm",
+                                                     "return_sequences": True}},
+                 {"type": "Bidirectional", "layer": {"type": "GRU", "units": 2, "name": "backward_gru",
+                                                     "return_sequences": True}},
+                 {"type": "Bidirectional", "layer": {"type": "SimpleRNN", "units": 2, "name": "enc"}}]),
+    ([10, 3], [{"type": "Convolution1D", "filters": 2, "kernel_size": 3}, {"type": "MaxPool1D"},
+               {"type": "AvgPool1D", "pool_size": 2}, {"type": "LSTM", "units": 2, "implementation": 1}]),
 ]
 
 
@@ -63,8 +123,21 @@ def test_keras_layers_match(shape, layers):
 def _types(layers):
     for layer in layers:
         yield layer["type"]
-        if isinstance(layer.get("layer"), dict):
-            yield from _types([layer["layer"]])
+        for nested in ("layer", "backward_layer"):
+            if isinstance(layer.get(nested), dict):
+                yield from _types([layer[nested]])
+
+
+def _one_output(layers):
+    """Whether each layer hands on one tensor (TimeDistributed wraps only such layers)."""
+    return not any(layer.get("merge_mode", "concat") is None or layer.get("return_state") or
+                   (layer.get("layer") or {}).get("return_state") for layer in layers)
+
+
+@pytest.mark.parametrize(("shape", "layers"), [c for c in KERAS_CASES if _one_output(c[1])], ids=lambda v: str(v)[:60])
+def test_every_layer_inside_time_distributed(shape, layers):
+    """Every case again with each layer inside TimeDistributed, on a time axis in front."""
+    real_check(_keras_spec([2, *shape], [{"type": "TimeDistributed", "layer": layer} for layer in layers]))
 
 
 def test_every_keras_kind_is_checked_against_keras():
@@ -138,6 +211,8 @@ def test_every_pytorch_kind_is_checked_against_pytorch():
 
 
 def test_keras_argument_tables_are_keras_signatures():
+    """Each kind takes its class's own arguments, and the Layer arguments exactly when the class passes
+    them on: a class without **kwargs (SpatialDropout1D) takes only those its signature names."""
     import keras
 
     base = {"name", "trainable", "dtype", "autocast", "activity_regularizer"}
@@ -149,7 +224,38 @@ def test_keras_argument_tables_are_keras_signatures():
         assert set(kind.args) - base == real - base, name
         required = {p for p in real if params[p].default is inspect.Parameter.empty}
         assert {a for a, spec in kind.args.items() if spec.required} == required, name
+        passes_on = any(v.kind == v.VAR_KEYWORD for v in params.values())
+        taken = set(KERAS.table(kind)[0]) - set(kind.args) - set(kind.kwargs)
+        every = (base | set(KERAS.kwargs)) - set(kind.without) - set(kind.args)
+        assert taken == (every if passes_on else real & base), name
     assert set(KERAS.common) == base
+
+
+REQUIRED_SAMPLES = {"rate": 0.5}  # the required arguments of the kinds with `without`
+
+
+@pytest.mark.parametrize("name", sorted(n for n, k in KERAS.kinds.items() if k.without))
+def test_arguments_a_class_does_not_take_are_refused_by_keras(name):
+    import keras
+
+    samples = {"trainable": False, "autocast": False, "activity_regularizer": "l1", "input_shape": (3, 4),
+               "input_dim": 3}
+    for arg in KERAS.kinds[name].without:
+        with pytest.raises((TypeError, ValueError)):
+            getattr(keras.layers, name)(**REQUIRED_SAMPLES if name != "ActivityRegularization" else {},
+                                        **{arg: samples[arg]})
+
+
+def test_keras_aliases_are_kerass_own():
+    """Every other name keras.layers gives a class lstmcount knows resolves to it, and no more."""
+    import keras
+
+    found = {alias: cls.__name__ for alias, cls in vars(keras.layers).items()
+             if inspect.isclass(cls) and cls.__name__ != alias and cls.__name__ in KERAS.kinds}
+    assert {alias: kind.name for kind in KERAS.kinds.values() for alias in kind.also} == found
+    for alias, name in found.items():
+        assert KERAS.kind(alias, None) is KERAS.kinds[name]
+        assert KERAS.kind(f"keras.layers.{alias}", None) is KERAS.kinds[name]
 
 
 def test_pytorch_argument_tables_are_pytorch_signatures():

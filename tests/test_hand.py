@@ -157,11 +157,56 @@ def test_conv_lstm_same_padding_sequences_and_channels_first():
     ("{type: LayerNormalization}", "[28, 5]", 10, (28, 5)),
     ("{type: LayerNormalization, axis: [1, 2]}", "[28, 5]", 2 * 28 * 5, (28, 5)),
     ("{type: Activation, activation: relu}", "[3]", 0, (3,)),
+    # transposed: kernel (k, filters, in); valid length (n - 1) × stride + k = 9 × 2 + 3 = 21
+    ("{type: Conv1DTranspose, filters: 4, kernel_size: 3, strides: 2}", "[10, 6]", 3 * 4 * 6 + 4, (21, 4)),
+    # same: n × stride; with output_padding p: (n - 1) × stride + k % 2 + p = 4 × 2 + 1 + 1 = 10
+    ("{type: Conv2DTranspose, filters: 2, kernel_size: 3, strides: 2, padding: same}", "[5, 5, 3]",
+     3 * 3 * 2 * 3 + 2, (10, 10, 2)),
+    ("{type: Conv2DTranspose, filters: 2, kernel_size: 3, strides: 2, padding: same, output_padding: 1}",
+     "[5, 5, 3]", 3 * 3 * 2 * 3 + 2, (10, 10, 2)),
+    ("{type: Conv3D, filters: 4, kernel_size: 2}", "[5, 5, 5, 3]", 2 * 2 * 2 * 3 * 4 + 4, (4, 4, 4, 4)),
+    # separable: depthwise (k, k, in, mult) + pointwise (1, 1, in × mult, filters) + filters
+    ("{type: SeparableConv2D, filters: 8, kernel_size: 3, depth_multiplier: 2}", "[9, 9, 3]",
+     3 * 3 * 3 * 2 + 3 * 2 * 8 + 8, (7, 7, 8)),
+    # depthwise: (k, in, mult) + in × mult; output channels in × mult
+    ("{type: DepthwiseConv1D, kernel_size: 3, depth_multiplier: 2}", "[9, 3]", 3 * 3 * 2 + 6, (7, 6)),
+    ("{type: MaxPooling3D}", "[4, 5, 6, 2]", 0, (2, 2, 3, 2)),
+    ("{type: GlobalAveragePooling2D, data_format: channels_first}", "[3, 8, 8]", 0, (3,)),
+    ("{type: PReLU}", "[4, 5]", 20, (4, 5)),                                  # one alpha per position
+    ("{type: PReLU, shared_axes: [1]}", "[4, 5]", 5, (4, 5)),                 # shared along the steps
+    ("{type: ZeroPadding2D, padding: [[1, 2], 3]}", "[4, 4, 1]", 0, (7, 10, 1)),
+    ("{type: Cropping1D, cropping: [1, 2]}", "[9, 3]", 0, (6, 3)),
+    ("{type: UpSampling2D, size: [2, 3]}", "[4, 4, 1]", 0, (8, 12, 1)),
+    ("{type: Permute, dims: [2, 1]}", "[4, 5]", 0, (5, 4)),
+    ("{type: GroupNormalization, groups: 4}", "[6, 8]", 2 * 8, (6, 8)),      # gamma and beta per channel
+    ("{type: Normalization}", "[6, 8]", 2 * 8 + 1, (6, 8)),                   # mean, variance, count
+    ("{type: Normalization, axis: [1, 2]}", "[6, 8]", 2 * 48 + 1, (6, 8)),
+    ("{type: Normalization, mean: 0.5, variance: 2.0}", "[6, 8]", 0, (6, 8)), # constants, no weights
+    ("{type: Lambda, function: f, output_shape: [3, null]}", "[6, 8]", 0, (3, None)),
+    ("{type: TimeDistributed, layer: {type: Conv1D, filters: 2, kernel_size: 3}}", "[4, 9, 3]", 3 * 3 * 2 + 2,
+     (4, 7, 2)),
 ])
 def test_keras_plain_layers(layer, shape, params, out):
     r = rep(f"input_shape: {shape}\nlayers:\n- {layer}\n")
     assert r.total == params
     assert r.layers[0].output_shape == out
+
+
+def test_normalization_statistics_are_non_trainable():
+    r = rep("input_shape: [6, 8]\nlayers:\n- {type: Normalization}\n")
+    assert (r.total, r.trainable) == (17, 0)
+    assert [(w.name, w.shape) for w in r.layers[0].weights] == [("mean", (8,)), ("variance", (8,)), ("count", ())]
+
+
+def test_bidirectional_backward_layer_keeps_its_own_name():
+    r = rep("input_shape: [null, 5]\nlayers:\n- type: Bidirectional\n  layer: {type: LSTM, units: 3}\n"
+            "  backward_layer: {type: GRU, units: 3, go_backwards: true, name: back}\n")
+    # forward LSTM 4 × ((5 + 3) × 3 + 3); backward GRU (reset_after) 3 × ((5 + 3) × 3 + 2 × 3)
+    assert r.total == 4 * (8 * 3 + 3) + 3 * (8 * 3 + 6)
+    assert [w.name for w in r.layers[0].weights] == [
+        "forward_lstm/kernel", "forward_lstm/recurrent_kernel", "forward_lstm/bias",
+        "back/kernel", "back/recurrent_kernel", "back/bias"]
+    assert r.layers[0].output_shape == (6,)
 
 
 def test_batch_norm_statistics_are_non_trainable():

@@ -242,10 +242,18 @@ CORPUS = [
     _case("bidirectional-of-bidirectional-merge-null",
           "input_shape: [5, 3]\nlayers:\n  - type: Bidirectional\n    layer:\n      type: Bidirectional\n"
           "      merge_mode: null\n      layer: {type: LSTM, units: 3}\n", (0, 2)),
-    _case("bidirectional-backward-layer",
+    _case("bidirectional-backward-layer-same-way",
           "input_shape: [5, 3]\nlayers:\n  - type: Bidirectional\n    layer: {type: LSTM, units: 3}\n"
-          "    backward_layer: {type: LSTM, units: 3, go_backwards: true}\n", 2,
-          "{f}:5:5: layer 1 (Bidirectional): argument 'backward_layer'"),
+          "    backward_layer: {type: LSTM, units: 3}\n", 2,
+          "{f}:5:5: layer 1 (Bidirectional): argument 'backward_layer': the backward layer must run the other way"),
+    _case("bidirectional-backward-layer-other-width",
+          "input_shape: [5, 3]\nlayers:\n  - type: Bidirectional\n    layer: {type: LSTM, units: 3}\n"
+          "    backward_layer: {type: GRU, units: 4, go_backwards: true}\n", 2,
+          "{f}:5:5: layer 1 (Bidirectional): argument 'backward_layer': the backward layer's output (4,)"),
+    _case("bidirectional-backward-layer-not-recurrent",
+          "input_shape: [5, 3]\nlayers:\n  - type: Bidirectional\n    layer: {type: LSTM, units: 3}\n"
+          "    backward_layer: {type: Dense, units: 3}\n", 2,
+          "{f}:5:5: layer 1 (Bidirectional): argument 'backward_layer': wraps a recurrent layer"),
     _case("reshape-impossible", "input_shape: [5, 3]\nlayers:\n  - type: Reshape\n    target_shape: [4, 4]\n", 2,
           "{f}:4:5: layer 1 (Reshape): argument 'target_shape'", "15"),
     _case("reshape-two-wildcards", "input_shape: [5, 3]\nlayers:\n  - type: Reshape\n    target_shape: [-1, -1]\n",

@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from typing import Any
 
 from ..conventions import KERAS
@@ -54,12 +55,18 @@ def load() -> Any:
     return keras
 
 
-def _instantiate(spec_args: dict[str, Any], type_name: str, name: str) -> Any:
+def _instantiate(spec_args: dict[str, Any], type_name: str, name: str | None) -> Any:
+    """The Keras layer a spec layer describes. A layer's input arguments (input_shape, input_dim) are left
+    out: each layer is built on the shape the model gives it. A Lambda gets a stand-in function: its output
+    shape is its output_shape, and lstmcount never runs the function a spec or file names."""
     kind = KERAS.kind(type_name, None)
     assert kind is not None  # the analytic layout accepted it
     args = {}
     for key, value in spec_args.items():
-        if kind.args.get(key) is not None and kind.args[key].kind == "layer":
+        spec_arg = kind.args.get(key)
+        if key in KERAS.kwargs and spec_arg is None:
+            continue
+        if spec_arg is not None and spec_arg.kind == "layer" and isinstance(value, dict):
             inner = {k: v for k, v in value.items() if k != "type"}
             inner_kind = KERAS.kind(value["type"], None)
             assert inner_kind is not None
@@ -69,9 +76,20 @@ def _instantiate(spec_args: dict[str, Any], type_name: str, name: str) -> Any:
                                                  "target_shape", "noise_shape", "axis"):
             value = tuple(value)
         args[key] = value
+    if kind.name == "Lambda":
+        args["function"] = _same
+        shape = args.get("output_shape")
+        if isinstance(shape, list):  # one shape, or one per output
+            args["output_shape"] = [tuple(s) for s in shape] if shape and isinstance(shape[0], list) else tuple(shape)
     args["name"] = name
     cls = getattr(_keras.layers, kind.name)
-    return cls(**args)
+    with warnings.catch_warnings():  # Keras's deprecation warnings: lstmcount has given them already
+        warnings.simplefilter("ignore")
+        return cls(**args)
+
+
+def _same(x: Any) -> Any:
+    return x
 
 
 def _snake(name: str) -> str:

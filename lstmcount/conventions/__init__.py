@@ -15,10 +15,12 @@ FRAMEWORKS: dict[str, Framework] = {"keras": KERAS, "pytorch": PYTORCH}
 
 
 def layout(model: Model) -> ModelLayout:
-    """The model's weight layout in its own framework (raises SpecError listing every problem)."""
-    if model.framework == "pytorch":
-        return _pytorch_layout(model)
-    return walk(FRAMEWORKS[model.framework], model)
+    """The model's weight layout in its own framework (raises SpecError listing every problem), with the
+    model's notes and the framework's warnings for its arguments."""
+    fw = FRAMEWORKS[model.framework]
+    lay = _pytorch_layout(model) if model.framework == "pytorch" else walk(fw, model)
+    notes = (*model.notes, *fw.notes(model))
+    return lay._replace(notes=(*lay.notes, *notes)) if notes else lay
 
 
 def flat(model: Model) -> Model:

@@ -14,13 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import problem, show
+from ..errors import note, problem, show
 from ..layout import LayerLayout, Outputs, Weight
 from ..model import (
     MAX_NESTING,
     MAX_RANK,
     MAX_SIZE,
     LayerSpec,
+    Model,
     Shape,
     layer_from_mapping,
     suggest,
@@ -42,8 +43,9 @@ class LayerProblem(Exception):
 class Arg:
     """One constructor argument: its kind, default and allowed range.
 
-    kinds: int, float, bool, str, choice, ints (an int or a tuple of `n` ints), shape
-    (a list of ints, -1 allowed once), layer (a nested layer mapping), any (accepted as given).
+    kinds: int, float, bool, str, choice, ints (an int or a tuple of `n` ints), pads (a (before, after)
+    pair per spatial axis: an int, or `n` entries that are each an int or a pair; with n = 1 the pair
+    itself), shape (a list of ints, -1 allowed once), layer (a nested layer mapping), any (accepted as given).
     """
 
     kind: str
@@ -123,6 +125,8 @@ def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
             if abs(v) > MAX_SIZE:
                 raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {show(v)}")
         return tuple(items)
+    if k == "pads":
+        return _pads(arg, value, n)
     if k == "shape":
         items = [value] if _is_int(value) else value
         if not isinstance(items, list) or not items or not all(_is_int(v) for v in items):
@@ -131,6 +135,26 @@ def check_arg(arg: Arg, value: Any, n: int = 1) -> Any:
             raise LayerProblem(f"must hold positive sizes (and at most one -1), got {items}")
         return tuple(items)
     raise AssertionError(f"unknown argument kind {k}")  # pragma: no cover
+
+
+def _pads(arg: Arg, value: Any, n: int) -> tuple[tuple[int, int], ...]:
+    """(before, after) per axis, as Keras's ZeroPadding/Cropping read them (`n` spatial axes)."""
+    entries = [value] if n == 1 else [value] * n if _is_int(value) else value
+    want = ("an integer or a list of 2 integers" if n == 1 else
+            f"an integer, or a list of {n} entries that are each an integer or a list of 2 integers")
+    if not isinstance(entries, list) or len(entries) != n:
+        raise LayerProblem(f"must be {want}, got {show(value)}")
+    pairs = []
+    for entry in entries:
+        pair = [entry, entry] if _is_int(entry) else entry
+        if not isinstance(pair, list) or len(pair) != 2 or not all(_is_int(v) for v in pair):
+            raise LayerProblem(f"must be {want}, got {show(value)}")
+        for v in pair:
+            _range(arg, v)
+            if v > MAX_SIZE:
+                raise LayerProblem(f"must be at most {MAX_SIZE:,}, got {show(v)}")
+        pairs.append((pair[0], pair[1]))
+    return tuple(pairs)
 
 
 def _range(arg: Arg, value: float) -> None:
@@ -143,6 +167,10 @@ def _range(arg: Arg, value: float) -> None:
 # A build function gets the checked arguments and the input shape (a tuple of shapes, one per tensor, for a
 # kind called on several), and returns the weights and the output shape (or Outputs, for several).
 BuildFn = Callable[["Ctx", dict[str, Any], Any], tuple[list[Weight], "Shape | None | Outputs"]]
+# A framework's reading of a chain's first layer (Framework.first_input): the layer, the model's own input
+# shape (if any), a list for problems -> (input shape, the layer as the framework takes it, notes).
+FirstInput = Callable[["Framework", LayerSpec, "Shape | None", list[str]],
+                      tuple["Shape | None", LayerSpec, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -165,6 +193,10 @@ class Kind:
     # `inputs` says how many it takes (at least, at most).
     many: bool = False
     inputs: tuple[int, int] = (1, 1)
+    also: tuple[str, ...] = ()  # other names the framework resolves to this class (Keras's MaxPool1D)
+    without: tuple[str, ...] = ()  # the framework's common arguments this class does not take
+    # Arguments the class takes with a warning (deprecated ones): the framework's own words.
+    warn: Mapping[str, str] = field(default_factory=dict)
     # The class name to show, where the arguments name it (a declared custom layer's class_name).
     label: Callable[[dict[str, Any]], str] | None = None
 
@@ -191,6 +223,10 @@ class Ctx:
 
     def nested(self, arg: str, shape: Shape | None) -> LayerLayout:
         """Check and build a nested layer argument (Bidirectional.layer, TimeDistributed.layer)."""
+        return self.nested_args(arg, shape)[0]
+
+    def nested_args(self, arg: str, shape: Shape | None) -> tuple[LayerLayout, Kind, dict[str, Any]]:
+        """A nested layer argument built, with its kind and its checked arguments (defaults filled)."""
         loc = self.spec.arg_loc(arg)
         if self.depth >= MAX_NESTING:
             raise LayerProblem(f"layers nested more than {MAX_NESTING} deep", arg)
@@ -201,11 +237,11 @@ class Ctx:
         name = inner.args.get("name")
         if not isinstance(name, str) or not name:
             name = snake(kind.name if kind else inner.type)
-        layer, _, _ = self.framework.build_layer(inner, shape, name, self.problems, self.depth + 1)
-        if layer is None:
+        layer, built_kind, args = self.framework.build_layer(inner, shape, name, self.problems, self.depth + 1)
+        if layer is None or built_kind is None:
             raise Reported()
         self.inner_variant = layer.variant
-        return layer
+        return layer, built_kind, args
 
 
 def _where(spec: LayerSpec, kind: Kind) -> str:
@@ -249,12 +285,29 @@ class Framework:
     aliases: tuple[str, ...] = ()  # prefixes accepted before a class name (nn., keras.layers.)
     tracks_shapes: bool = True
     reject: Mapping[str, str] = field(default_factory=dict)  # taken by every class, not modelled
+    # Taken by every class through **kwargs, changing nothing counted (Keras's input_shape), and the
+    # framework's warning for an argument taken that way.
+    kwargs: Mapping[str, Arg] = field(default_factory=dict)
+    warn: Mapping[str, str] = field(default_factory=dict)
+    # Older names the framework refuses today: class name (or "*": every class) -> old argument -> what
+    # it is now, as a phrase ("Keras 1's name for 'recurrent_dropout'").
+    renamed: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The input shape a chain's first layer gives through its own arguments (Keras 2's input_shape on a
+    # layer): (shape or None, the layer with the arguments the framework no longer takes removed, notes).
+    first_input: FirstInput | None = None
     _lower: dict[str, Kind] = field(default_factory=dict)
     _tables: dict[str, tuple[dict[str, Arg], dict[str, Any], tuple[str, ...]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lower = {k.lower(): v for k, v in self.kinds.items()}
+        self._lower.update({alias.lower(): k for k in self.kinds.values() for alias in k.also})
         self._quick_ctx = Ctx(self, LayerSpec("", {}, 0), "")  # what build functions get from `quick`
+        # old names matched whatever their case (dropout_u is a slip for dropout_U, not for dropout)
+        self._renamed = {kind: {old.lower(): text for old, text in table.items()}
+                         for kind, table in self.renamed.items()}
+        # the arguments `notes` looks at: those warned about, and nested layers (which may have them)
+        self._noted = set(self.warn).union(*(k.warn for k in self.kinds.values()), *(
+            (a for a, v in k.args.items() if v.kind == "layer") for k in self.kinds.values()))
 
     def quick(self, type_name: str, args: dict[str, Any], shape: Shape | None) -> LayerLayout:
         """Build a layer from arguments already known to be valid (layers from `params` flags).
@@ -280,7 +333,8 @@ class Framework:
                 key = key[len(prefix):]
         found = self._lower.get(key.lower())
         if found is None and problems is not None and spec is not None:
-            near = suggest(type_name, [k for k in self.kinds if k != "custom"])
+            near = suggest(type_name, [k for k in self.kinds if k != "custom"]
+                           + [alias for k in self.kinds.values() for alias in k.also])
             declare = "; a layer it does not know can be declared as `type: custom` with its class_name, " \
                       "weights and output_shape" if "custom" in self.kinds and not near else ""
             problems.append(problem(spec.loc, f"layer {spec.index}",
@@ -293,10 +347,11 @@ class Framework:
         """(every accepted argument, the defaults filled in, the required ones) for a kind; built once."""
         cached = self._tables.get(kind.name)
         if cached is None:
-            allowed = {**self.common, **kind.args, **kind.kwargs}
+            every = {**self.common, **self.kwargs}
+            allowed = {**{a: v for a, v in every.items() if a not in kind.without}, **kind.args, **kind.kwargs}
             defaults: dict[str, Any] = {}
             for arg, spec_arg in allowed.items():
-                if spec_arg.kind == "ints" and spec_arg.default not in (None, REQUIRED):
+                if spec_arg.kind in ("ints", "pads") and spec_arg.default not in (None, REQUIRED):
                     defaults[arg] = check_arg(spec_arg, spec_arg.default, kind.rank)
                 elif not spec_arg.required:
                     defaults[arg] = spec_arg.default
@@ -315,9 +370,14 @@ class Framework:
             spec_arg = allowed.get(arg)
             if spec_arg is None:
                 loc = spec.arg_loc(arg)
+                key = arg.lower()
+                old = self._renamed.get(kind.name, {}).get(key) or self._renamed.get("*", {}).get(key)
                 other = sorted(k.name for k in self.kinds.values() if arg in k.args)
                 near = difflib.get_close_matches(arg, list(allowed), n=1, cutoff=0.6)
-                if other:
+                if old:
+                    hint = f": that is {old}"
+                    meant.update(a for a in required if repr(a) in old)  # no second line for units
+                elif other:
                     hint = f" (it is an argument of {', '.join(other[:4])})"
                 elif near:
                     hint = f"; did you mean {near[0]!r}?"
@@ -342,6 +402,35 @@ class Framework:
                 problems.append(problem(spec.loc, where, f"{kind.name} needs the argument {arg!r}"))
                 ok = False
         return out if ok else None
+
+    def notes(self, model: Model) -> list[str]:
+        """The framework's own warnings for the arguments a model's layers give (deprecated ones), one
+        line each, nested layers and models included. Arguments are checked by the walk, not here."""
+        out: list[str] = []
+        for spec in model.layers:
+            if spec.model is not None:
+                out += self.notes(spec.model)
+            elif spec.reuse is None and not self._noted.isdisjoint(spec.args):
+                self._spec_notes(spec, out)
+        return out
+
+    def _spec_notes(self, spec: LayerSpec, out: list[str]) -> None:
+        kind = self.kind(spec.type, None)
+        if kind is None:
+            return
+        said: set[str] = set()
+        for arg, value in spec.args.items():
+            spec_arg = kind.args.get(arg)
+            if spec_arg is not None and spec_arg.kind == "layer" and isinstance(value, dict):
+                inner = layer_from_mapping(value, spec.index, spec.arg_loc(arg), [])
+                if inner is not None:
+                    self._spec_notes(inner, out)
+            if arg not in self._noted or value is None:
+                continue
+            text = kind.warn.get(arg) or (self.warn.get(arg) if spec_arg is None else None)
+            if text and text not in said:
+                said.add(text)
+                out.append(note(spec.arg_loc(arg), _where(spec, kind), text))
 
     def build_layer(self, spec: LayerSpec, shape: Any, name: str, problems: list[str],
                     depth: int = 0) -> tuple[LayerLayout | None, Kind | None, dict[str, Any]]:

@@ -7,6 +7,7 @@ Only the standard library is imported here; PyYAML (in `yamlfile`) only when a s
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from ..errors import Loc, SpecError, problem, show
@@ -98,11 +99,33 @@ def model_from_data(data: Any, name: str) -> Model:
         problems.append(problem(loc_of(data, "layers", root), None,
                                 "graph models (inputs:, outputs:, reuse:, nested functional models) are Keras "
                                 f"models; a {framework} spec is a list of modules (a Sequential of them too)"))
+    notes: list[str] = []
+    if not problems:
+        body = _first_inputs(body, framework, problems, notes)
     if problems:
         raise SpecError(problems)
     locs = {str(k): loc_of(data, k, root) for k in data}
     return Model(framework, body.layers, body.input_shape, dtype, mname, expect, name, locs, body.inputs,
-                 body.outputs)
+                 body.outputs, tuple(notes))
+
+
+def _first_inputs(body: Model, framework: str, problems: list[str], notes: list[str]) -> Model:
+    """The model (and each nested one) with the input its first layer gives, where it is a chain: Keras 2
+    code gives a Sequential its input through the first layer's arguments (input_shape, ...)."""
+    from ..conventions import FRAMEWORKS
+
+    fw = FRAMEWORKS[framework]
+    if fw.first_input is None:
+        return body
+    layers = [replace(s, model=_first_inputs(s.model, framework, problems, notes)) if s.model is not None else s
+              for s in body.layers]
+    shape = body.input_shape
+    first = layers[0] if layers else None
+    if first is not None and not body.inputs and first.call is None and first.reuse is None and first.model is None:
+        found, layers[0], more = fw.first_input(fw, first, shape, problems)
+        notes += more
+        shape = found if found is not None else shape
+    return replace(body, layers=tuple(layers), input_shape=shape)
 
 
 def _modules(layers: tuple[LayerSpec, ...], problems: list[str]) -> bool:

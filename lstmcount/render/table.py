@@ -72,7 +72,9 @@ def render(rep: Report, color: bool = False, width: int = 120, **_: Any) -> str:
                  *([str(r["connected"])] if rep.graph else [])]
         table.add_row(*cells, style=style, end_section=end)
     buf = io.StringIO()
-    console = Console(file=buf, width=width, color_system="standard" if color else None,
+    # as wide as the table needs, from `width` up: a shape or a count is never cut short
+    needed = Console(width=100_000).measure(table).maximum
+    console = Console(file=buf, width=max(width, needed), color_system="standard" if color else None,
                       force_terminal=color, highlight=False, soft_wrap=False)
     console.print(table)
     for line in summary_lines(rep):

@@ -65,6 +65,11 @@ def known_shape(shape: Shape | None, rank: int | None, what: str) -> Shape:
     return shape
 
 
+def same_shape(ctx: Any, a: dict[str, Any], shape: Shape | None) -> tuple[list[Any], Shape | None]:
+    """The build of a layer without weights whose output has its input's shape."""
+    return [], known_shape(shape, None, "")
+
+
 def shape_str(shape: Shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
@@ -119,6 +124,22 @@ def batchless_axes(axis: Any, shape: Shape, arg: str = "axis") -> list[int]:
     return out
 
 
+def keras_axes(axis: Any, shape: Shape, arg: str = "axis") -> list[int]:
+    """Keras axes of an input with the batch axis (0) included, as layers that may name any axis
+    take them (Softmax, UnitNormalization): an int or a list of ints, each in range."""
+    axes = list(axis) if isinstance(axis, list) else [axis]
+    rank = len(shape) + 1
+    out = []
+    for ax in axes:
+        if isinstance(ax, bool) or not isinstance(ax, int):
+            raise LayerProblem(f"must be an integer axis or a list of them, got {axis!r}", arg)
+        if not -rank <= ax < rank:
+            raise LayerProblem(f"axis {ax} is out of range for an input of shape {shape_str(shape)} "
+                               "(with the batch as axis 0)", arg)
+        out.append(ax % rank)
+    return out
+
+
 def axis_sizes(shape: Shape, axes: list[int]) -> tuple[int, ...]:
     """The sizes of the given axes (checked as known by `batchless_axes`)."""
     return tuple(d for d in (shape[i] for i in axes) if d is not None)
@@ -134,7 +155,6 @@ CONV_ARGS: dict[str, Arg] = {
 
 
 NESTED = Arg("layer", REQUIRED)
-GLOBAL_POOL = {"data_format": FMT, "keepdims": Arg("bool", False)}
 LORA = {"lora_rank": Arg("int", None, min=1, nullable=True), "lora_alpha": Arg("float", None, nullable=True),
         "quantization_config": ANY}
 QUANTIZED = "quantized layers are not modelled by lstmcount yet"

@@ -40,6 +40,8 @@ RNN_COMMON: dict[str, Arg] = {
     "return_sequences": Arg("bool", False), "return_state": Arg("bool", False),
     "go_backwards": Arg("bool", False), "stateful": Arg("bool", False), "unroll": Arg("bool", False),
 }
+# LSTM and GRU take Keras 2's `implementation` through **kwargs; it changes no weight.
+IMPLEMENTATION = {"implementation": Arg("int", 2, min=0, max=2)}
 GATED = {"recurrent_activation": ident(ACTIVATIONS, "sigmoid"),
          "use_cudnn": Arg("choice", "auto", choices=("auto", True, False))}
 
@@ -88,26 +90,68 @@ def with_states(out: Shape, states: tuple[Shape, ...], returned: bool) -> Output
 
 
 def _bidirectional(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None | Outputs]:
-    return mirror(ctx.nested("layer", shape), a)
+    forward, _, fargs = ctx.nested_args("layer", shape)
+    if a["backward_layer"] is None:
+        if fargs.get("go_backwards"):
+            raise LayerProblem("its layer has go_backwards: true, and so would the backward copy Keras makes of it: "
+                               "the two directions must differ (give a backward_layer, or drop go_backwards)", "layer")
+        return mirror(forward, a)
+    backward, _, bargs = ctx.nested_args("backward_layer", shape)
+    ctx.inner_variant = forward.variant if forward.variant == backward.variant else None
+    for layer, arg in ((forward, "layer"), (backward, "backward_layer")):
+        _wraps_recurrent(layer, arg)
+    if fargs["go_backwards"] == bargs["go_backwards"]:
+        raise LayerProblem(f"the backward layer must run the other way: both have go_backwards: "
+                           f"{str(fargs['go_backwards']).lower()}", "backward_layer")
+    for same in ("stateful", "return_sequences", "return_state"):
+        if fargs[same] != bargs[same]:
+            raise LayerProblem(f"{same} must be the same in both directions: the forward layer has "
+                               f"{str(fargs[same]).lower()}, the backward layer {str(bargs[same]).lower()}",
+                               "backward_layer")
+    if forward.output_shape != backward.output_shape:
+        raise LayerProblem(f"the backward layer's output {shape_str(backward.output_shape or ())} is not the forward "
+                           f"layer's {shape_str(forward.output_shape or ())}: Keras takes a Bidirectional's output "
+                           "shape from its forward layer alone, so what follows would be built on the wrong shape",
+                           "backward_layer")
+    if backward.name == _forward_name(forward):
+        raise LayerProblem(f"the backward layer's name {backward.name!r} is the forward copy's: rename it",
+                           "backward_layer")
+    return _join(forward, backward, backward.name, a)
+
+
+def _wraps_recurrent(layer: LayerLayout, arg: str) -> None:
+    if not layer.recurrent:
+        raise LayerProblem(f"wraps a recurrent layer (LSTM, GRU, SimpleRNN, ConvLSTM*), got {layer.type}", arg)
+
+
+def _forward_name(layer: LayerLayout) -> str:
+    return f"forward_{layer.name.removeprefix('forward_')}"
 
 
 def mirror(inner: LayerLayout, a: dict[str, Any]) -> tuple[list[Weight], Shape | None | Outputs]:
     """Bidirectional: the wrapped layer twice (forward_<name>/, backward_<name>/), outputs merged.
 
-    Its states are the forward layer's then the backward layer's; with the wrapped layer's
-    return_state they follow the output (both outputs, with merge_mode None), as Keras returns them.
+    Keras names the copies "forward_" + name without a leading "forward_", and "backward_" + name
+    without a leading "backward_" (so a layer called forward_lstm has a backward_forward_lstm twin).
     """
-    if not inner.recurrent:
-        raise LayerProblem(f"wraps a recurrent layer (LSTM, GRU, SimpleRNN, ConvLSTM*), got {inner.type}", "layer")
-    # Keras names the copies "forward_" + name without a leading "forward_", and "backward_" + name
-    # without a leading "backward_" (so a saved forward_lstm has a backward_forward_lstm twin)
-    weights = [w._replace(name=f"{d}_{inner.name.removeprefix(d + '_')}/{w.name}", direction=d)
-               for d in ("forward", "backward") for w in inner.weights]
-    out = inner.output_shape
+    _wraps_recurrent(inner, "layer")
+    return _join(inner, inner, f"backward_{inner.name.removeprefix('backward_')}", a)
+
+
+def _join(forward: LayerLayout, backward: LayerLayout, backward_name: str,
+          a: dict[str, Any]) -> tuple[list[Weight], Shape | None | Outputs]:
+    """A Bidirectional of these two directions: weights forward then backward, outputs merged.
+
+    Its states are the forward layer's then the backward layer's; with return_state they follow the
+    output (both outputs, with merge_mode None), as Keras returns them.
+    """
+    weights = [w._replace(name=f"{_forward_name(forward)}/{w.name}", direction="forward") for w in forward.weights]
+    weights += [w._replace(name=f"{backward_name}/{w.name}", direction="backward") for w in backward.weights]
+    out = forward.output_shape
     if out is None:
         return weights, None
-    states = inner.states * 2
-    returned = states if len(inner.outputs) > 1 else ()
+    states = forward.states + backward.states
+    returned = states if len(forward.outputs) > 1 else ()
     mode = a["merge_mode"]
     if mode is None:  # two tensors: nothing after it in a chain can take them as one input
         return weights, Outputs((out, out, *returned), None, states)
@@ -144,15 +188,14 @@ def _conv_lstm_kind(name: str, rank: int) -> Kind:
 
 
 KINDS: list[Kind] = [
-    Kind("LSTM", {**RNN_COMMON, **GATED, "unit_forget_bias": Arg("bool", True)}, _rnn(LSTM_GATES), recurrent=True),
+    Kind("LSTM", {**RNN_COMMON, **GATED, "unit_forget_bias": Arg("bool", True)}, _rnn(LSTM_GATES), recurrent=True,
+         kwargs=IMPLEMENTATION),
     Kind("GRU", {**RNN_COMMON, **GATED, "reset_after": Arg("bool", True)}, _rnn(GRU_GATES), recurrent=True,
-         variant=lambda a: "reset_after" if a["reset_after"] else "reset_before"),
+         variant=lambda a: "reset_after" if a["reset_after"] else "reset_before", kwargs=IMPLEMENTATION),
     Kind("SimpleRNN", RNN_COMMON, _rnn(RNN_GATES), recurrent=True),
-    Kind("Bidirectional", {"layer": NESTED, "weights": ANY, "backward_layer": ANY,
+    Kind("Bidirectional", {"layer": NESTED, "weights": ANY, "backward_layer": Arg("layer", None, nullable=True),
                            "merge_mode": Arg("choice", "concat", choices=("concat", "sum", "mul", "ave"),
                                              nullable=True)},
-         _bidirectional, recurrent=True, wrap=mirror,
-         reject={"backward_layer": "a separate backward layer is not modelled by lstmcount yet; "
-                                   "remove it to count the mirrored forward layer", "weights": NO_VALUES}),
+         _bidirectional, recurrent=True, wrap=mirror, reject={"weights": NO_VALUES}),
     _conv_lstm_kind("ConvLSTM1D", 1), _conv_lstm_kind("ConvLSTM2D", 2), _conv_lstm_kind("ConvLSTM3D", 3),
 ]
