@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
+from .errors import UsageError
 from .layout import BIAS, EXTRA_ROLES, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, Call, LayerLayout, ModelLayout, Weight
 from .model import Shape
 
@@ -246,6 +247,10 @@ def layer_report(layer: LayerLayout, timesteps: int | None = None) -> LayerRepor
     c = _counts(layer.weights, layer.recurrent)
     subs = tuple(layer_report(sub, timesteps) for sub in layer.layers)
     macs = elementwise = None
+    if timesteps is not None and not layer.costed:
+        raise UsageError(f"--timesteps: lstmcount does not count the compute of {layer.type} layers yet (layer "
+                         f"{layer.name!r}: its products of its inputs need more than its weights and output "
+                         "shape); leave out --timesteps to count the parameters")
     if timesteps is not None:
         calls = layer.calls or (Call((), layer.input_shape, layer.output_shape),)
         if subs:  # a nested model: its layers' work, on each call
@@ -316,9 +321,9 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
     for g in gates:
         per_group.setdefault((g.depth, g.direction), []).append(g)
     elementwise = 0
-    units = _units(layer)
-    for group in per_group.values():
+    for key, group in per_group.items():
         count = len(group)
+        units = _units(layer, key)  # stacked cells of an RNN may differ in width
         biases = group[0].bias // units if units else 0  # bias vectors per gate
         elementwise += ELEMENTWISE_PER_UNIT.get(count, 0) * units + biases * count * units
     peepholes = sum(w.params for w in layer.weights if w.role == PEEPHOLE)
@@ -326,10 +331,11 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
     return macs, steps * positions * elementwise
 
 
-def _units(layer: LayerLayout) -> int:
-    """The units of a recurrent layer: one gate block's width (TF1 fuses both kernels in one)."""
+def _units(layer: LayerLayout, group: tuple[int | None, str | None]) -> int:
+    """The units of one depth and direction of a recurrent layer: one gate block's width (TF1 fuses both
+    kernels in one; ONNX keeps both directions in one tensor, marked with neither)."""
     for w in layer.weights:
-        if w.gates and (w.role == RECURRENT or w.row_roles):
+        if w.gates and (w.role == RECURRENT or w.row_roles) and (w.depth, w.direction) in (group, (None, None)):
             if w.gate_axis is None:
                 return w.shape[-1]
             return w.shape[w.gate_axis] // len(w.gates)
