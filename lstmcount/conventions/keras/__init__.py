@@ -1,17 +1,18 @@
 """Keras 3 (and tf.keras 2.16+): each layer class's arguments, weights and output shape(s).
 
 One table, kept in a module per family of layers: `recurrent`, `layers` (dense, convolution,
-pooling, normalization, reshaping, wrappers). `common` holds what they share.
+pooling, normalization, reshaping, wrappers), `merge` (Add, Concatenate, Dot...), `attention`.
+`common` holds what they share.
 """
 
 from __future__ import annotations
 
 from ..base import Framework, Kind
-from . import layers, recurrent
+from . import attention, layers, merge, recurrent
 from .common import ACTIVATIONS, COMMON_KERAS, CONSTRAINTS, INITIALIZERS, REGULARIZERS
 from .recurrent import gated_weights, mirror
 
-KINDS: dict[str, Kind] = {k.name: k for k in [*recurrent.KINDS, *layers.KINDS]}
+KINDS: dict[str, Kind] = {k.name: k for k in [*recurrent.KINDS, *layers.KINDS, *merge.KINDS, *attention.KINDS]}
 
 KERAS = Framework("keras", KINDS, COMMON_KERAS, aliases=("tf.keras.layers.", "keras.layers.", "layers."))
 
