@@ -68,6 +68,7 @@ class LayerCheck:
     expected_shape: tuple[int | None, ...] | None = None
     actual_shape: tuple[int | None, ...] | None = None
     layers: tuple[LayerCheck, ...] = ()  # a nested model's layers, each checked as a layer
+    missing: str | None = None  # "framework" or "lstmcount": the side that has no layer by this name
 
     @property
     def shape_match(self) -> bool:
@@ -75,7 +76,7 @@ class LayerCheck:
 
     @property
     def match(self) -> bool:
-        return (self.expected == self.actual and not self.diffs and self.shape_match
+        return (self.expected == self.actual and not self.diffs and self.shape_match and self.missing is None
                 and all(sub.match for sub in self.layers))
 
 
@@ -115,7 +116,8 @@ def _checks(expected: tuple[LayerReport, ...], actual: tuple[ActualLayer, ...]) 
         act = actual_by_name.pop(layer.name, None)
         if act is None:
             checks.append(LayerCheck(layer.name, layer.type, layer.params, 0,
-                                     tuple(WeightDiff(w.name, w.shape, None) for w in layer.weights)))
+                                     tuple(WeightDiff(w.name, w.shape, None) for w in layer.weights),
+                                     missing="framework"))
             continue
         diffs = []
         actual_w = {w.name: w for w in act.weights}
@@ -131,7 +133,7 @@ def _checks(expected: tuple[LayerReport, ...], actual: tuple[ActualLayer, ...]) 
                                  layer.output_shape, act.output_shape, subs))
     for extra in actual_by_name.values():  # layers the framework has and the report lacks
         checks.append(LayerCheck(extra.name, extra.type, 0, extra.params,
-                                 tuple(WeightDiff(w.name, None, w.shape) for w in extra.weights)))
+                                 tuple(WeightDiff(w.name, None, w.shape) for w in extra.weights), missing="lstmcount"))
     return tuple(checks)
 
 
@@ -144,6 +146,12 @@ def describe(diff: WeightDiff) -> str:
         return f"{diff.name}: lstmcount expects shape {list(diff.expected)}, the framework has {list(diff.actual)}"
     return (f"{diff.name}: lstmcount expects trainable={diff.expected_trainable}, "
             f"the framework has trainable={diff.actual_trainable}")
+
+
+def missing_problem(check: LayerCheck) -> str:
+    if check.missing == "framework":
+        return f"the framework has no layer named {check.name!r}"
+    return f"lstmcount has no layer named {check.name!r}"
 
 
 def _shape(shape: tuple[int | None, ...] | None) -> list[int | None] | None:
@@ -176,4 +184,5 @@ def _check_dict(c: LayerCheck) -> dict[str, Any]:
             **({"weights": [{"name": d.name, "expected": None if d.expected is None else list(d.expected),
                              "actual": None if d.actual is None else list(d.actual), "problem": describe(d)}
                             for d in c.diffs]} if c.diffs else {}),
-            **({"layers": [_check_dict(sub) for sub in c.layers]} if c.layers else {})}
+            **({"layers": [_check_dict(sub) for sub in c.layers]} if c.layers else {}),
+            **({"problem": missing_problem(c)} if c.missing else {})}

@@ -10,7 +10,7 @@ from lstmcount import conventions
 from lstmcount.accounting import report
 from lstmcount.bridges import bridge
 from lstmcount.inputs import loads
-from lstmcount.reconcile import FileResult, LayerCheck, describe, reconcile, shape_problem
+from lstmcount.reconcile import FileResult, LayerCheck, describe, missing_problem, reconcile, shape_problem
 
 
 def real_check(spec: dict[str, Any] | str) -> FileResult:
@@ -35,6 +35,8 @@ def _differences(checks: tuple[LayerCheck, ...], prefix: str = "") -> list[str]:
         out += [f"{prefix}{c.name}: {describe(d)}" for d in c.diffs]
         if not c.shape_match:
             out.append(f"{prefix}{c.name}: {shape_problem(c)}")
+        if c.missing:
+            out.append(f"{prefix}{missing_problem(c)}")
         if c.expected != c.actual:
             out.append(f"{prefix}{c.name}: lstmcount counts {c.expected}, the framework {c.actual}")
         out += _differences(c.layers, f"{prefix}{c.name}/")

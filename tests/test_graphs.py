@@ -367,6 +367,21 @@ def test_a_nested_model_hands_on_the_states_of_a_layers_second_call(keras):
     real_check(NESTED_STATES)
 
 
+def test_what_only_a_layers_first_call_reads_leads_nowhere(cli, tmp_path):
+    """A layer called again is kept by its later call, but Keras leaves out what only its first call
+    read when that call leads to no output (the walk took a reuse as reaching the first call's inputs)."""
+    path = tmp_path / "m.yaml"
+    path.write_text("inputs: {a: [null, 2]}\nlayers:\n  - {type: Dense, name: first, units: 2, inputs: a}\n"
+                    "  - {type: LSTM, name: lstm, units: 3, inputs: first}\n  - {reuse: lstm, name: again, inputs: a}\n"
+                    "outputs: [again]\n")
+    r = cli("params", str(path))
+    assert (r.exit_code, r.stderr) == (2, f"{path}:3:6: layer 1 (Dense): 'first' leads to no output of the model "
+                                          "(outputs: again); Keras would leave it out: list it under outputs:, or "
+                                          "remove it\n")
+    path.write_text(path.read_text().replace("outputs: [again]", "outputs: [again, lstm]"))
+    assert cli("params", str(path)).exit_code == 0
+
+
 def test_multi_head_attention_by_hand():
     lay = {layer.name: layer for layer in layout_of(MHA_OPTIONS).layers}
     assert [(w.name, w.shape) for w in lay["mha"].weights] == [
@@ -538,7 +553,7 @@ def dags(draw: st.DrawFn) -> dict[str, Any]:
             entries.append(again)
             tensors.append((name, out[0]))
             tensors.extend((f"{name}[{k}]", s) for k, s in enumerate(out[1:], 1))
-            used.update({target, src.split("[")[0]})
+            used.add(src.split("[")[0])  # the first call is no output of the second: it must lead on itself
     for name in inputs:  # every input leads somewhere
         if name not in used:
             entries.append({"type": "Dense", "name": f"{name}_head", "units": 2, "inputs": name})
@@ -607,22 +622,31 @@ dims = st.one_of(st.none(), st.integers(1, 3))
 shape_lists = st.lists(st.lists(dims, min_size=1, max_size=3), min_size=1, max_size=3)
 
 
-@settings(max_examples=40, deadline=None)
-@given(shapes=shape_lists, kind=st.sampled_from(["Add", "Multiply", "Maximum", "Concatenate"]),
-       axis=st.integers(-3, 3))
-def test_merge_shapes_are_kerass_and_refused_where_keras_refuses(keras, shapes, kind, axis):
-    """Keras accepts a merge symbolically exactly when lstmcount does (tensors of the same rank for
-    Concatenate: Keras's build lets a few rank mismatches through that no call can run), and gives the
-    same shape."""
-    if kind == "Concatenate" and len({len(s) for s in shapes}) > 1:
-        return
-    args = {"axis": axis} if kind == "Concatenate" else {}
+@settings(max_examples=60, deadline=None)
+@given(shapes=shape_lists, kind=st.sampled_from(["Add", "Subtract", "Multiply", "Maximum", "Concatenate", "Dot"]),
+       axis=st.integers(-4, 4), pair=st.one_of(st.none(), st.tuples(st.integers(-4, 3), st.integers(-4, 3))),
+       normalize=st.booleans())
+def test_merge_shapes_are_kerass_and_refused_where_keras_refuses(keras, shapes, kind, axis, pair, normalize):
+    """Keras accepts a merge symbolically exactly when lstmcount does, and gives the same shape. What
+    Keras builds though no call can run it is refused: a Concatenate of tensors of different ranks, or
+    of one tensor on an axis it does not have; a Dot over the batch axis."""
+    if kind == "Dot":
+        shapes = (shapes * 2)[:2]
+        args: dict[str, Any] = {"axes": list(pair) if pair else axis, "normalize": normalize}
+    else:
+        args = {"axis": axis} if kind == "Concatenate" else {}
     spec = {"inputs": {f"x{k}": s for k, s in enumerate(shapes)},
             "layers": [{"type": kind, "inputs": [f"x{k}" for k in range(len(shapes))], **args}]}
     try:
         ours = layout_of(yaml.safe_dump(spec)).layers[-1].output_shape
     except SpecError:
         ours = None
+    ranks = [len(s) + 1 for s in shapes]
+    dot_axes = [] if kind != "Dot" else [axis % r for r in ranks] if axis < 0 and not pair else [
+        a + r if a < 0 else a for a, r in zip(pair or (axis, axis), ranks, strict=True)]
+    if kind == "Concatenate" and (len(set(ranks)) > 1 or not -ranks[0] <= axis < ranks[0]) or 0 in dot_axes:
+        assert ours is None, spec
+        return
     xs = [keras.Input(shape=tuple(s)) for s in shapes]
     try:
         theirs = tuple(getattr(keras.layers, kind)(**args)(xs).shape)[1:]

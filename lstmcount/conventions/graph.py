@@ -506,9 +506,11 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
         labels.append(f"{src.layer}[{src.node}][{k}]")
     if w.problems:
         return tuple(labels)
-    # every layer and input must lead to an output: Keras leaves out what does not, so say so
+    # every call and input must lead to an output: Keras leaves out what does not, so say so. A layer
+    # called again is kept by that call, but what its first call read is not, unless that call leads on.
     index = {name: i for i, name in enumerate(names)}
     reach: set[str] = set()
+    kept: set[str] = set()  # layers whose later call leads to an output
     stack = [r.name for r in refs]
     while stack:
         name = stack.pop()
@@ -523,10 +525,10 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
             stack.append(names[i - 1] if i > 0 else next(iter(tensors)))
         stack.extend(r.name for r in _refs(spec))
         if spec.reuse is not None:
-            stack.append(spec.reuse)
+            kept.add(spec.reuse)
     for i, name in enumerate(names):
         spec = model.layers[i]
-        if name not in reach:
+        if name not in reach and name not in kept:
             what = repr(name) if spec.reuse is None or spec.args.get("name") else f"this call of {spec.reuse!r}"
             w.add(spec.loc, spec.where(), f"{what} leads to no output of the model (outputs: "
                                           f"{', '.join(str(r) for r in refs)}); Keras would leave it out: list it "
