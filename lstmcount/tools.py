@@ -12,6 +12,7 @@ from typing import NamedTuple
 from . import conventions, inputs
 from .accounting import report
 from .conventions.flags import RECURRENT, SUPPORT, closed_form, fewest_units, flags_layout
+from .conventions.graph import model_inputs, plan
 from .errors import LstmcountError, UsageError
 from .layout import EXTRA_ROLES, LayerLayout, ModelLayout
 from .model import LayerFlags, LayerSpec, Model
@@ -154,12 +155,21 @@ def solve_flags(f: LayerFlags, budget: int, fixed: int = 0, what: str = "--units
 SIZE_ARGS = ("units", "hidden_size", "filters", "out_features", "output_dim", "embedding_dim")
 
 
+def _entries(model: Model) -> dict[str, int]:
+    """Each layer's name -> its entry in `model.layers`, as the walk names them (a graph's layout also
+    lists its inputs, and a reuse: entry is a call, not a layer)."""
+    fw = conventions.FRAMEWORKS[model.framework]
+    names, _ = plan(fw, model, model_inputs(model))
+    return {name: i for i, name in enumerate(names) if model.layers[i].reuse is None}
+
+
 def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Solution]:
     """The largest size of one named layer (units, hidden_size, filters, ...) for the whole model's total."""
     names = [lay.name for lay in conventions.layout(model).layers]
-    if layer_name not in names:
+    entries = _entries(model)
+    if layer_name not in entries:
         raise UsageError(f"--layer {layer_name!r}: no such layer (the model's layers are {', '.join(names)})")
-    index = names.index(layer_name)
+    index = entries[layer_name]
     spec = model.layers[index]
     arg = next((a for a in SIZE_ARGS if a in spec.args), None)
     if arg is None:
@@ -168,7 +178,7 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
 
     def fits(size: int) -> int | None:
         layers = list(model.layers)
-        layers[index] = LayerSpec(spec.type, {**spec.args, arg: size}, spec.index, spec.loc, spec.arg_locs)
+        layers[index] = replace(spec, args={**spec.args, arg: size})  # called on the same tensors
         try:
             return conventions.layout(replace(model, layers=tuple(layers))).params
         except LstmcountError:
@@ -180,9 +190,8 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
 KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
-def _flags_at(model: Model, layout: ModelLayout, index: int) -> LayerFlags:
-    """The flags of the spec's layer `index` (UsageError if it is not an LSTM, GRU or RNN)."""
-    layer, spec = layout.layers[index], model.layers[index]
+def _flags_at(model: Model, layer: LayerLayout, spec: LayerSpec) -> LayerFlags:
+    """The flags of the spec's layer (UsageError if it is not an LSTM, GRU or RNN)."""
     layer_name = layer.name
     args = dict(spec.args)
     if model.framework == "pytorch":
@@ -202,7 +211,7 @@ def _flags_at(model: Model, layout: ModelLayout, index: int) -> LayerFlags:
     if kind is None:
         raise UsageError(f"--layer {layer_name!r} is a {layer.type}; this takes an LSTM, GRU or SimpleRNN "
                          "(or a Bidirectional one)")
-    shape = model.input_shape if index == 0 else layout.layers[index - 1].output_shape
+    shape = layer.input_shape  # what its (first) call reads
     assert shape is not None and shape[-1] is not None
     return LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
                       args.get("reset_after") if kind == "gru" else None)
@@ -241,10 +250,13 @@ def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picke
         if model is None:
             model = inputs.load(path)
         layout = conventions.layout(model)
+        entries = _entries(model)
         found = {}
-        for index, layer in enumerate(layout.layers):
+        for layer in layout.layers:
+            if layer.name not in entries:  # a graph's inputs
+                continue
             try:
-                found[layer.name] = _flags_at(model, layout, index)
+                found[layer.name] = _flags_at(model, layer, model.layers[entries[layer.name]])
             except UsageError:
                 continue
     if layer_name is None:

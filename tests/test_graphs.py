@@ -8,6 +8,7 @@ cell kinds are covered here (test_frameworks.py covers the chain kinds).
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -380,6 +381,25 @@ def test_what_only_a_layers_first_call_reads_leads_nowhere(cli, tmp_path):
                                           "remove it\n")
     path.write_text(path.read_text().replace("outputs: [again]", "outputs: [again, lstm]"))
     assert cli("params", str(path)).exit_code == 0
+
+
+def test_compare_layout_and_solve_take_a_graphs_layers(cli, tmp_path):
+    """--layer names a graph's layer as on a chain (they looked it up by position, which a graph's
+    InputLayers shift: a traceback, or another layer solved for)."""
+    path = tmp_path / "s2s.yaml"
+    path.write_text(SEQ2SEQ)
+    r = cli("compare", str(path), "--layer", "decoder", "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = {row["framework"]: row["params"] for row in json.loads(r.stdout)["rows"]}
+    assert rows["keras"] == lstm(93, 256) and rows["pytorch"] == lstm(93, 256) + 4 * 256
+    r = cli("layout", str(path), "--layer", "encoder", "--json")
+    data = json.loads(r.stdout)
+    assert data["params"] == lstm(71, 256) and data["weights"][0]["shape"] == [71, 1024]
+    base = lstm(71, 256) + lstm(93, 256)
+    units = (800_000 - base) // 257
+    r = cli("solve", str(path), "--layer", "decoder_dense", "--budget", "800000")
+    assert (r.exit_code, r.stdout) == (0, f"decoder_dense.units = {units}: {base + units * 257:,} parameters "
+                                          f"(budget 800,000; {units + 1} would need {base + (units + 1) * 257:,})\n")
 
 
 def test_multi_head_attention_by_hand():
