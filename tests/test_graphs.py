@@ -475,6 +475,26 @@ def test_a_wrong_layout_of_a_graph_fails_verification(keras):
     assert not next(c for c in checks["tower"].layers if c.name == "projection").match
 
 
+def test_every_key_of_kerass_configs_is_an_argument(keras):
+    """What Keras 3 writes in a saved config of these layers, lstmcount takes (the Keras file reader
+    hands config keys on as arguments)."""
+    from lstmcount.conventions import KERAS
+    from lstmcount.conventions.keras import attention, merge
+
+    L = keras.layers
+    made = [L.Add(), L.Subtract(), L.Multiply(), L.Average(), L.Maximum(), L.Minimum(), L.Concatenate(axis=1),
+            L.Dot(axes=[1, 2], normalize=True), L.Attention(use_scale=True, score_mode="concat", dropout=0.1),
+            L.AdditiveAttention(dropout=0.1), L.MultiHeadAttention(2, 3, value_dim=4, output_shape=(2,),
+                                                                   attention_axes=(1,), use_gate=True),
+            L.RNN(L.LSTMCell(3), return_state=True), L.LSTMCell(3), L.GRUCell(3, reset_after=False),
+            L.SimpleRNNCell(3), L.StackedRNNCells([L.LSTMCell(3)])]
+    assert {type(m).__name__ for m in made} == {k.name for k in (*merge.KINDS, *attention.KINDS)} | {
+        "RNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "StackedRNNCells"}
+    for m in made:
+        allowed = KERAS.table(KERAS.kinds[type(m).__name__])[0]
+        assert set(m.get_config()) <= set(allowed), type(m).__name__
+
+
 # --- random DAGs of the supported kinds, against the Keras API directly -----------------------
 
 RNN_TYPES = ["LSTM", "GRU", "SimpleRNN"]
