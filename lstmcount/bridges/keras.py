@@ -92,24 +92,29 @@ def _snake(name: str) -> str:
     return snake(name)
 
 
-def _weights(layer: Any) -> tuple[ActualWeight, ...]:
-    """A layer's weights, each named by its path below the layer without the levels lstmcount does not
-    name: lstm/lstm_cell/kernel -> kernel; rnn/stacked_rnn_cells/gru_cell/bias -> gru_cell/bias."""
+def weight_names(layer: Any) -> list[str]:
+    """The names lstmcount gives `layer.weights`, in order: each one's path below the layer without the
+    levels lstmcount does not name (lstm/lstm_cell/kernel -> kernel; rnn/stacked_rnn_cells/gru_cell/bias
+    -> gru_cell/bias)."""
     hidden = _hidden(layer)
     out = []
     for w in layer.weights:
         parts = w.path.split("/")
         if layer.name in parts:  # a model may prefix its own name (sequential/lstm/...)
             parts = parts[parts.index(layer.name) + 1:]
-        out.append(ActualWeight("/".join(p for p in parts if p not in hidden), tuple(int(d) for d in w.shape),
-                                bool(w.trainable)))
-    return tuple(out)
+        out.append("/".join(p for p in parts if p not in hidden))
+    return out
+
+
+def _weights(layer: Any) -> tuple[ActualWeight, ...]:
+    return tuple(ActualWeight(name, tuple(int(d) for d in w.shape), bool(w.trainable))
+                 for name, w in zip(weight_names(layer), layer.weights, strict=True))
 
 
 def _hidden(layer: Any) -> set[str]:
     """The names of a recurrent layer's cell (LSTM's lstm_cell, an RNN's single cell or its
     StackedRNNCells), in the layer or in the layers it wraps: their weights are the layer's own."""
-    rnn = _keras.layers.RNN
+    rnn = load().layers.RNN
     return {sub.cell.name for sub in layer._flatten_layers() if isinstance(sub, rnn)}
 
 
