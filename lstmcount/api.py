@@ -15,26 +15,55 @@ from . import conventions, inputs
 from .accounting import Report, report
 from .conventions.flags import Quadratic, count_params
 from .conventions.flags import formula as flags_formula
+from .errors import UsageError
+from .layout import ModelLayout
 from .model import LayerSpec, Model
 
 __all__ = ["analyze", "count", "count_layer", "formula", "model_report"]
 
 
 def model_report(model: Model, dtype: str = "float32") -> Report:
-    """Report for a parsed Model (raises SpecError listing every problem)."""
-    return report(conventions.layout(model), dtype)
+    """Report for a parsed Model (raises SpecError listing every problem); a notebook shows it as a table."""
+    from .render.notebook import shown
+
+    return shown(report(conventions.layout(model), dtype))
 
 
-def analyze(source: str | Model, dtype: str = "float32") -> Report:
-    """Report for a YAML spec, a Keras .keras/.json file, a PyTorch state_dict or an ONNX file (by path),
-    a YAML string containing `layers:`, or a Model."""
+def analyze(source: Any, dtype: str | None = None, *, timesteps: int | None = None,
+            per_step: tuple[str, ...] = (), key: str | None = None) -> Report:
+    """Report for a YAML spec, a Keras .keras/.json file, a PyTorch checkpoint or an ONNX file (by path),
+    a YAML string containing `layers:`, a layer expression such as "LSTM(75, input_shape=(28, 28))", a
+    Model, or a live torch.nn.Module. In a notebook the report shows as a table (the Markdown format's).
+
+    `dtype`: the element type for the size in bytes (None: as a checkpoint stores each tensor, float32
+    otherwise); `timesteps`: also count MACs for one sample over this many steps, `per_step` naming
+    modules applied at every step; `key`: a PyTorch checkpoint's entry (`a.b` for a nested one).
+    """
+    from .render.notebook import shown
+
+    return shown(report(_layout(source, key), dtype, timesteps, per_step))
+
+
+def _layout(source: Any, key: str | None) -> ModelLayout:
+    live = _live(source)
+    if live is not None:
+        return live
     if isinstance(source, Model):
-        return model_report(source, dtype)
+        return conventions.layout(source)
+    if not isinstance(source, str):
+        raise UsageError(f"analyze takes a path, a YAML spec's text, a layer expression, a Model or a "
+                         f"torch.nn.Module, got a {type(source).__name__}")
     if "\n" in source and "layers" in source:
-        return model_report(inputs.loads(source), dtype)
-    if inputs.is_tensor_file(source):  # a PyTorch state_dict or an ONNX model
-        return report(inputs.read_tensor_file(source), dtype)
-    return model_report(inputs.load(source), dtype)
+        return conventions.layout(inputs.loads(source))
+    if inputs.is_tensor_file(source):  # a PyTorch checkpoint or an ONNX model
+        return inputs.read_tensor_file(source, key)
+    return conventions.layout(inputs.load(source, key))
+
+
+def _live(obj: Any) -> ModelLayout | None:
+    """The layout of a live torch.nn.Module (walking its modules: exact classes, constructor attributes),
+    or None for anything else. torch is never imported for it: the object brings it."""
+    return inputs.live(obj) if not isinstance(obj, (str, Model)) else None
 
 
 def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras", bidirectional: bool = False,

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import conventions, inputs
-from .accounting import report
+from .accounting import check_expect, report
 from .conventions.flags import RECURRENT, SUPPORT, closed_form, fewest_units, flags_layout
-from .conventions.graph import model_inputs, plan
 from .errors import LstmcountError, UsageError
-from .layout import EXTRA_ROLES, LayerLayout, ModelLayout
-from .model import LayerFlags, LayerSpec, Model
+from .layout import EXTRA_ROLES, LayerLayout, ModelLayout, tensor_key
+from .model import LayerFlags, Model
 
 
 class Row(NamedTuple):
@@ -120,12 +119,16 @@ class Solution(NamedTuple):
     next_params: int  # what one more unit would cost
 
 
-def largest(fits: Callable[[int], int | None], budget: int, what: str, lowest: int = 1) -> Solution:
-    """The largest size n >= lowest with count(n) <= budget; count is increasing in n. None = invalid n."""
+def largest(fits: Callable[[int], int | None], budget: int, what: str, lowest: int = 1,
+            why: Callable[[], str] = str) -> Solution:
+    """The largest size n >= lowest with count(n) <= budget; count is increasing in n. None = invalid n
+    (`why()` then says what was wrong, for the message)."""
     first = fits(lowest)
     if first is None or first > budget:
+        reason = why() if first is None else ""
         raise LstmcountError(f"even {what} = {lowest} needs {first:,} parameters, over the budget of {budget:,}"
-                             if first is not None else f"{what} = {lowest} is not a valid layer")
+                             if first is not None else f"{what} = {lowest} is not a valid layer"
+                             + (f": {reason}" if reason else ""))
     lo, hi = lowest, 2 * lowest
     while (n := fits(hi)) is not None and n <= budget:
         lo, hi = hi, hi * 2
@@ -155,43 +158,42 @@ def solve_flags(f: LayerFlags, budget: int, fixed: int = 0, what: str = "--units
 SIZE_ARGS = ("units", "hidden_size", "filters", "out_features", "output_dim", "embedding_dim")
 
 
-def _entries(model: Model) -> dict[str, int]:
-    """Each layer's name -> its entry in `model.layers`, as the walk names them (a graph's layout also
-    lists its inputs, and a reuse: entry is a call, not a layer)."""
-    fw = conventions.FRAMEWORKS[model.framework]
-    names, _ = plan(fw, model, model_inputs(model))
-    return {name: i for i, name in enumerate(names) if model.layers[i].reuse is None}
-
-
 def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Solution]:
     """The largest size of one named layer (units, hidden_size, filters, ...) for the whole model's total."""
-    names = [lay.name for lay in conventions.layout(model).layers]
-    entries = _entries(model)
-    if layer_name not in entries:
+    model = conventions.flat(model)
+    laid = [lay for lay in conventions.layout(model).layers if lay.entry is not None]
+    names = [lay.name for lay in laid]
+    if layer_name not in names:
         raise UsageError(f"--layer {layer_name!r}: no such layer (the model's layers are {', '.join(names)})")
-    index = entries[layer_name]
+    index = laid[names.index(layer_name)].entry - 1  # type: ignore[operator]
     spec = model.layers[index]
     arg = next((a for a in SIZE_ARGS if a in spec.args), None)
     if arg is None:
         raise UsageError(f"--layer {layer_name!r} ({spec.type}) has no size argument to solve for "
                          f"({', '.join(SIZE_ARGS)})")
 
+    refused: list[str] = []
+
     def fits(size: int) -> int | None:
         layers = list(model.layers)
-        layers[index] = replace(spec, args={**spec.args, arg: size})  # called on the same tensors
+        layers[index] = replace(spec, args={**spec.args, arg: size})
         try:
             return conventions.layout(replace(model, layers=tuple(layers))).params
-        except LstmcountError:
+        except LstmcountError as exc:
+            refused[:] = exc.messages()[:1]
             return None
 
-    return arg, largest(fits, budget, f"{layer_name}.{arg}")
+    return arg, largest(fits, budget, f"{layer_name}.{arg}", why=lambda: "".join(refused))
 
 
 KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
-def _flags_at(model: Model, layer: LayerLayout, spec: LayerSpec) -> LayerFlags:
-    """The flags of the spec's layer (UsageError if it is not an LSTM, GRU or RNN)."""
+def _flags_at(model: Model, layer: LayerLayout) -> LayerFlags:
+    """The flags of a spec's laid-out layer (UsageError if it is not an LSTM, GRU or RNN)."""
+    if layer.entry is None:  # an InputLayer
+        raise UsageError(f"--layer {layer.name!r} is an input; this takes an LSTM, GRU or RNN")
+    spec = model.layers[layer.entry - 1]
     layer_name = layer.name
     args = dict(spec.args)
     if model.framework == "pytorch":
@@ -211,7 +213,7 @@ def _flags_at(model: Model, layer: LayerLayout, spec: LayerSpec) -> LayerFlags:
     if kind is None:
         raise UsageError(f"--layer {layer_name!r} is a {layer.type}; this takes an LSTM, GRU or SimpleRNN "
                          "(or a Bidirectional one)")
-    shape = layer.input_shape  # what its (first) call reads
+    shape = layer.input_shape
     assert shape is not None and shape[-1] is not None
     return LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
                       args.get("reset_after") if kind == "gru" else None)
@@ -227,36 +229,46 @@ class Picked(NamedTuple):
 
     def tensor_names(self) -> dict[str, str]:
         """The flags layout's `layer/weight` names -> the names this file gives the same tensors."""
+        self.check_plain("convert it")
         planned = [f"{lay.name}/{w.name}" for lay in flags_layout(self.flags).layers for w in lay.weights]
         if self.layout.framework == "onnx":
             real = [w.name for w in self.layer.weights]
         elif self.tensor_file:  # state_dict keys
-            real = [w.name if self.layer.name == "(root)" else f"{self.layer.name}.{w.name}"
-                    for w in self.layer.weights]
+            real = [tensor_key(self.layer.name, w.name) for w in self.layer.weights]
         else:
             real = [f"{self.layer.name}/{w.name}" for w in self.layer.weights]
         return dict(zip(planned, real, strict=True))
 
+    def check_plain(self, to: str) -> None:
+        """UsageError unless the layer holds the plain layer's tensors: no parametrization's own (weight_norm's
+        magnitudes), none tied to another layer's."""
+        planned = [w.shape for lay in flags_layout(self.flags).layers for w in lay.weights]
+        if planned == [w.shape for w in self.layer.weights] and not any(w.tied for w in self.layer.weights):
+            return
+        extra = [w.name for w in self.layer.weights if w.role in EXTRA_ROLES or w.tied]
+        raise UsageError(f"{self.layer.name!r} ({self.layer.type}) does not hold its weights as the plain layer does "
+                         f"({', '.join(extra) or 'other tensors'}: a parametrization such as weight_norm, or a tied "
+                         f"tensor); to {to}, save the model with its plain weights (remove_parametrizations)")
 
-def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picked:
+
+def pick(path: str, layer_name: str | None, model: Model | None = None, key: str | None = None) -> Picked:
     """A recurrent layer by name (or the only one) of a YAML spec, Keras file, state_dict or ONNX file.
 
-    `model`: the spec at `path` when the caller has loaded it already (standard input reads once).
+    `model`: the spec at `path` when the caller has loaded it already (standard input reads once);
+    `key`: the entry of a PyTorch checkpoint to look in.
     """
     tensor = model is None and inputs.is_tensor_file(path)
     if tensor:
-        layout, found = inputs.tensor_file(path)
+        layout, found = inputs.tensor_file(path, key)
     else:
         if model is None:
-            model = inputs.load(path)
+            model = inputs.load(path, key)
+        model = conventions.flat(model)
         layout = conventions.layout(model)
-        entries = _entries(model)
         found = {}
         for layer in layout.layers:
-            if layer.name not in entries:  # a graph's inputs
-                continue
             try:
-                found[layer.name] = _flags_at(model, layer, model.layers[entries[layer.name]])
+                found[layer.name] = _flags_at(model, layer)
             except UsageError:
                 continue
     if layer_name is None:
@@ -272,3 +284,37 @@ def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picke
                          f"{', '.join(found) or 'none'})")
     layer = next(lay for lay in layout.layers if lay.name == layer_name)
     return Picked(found[layer_name], layer, layout, tensor)
+
+
+class Checked(NamedTuple):
+    """What `check` found in one file: what it checked (empty: nothing to check) and each failure."""
+
+    source: str
+    checked: tuple[str, ...]
+    failures: tuple[str, ...] = ()
+
+
+def check_file(path: str, budget: int | None = None) -> Checked:
+    """A spec's expect: block, and the budget if one is given, against the file's count.
+
+    Without a budget, only specs with an expect: block are checked (inputs.with_expect), so a
+    repository's other YAML files pass a hook untouched. With one, every file is counted (specs,
+    Keras files, tensor files, layer expressions).
+    """
+    expect: dict[str, Any] | None = None
+    if inputs.is_tensor_file(path) or inputs.is_expression(path) or path.endswith(inputs.KERAS_SUFFIXES):
+        if budget is None:
+            return Checked(path, ())
+        lay = inputs.read_tensor_file(path) if inputs.is_tensor_file(path) else conventions.layout(inputs.load(path))
+        source = "<expression>" if inputs.is_expression(path) else path
+    else:
+        model = inputs.with_expect(path) if budget is None else inputs.load(path)
+        if model is None or (budget is None and not model.expect):
+            return Checked(path, ())
+        lay, expect, source = conventions.layout(model), model.expect, model.source
+    rep = report(lay)
+    failures = check_expect(rep, expect)
+    if budget is not None and rep.total > budget:
+        failures.append(f"total {rep.total:,} is over the budget of {budget:,} (--budget) by {rep.total - budget:,}")
+    return Checked(source, tuple(sorted(expect or {})) + (("budget",) if budget is not None else ()),
+                   tuple(failures))

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from lstmcount.cli import app
-from lstmcount.conventions import KERAS
 
 from .conftest import CONFIGS, ROOT
 
@@ -77,7 +76,7 @@ def test_json_invariants(cli, config):
             n = 1
             for d in w["shape"]:
                 n *= d
-            assert w["params"] == n
+            assert w["params"] == (0 if w.get("tied") else n)  # a tied weight is counted where it is first
         if "gates" in layer:
             assert layer["params"] == sum(g["params"] for g in layer["gates"]) + sum(
                 e["params"] for e in layer["extras"])
@@ -110,7 +109,11 @@ def test_csv_and_markdown_rows_add_up(cli, config):
 def test_table_rows_add_up(cli, config):
     out = cli("params", str(config)).stdout
     total = _num(re.search(r"Total params: ([\d,]+)", out).group(1))
-    layer_params = [_num(m.group(1)) for m in re.finditer(r"^│ \S+ \(\w+\)\s.*│\s+([\d,]+) │$", out, re.M)]
+    header = next(line for line in out.splitlines() if line.startswith("┃"))
+    column = [cell.strip() for cell in header.strip("┃").split("┃")].index("Params")  # a graph's table goes on
+    rows = [[cell.strip() for cell in line.strip("│").split("│")] for line in out.splitlines()
+            if re.match(r"^│ \S+ \(\w+\)\s", line)]
+    layer_params = [_num(row[column]) for row in rows]
     assert len(layer_params) == len(json.loads(cli("params", str(config), "--json").stdout)["layers"])
     assert sum(layer_params) == total
 
@@ -225,8 +228,7 @@ def test_spec_messages_name_file_line_layer_argument(cli, tmp_path):
         f"{spec}:4:5: layer 1 (LSTM): LSTM takes no argument 'unit'; did you mean 'units'?",
         f"{spec}:6:5: layer 2 (Dense): argument 'units' must be an integer, got 7.5",
         f"{spec}:9:5: layer 3 (LSTM): LSTM takes no argument 'reset_after' (it is an argument of GRU, GRUCell)",
-        f"{spec}:10:5: layer 4: unknown keras layer type 'Denes'; did you mean 'Dense'? (known: "
-        f"{', '.join(sorted(KERAS.kinds))})",
+        f"{spec}:10:5: layer 4: unknown keras layer type 'Denes'; did you mean 'Dense'?",
         "4 problems",
     ]
 
@@ -265,6 +267,7 @@ def test_json_layer_lines_are_the_layer_dicts_encoded(timesteps):
         rep = report(conventions.layout(inputs.load(str(config))), timesteps=timesteps)
         out = render(rep)
         assert json.loads(out) == report_dict(rep)
-        lines = out.splitlines()[13:13 + len(rep.layers)]
+        head = out.splitlines().index(' "layers": [') + 1
+        lines = out.splitlines()[head:head + len(rep.layers)]
         assert [line.strip().rstrip(",") for line in lines] == [
             json.dumps(layer_dict(layer), ensure_ascii=False) for layer in rep.layers]

@@ -870,16 +870,17 @@ def test_what_does_not_fit_is_refused_where_it_stands(cli, tmp_path, spec, messa
     assert r.stderr.startswith(f"{path}:{message}"), r.stderr
 
 
-def test_timesteps_is_refused_where_compute_is_not_counted(cli, tmp_path):
+def test_timesteps_leaves_out_what_it_does_not_count_and_says_so(cli, tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text(SELF_ATTENTION)
-    r = cli("params", str(path), "--timesteps", "10")
-    assert r.exit_code == 2
-    assert r.stderr == ("lstmcount: --timesteps: lstmcount does not count the compute of MultiHeadAttention layers "
-                        "yet (layer 'mha': its products of its inputs need more than its weights and output "
-                        "shape); leave out --timesteps to count the parameters\n")
-    r = cli("params", str(path))
+    r = cli("params", str(path), "--timesteps", "10", "--json")
     assert r.exit_code == 0
+    data = json.loads(r.stdout)
+    macs = {layer["name"]: layer["macs"] for layer in data["layers"]}
+    assert macs["mha"] is None and macs["lstm"] == 12 * 4 * 16 * (8 + 16) and macs["dense"] == 16 * 2
+    assert data["macs"] == 12 * 4 * 16 * (8 + 16) + 16 * 2
+    assert r.stderr == (f"{path}: note: MACs leave out mha (MultiHeadAttention): lstmcount does not count yet what "
+                        "a layer multiplies its inputs by each other for (attention scores, Dot)\n")
 
 
 def test_stacked_cells_compute_each_at_its_width(cli, tmp_path):

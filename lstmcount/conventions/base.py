@@ -171,6 +171,8 @@ class Kind:
     # Whether lstmcount counts this layer's compute (--timesteps); False where it would need more
     # than the layer's weights and output shape (attention's products of its inputs).
     costed: bool = True
+    # The class name to show, where the arguments name it (a declared custom layer's class_name).
+    label: Callable[[dict[str, Any]], str] | None = None
 
 
 def finish(name: str, kind: Kind, weights: list[Weight], out: Shape | None | Outputs, variant: str | None,
@@ -178,7 +180,7 @@ def finish(name: str, kind: Kind, weights: list[Weight], out: Shape | None | Out
     """The LayerLayout of a built layer: one output, or several (Outputs)."""
     if isinstance(out, Outputs):
         return LayerLayout(name, kind.name, tuple(weights), out.main, kind.recurrent, variant, input_shape,
-                           out.shapes if len(out.shapes) > 1 else (), (), (), out.states, kind.costed)
+                           out.shapes if len(out.shapes) > 1 else (), (), (), out.states, costed=kind.costed)
     return LayerLayout(name, kind.name, tuple(weights), out, kind.recurrent, variant, input_shape,
                        costed=kind.costed)
 
@@ -291,10 +293,13 @@ class Framework:
                 key = key[len(prefix):]
         found = self._lower.get(key.lower())
         if found is None and problems is not None and spec is not None:
+            near = suggest(type_name, [k for k in self.kinds if k != "custom"])
+            declare = "; a layer it does not know can be declared as `type: custom` with its class_name, " \
+                      "weights and output_shape" if "custom" in self.kinds and not near else ""
             problems.append(problem(spec.loc, f"layer {spec.index}",
-                                    f"unknown {self.name} layer type {show(type_name)}"
-                                    f"{suggest(type_name, list(self.kinds))}"
-                                    f" (known: {', '.join(sorted(self.kinds))})"))
+                                    f"unknown {self.name} layer type {show(type_name)}{near or ''}"
+                                    + ("" if near else f": lstmcount has no table for it ({len(self.kinds)} "
+                                                       f"{self.name} layer kinds are known){declare}")))
         return found
 
     def table(self, kind: Kind) -> tuple[dict[str, Arg], dict[str, Any], tuple[str, ...]]:
@@ -375,4 +380,7 @@ class Framework:
             weights = [w._replace(trainable=False) for w in weights]
         variant = kind.variant(args) if kind.variant else ctx.inner_variant  # a wrapper's: its layer's
         first = shape[0] if kind.many and shape else shape
-        return finish(name, kind, weights, out, variant, first if self.tracks_shapes else None), kind, args
+        layer = finish(name, kind, weights, out, variant, first if self.tracks_shapes else None)
+        if kind.label is not None:
+            layer = layer._replace(type=kind.label(args))
+        return layer, kind, args

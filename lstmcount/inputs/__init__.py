@@ -3,17 +3,20 @@
 - `yamlspec`: YAML model specs (chains and graphs), read with locations;
 - `keras`: Keras model configs (`.keras` archives, `model.to_json()` files), as graphs;
 - `state_dict`: PyTorch state_dicts and checkpoints (torch imported only there);
+- `torch_module`: live torch.nn.Module objects (read through the same grouping as state_dicts);
 - `onnx`: ONNX models (onnx imported only there);
+- `expression`: layer expressions (`LSTM(75, input_shape=(28, 28))`), read with `ast`, never evaluated;
 - `flags`: a layer from the `params` flags.
 
-Model descriptions (specs, Keras configs, flags) become a `Model`; tensor files (state_dicts, ONNX),
-which say only what tensors they hold, become a layout directly. Nothing outside this package reads
-a file format.
+Model descriptions (specs, Keras configs, flags) become a `Model`; tensor files (state_dicts, ONNX)
+and live torch modules, which say what tensors they hold, become a layout directly. A file is
+recognised by its content (`sniff`), whatever its name. Nothing outside this package reads a file format.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -23,27 +26,90 @@ from ..model import MAX_BYTES, LayerFlags, Model
 if TYPE_CHECKING:
     from ..layout import ModelLayout
 
-STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+# A file is recognised by its first bytes; a name only where the content says nothing (ONNX's protobuf
+# has no signature) or to keep a file's error in its format's words (a broken .pt is torch's to explain).
+PYTORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar", ".pkl")
+ONNX_SUFFIXES = (".onnx",)
 KERAS_SUFFIXES = (".keras", ".json")
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+LEGACY_MAGIC = bytes.fromhex("6cfc9c46f9206aa85019")  # torch < 1.6 files: a pickle opening with this number
+SNIFF_BYTES = 4096
+
+
+def sniff(path: str) -> str:
+    """What a file holds, from its content: `pytorch` (a torch >= 1.6 zip holding */data.pkl, or the
+    legacy pickle format), `keras` (a zip holding config.json, or model.to_json() text), `hdf5`,
+    `onnx` (by its .onnx name: protobuf has no signature), or `text` (a YAML spec; also what cannot be
+    read, for the text reader to explain)."""
+    if path == "-" or not os.path.isfile(path):
+        return "text"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError:
+        return "text"
+    lower = path.lower()
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        first = head[30:30 + int.from_bytes(head[26:28], "little")]  # the first member's name
+        if first == b"data.pkl" or first.endswith(b"/data.pkl"):  # torch.save writes its pickle first
+            return "pytorch"
+        names = _zip_names(path)
+        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            return "pytorch"
+        if "config.json" in names:
+            return "keras"
+    if head[:1] == b"\x80" and LEGACY_MAGIC in head[:32]:
+        return "pytorch"
+    if head.startswith(HDF5_SIGNATURE):
+        return "hdf5"
+    if lower.endswith(ONNX_SUFFIXES):
+        return "onnx"
+    if lower.endswith(PYTORCH_SUFFIXES):
+        return "pytorch"
+    text = head.lstrip()
+    if lower.endswith(KERAS_SUFFIXES) or (text.startswith(b"{") and b'"class_name"' in head):
+        return "keras"
+    return "text"
+
+
+def _zip_names(path: str) -> list[str]:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return []
 
 
 def is_state_dict(path: str) -> bool:
-    return path.endswith(STATE_DICT_SUFFIXES)
+    return sniff(path) == "pytorch"
 
 
 def is_onnx(path: str) -> bool:
-    return path.endswith(".onnx")
+    return sniff(path) == "onnx"
 
 
 def is_tensor_file(path: str) -> bool:
-    """A file that holds tensors rather than a model description: a PyTorch state_dict or an ONNX model."""
-    return is_state_dict(path) or is_onnx(path)
+    """A file that holds tensors rather than a model description: a PyTorch checkpoint or an ONNX model."""
+    return sniff(path) in ("pytorch", "onnx")
+
+
+def is_expression(arg: str) -> bool:
+    """A layer expression (`LSTM(75, input_shape=(28, 28))`) rather than a file: it has a call's
+    parenthesis and names no existing file."""
+    return "(" in arg and not os.path.exists(arg)
 
 
 def read_text(path: str) -> tuple[str, str]:
     """Read a spec file (or `-` for standard input) -> (display name, text)."""
     if path == "-":
-        raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        if sys.stdin is None:
+            raise UsageError("standard input is closed; give a spec file instead of -")
+        try:
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"standard input cannot be read ({exc.strerror or exc})") from None
         name = "<stdin>"
     else:
         name = path
@@ -59,7 +125,8 @@ def read_text(path: str) -> tuple[str, str]:
     if len(raw) > MAX_BYTES:
         raise UsageError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not a model spec")
     if b"\x00" in raw:
-        raise UsageError(f"{name}: binary data, not a YAML model spec")
+        raise UsageError(f"{name}: binary data, not a YAML model spec (nor a file lstmcount recognises by its "
+                         "content: a PyTorch checkpoint, a Keras .keras archive, HDF5; ONNX files are named .onnx)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -69,13 +136,34 @@ def read_text(path: str) -> tuple[str, str]:
     return name, text
 
 
-def load(path: str) -> Model:
-    """A model from a YAML spec (or - for standard input), or from a Keras `.keras` archive or
-    `model.to_json()` file."""
-    if path != "-" and path.endswith(KERAS_SUFFIXES) and not os.path.isdir(path):
-        from .keras import read_keras
+def load(path: str, key: str | None = None, features: int | None = None, framework: str | None = None) -> Model:
+    """A model from a YAML spec (or - for standard input), a Keras `.keras` archive or `model.to_json()`
+    file, or a layer expression. `features` and `framework` (--input and -f) are for an expression: the
+    input features where it gives none, the framework of class names without a module prefix. `key` (a
+    checkpoint's entry) is refused: a model description has none."""
+    if is_expression(path):
+        from .expression import loads as expression_loads
 
-        return read_keras(path)
+        return expression_loads(path, features, framework)
+    if features is not None or framework is not None:
+        raise UsageError(f"{path}: --input and -f describe a layer expression or a layer from flags; a model "
+                         "file says its own input and framework")
+    if key is not None:
+        raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; this is a model description")
+    what = sniff(path)
+    if what == "keras":
+        if path.lower().endswith(".keras") or not _zip_names(path):
+            from .keras import read_keras
+
+            return read_keras(path)
+        raise UsageError(f"{path}: a Keras archive (a zip holding config.json); lstmcount reads it when its name "
+                         "ends in .keras")
+    if what == "hdf5":
+        raise UsageError(f"{path}: an HDF5 file (a Keras .h5 model?); lstmcount reads Keras models from .keras "
+                         "archives and model.to_json() files")
+    if what in ("pytorch", "onnx"):
+        raise UsageError(f"{path}: a {'PyTorch checkpoint' if what == 'pytorch' else 'ONNX model'} holds tensors, "
+                         "not a model description")
     name, text = read_text(path)
     return loads(text, name)
 
@@ -87,41 +175,97 @@ def loads(text: str, name: str = "<string>") -> Model:
     return yaml_loads(text, name)
 
 
+def with_expect(path: str) -> Model | None:
+    """The spec at `path` if it is one with a top-level `expect:` block, else None. For checking a
+    repository's files: YAML that is not such a spec (a CI workflow, an empty file, YAML with tags the
+    spec reader refuses) is passed over; a file whose text never says `expect` is not even parsed."""
+    try:
+        name, text = read_text(path)
+    except UsageError:
+        if path != "-" and os.path.isfile(path) and os.path.getsize(path) <= MAX_BYTES:
+            with open(path, "rb") as fh:
+                if not fh.read().strip():
+                    return None  # an empty file
+        raise
+    if "expect" not in text:
+        return None
+    from ..errors import SpecError
+    from .yamlfile import parse_yaml
+    from .yamlspec import model_from_data
+
+    try:
+        data = parse_yaml(text, name)
+    except SpecError:
+        if re.search(r"(?m)^expect\s*:", text):  # a spec with an expect: block, and broken: say so
+            raise
+        return None
+    if not isinstance(data, dict) or "expect" not in data:
+        return None
+    return model_from_data(data, name)
+
+
 def from_flags(f: LayerFlags) -> Model:
     from .flags import model_from_flags
 
     return model_from_flags(f)
 
 
-def read_tensor_file(path: str) -> ModelLayout:
-    """A state_dict's or ONNX file's layout."""
-    return tensor_file(path)[0]
+def read_tensor_file(path: str, key: str | None = None) -> ModelLayout:
+    """A PyTorch checkpoint's or ONNX file's layout (`key`: one entry of a checkpoint)."""
+    return tensor_file(path, key)[0]
 
 
-def tensor_file(path: str) -> tuple[ModelLayout, dict[str, LayerFlags]]:
-    """A state_dict's or ONNX file's layout, and the `params` flags of its recognised LSTM/GRU/RNN
-    layers by layer name, from one read of the file."""
-    if is_onnx(path):
+def tensor_file(path: str, key: str | None = None) -> tuple[ModelLayout, dict[str, LayerFlags]]:
+    """A PyTorch checkpoint's or ONNX file's layout, and the `params` flags of its recognised
+    LSTM/GRU/RNN layers by layer name, from one read of the file."""
+    if sniff(path) == "onnx":
+        _no_key(path, key)
         from .onnx import onnx_groups, onnx_layout, onnx_model
 
         groups = onnx_groups(onnx_model(path))
         return onnx_layout(groups, path), {g.name: g.flags for g in groups if g.flags is not None}
-    from .state_dict import state_dict_flags, state_dict_layout, state_dict_modules
+    from .state_dict import checkpoint_flags, checkpoint_layout, read_checkpoint
 
-    modules = state_dict_modules(path)
-    return state_dict_layout(modules, path), state_dict_flags(modules)
+    ck = read_checkpoint(path, key)
+    return checkpoint_layout(ck), checkpoint_flags(ck)
 
 
-def tensor_arrays(path: str) -> dict[str, Any]:
-    """Every tensor of a state_dict or ONNX file as a NumPy array, by its key or initializer name."""
-    if is_onnx(path):
+def checkpoint(path: str, key: str | None = None) -> tuple[Any, ModelLayout]:
+    """A PyTorch file's modules and tied tensors (a `state_dict.Checkpoint`: what verify builds), and
+    its layout."""
+    from .state_dict import checkpoint_layout, read_checkpoint
+
+    ck = read_checkpoint(path, key)
+    return ck, checkpoint_layout(ck)
+
+
+def tensor_arrays(path: str, key: str | None = None) -> dict[str, Any]:
+    """Every tensor of a checkpoint or ONNX file as a NumPy array, by its full key or initializer name."""
+    if sniff(path) == "onnx":
+        _no_key(path, key)
         from onnx import numpy_helper
 
         from .onnx import onnx_model
 
         model = onnx_model(path)
         return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
-    from .state_dict import state_dict_modules
+    from .state_dict import checkpoint_arrays, read_checkpoint
 
-    return {(f"{prefix}.{leaf}" if prefix else leaf): tensor.detach().cpu().numpy()
-            for prefix, _, tensors in state_dict_modules(path) for leaf, tensor in tensors.items()}
+    return checkpoint_arrays(read_checkpoint(path, key))
+
+
+def _no_key(path: str, key: str | None) -> None:
+    if key is not None:
+        raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; an ONNX model has none")
+
+
+def live(obj: Any) -> ModelLayout | None:
+    """A live model object's layout (a torch.nn.Module), or None when it is not one lstmcount reads.
+    Only the object's own framework is touched: torch is looked up, never imported."""
+    torch = sys.modules.get("torch")
+    nn = getattr(torch, "nn", None)
+    if nn is None or not isinstance(obj, nn.Module):
+        return None
+    from .torch_module import module_layout
+
+    return module_layout(obj)

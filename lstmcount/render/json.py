@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..accounting import LayerReport, Report
+from .common import SCHEMA_VERSION
 
 
 def layer_dict(layer: LayerReport) -> dict[str, Any]:
@@ -17,12 +18,16 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
         "trainable": layer.trainable,
         "non_trainable": layer.non_trainable,
         "output_shape": None if layer.output_shape is None else [None, *layer.output_shape],
-        "weights": [{"name": w.name, "shape": list(w.shape), "params": w.params, "trainable": w.trainable}
-                    for w in layer.weights],
+        "weights": [{"name": w.name, "shape": list(w.shape), "params": w.params, "trainable": w.trainable,
+                     **({"tied": w.tied} if w.tied else {})} for w in layer.weights],
         "formula": layer.formula,
         "macs": layer.macs,
         "elementwise_flops": layer.elementwise_flops,
     }
+    if layer.inbound:  # a graph model's layer: what each call reads
+        d["inbound"] = [list(call) for call in layer.inbound]
+    if layer.layers:  # a nested model: its own layers
+        d["layers"] = [layer_dict(sub) for sub in layer.layers]
     if layer.recurrent:
         d["gates"] = []
         for g in layer.gates:
@@ -47,6 +52,7 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
 def _fields(rep: Report) -> dict[str, Any]:
     """The report's own fields, before its layers."""
     return {
+        "schema_version": SCHEMA_VERSION,
         "framework": rep.framework,
         "name": rep.name,
         "input_shape": None if rep.input_shape is None else list(rep.input_shape),
@@ -58,6 +64,7 @@ def _fields(rep: Report) -> dict[str, Any]:
         "timesteps": rep.timesteps,
         "macs": rep.macs,
         "elementwise_flops": rep.elementwise_flops,
+        **({"outputs": list(rep.outputs)} if rep.graph else {}),
     }
 
 

@@ -8,11 +8,12 @@ pooling, normalization, reshaping, wrappers), `merge` (Add, Concatenate, Dot...)
 from __future__ import annotations
 
 from ..base import Framework, Kind
-from . import attention, layers, merge, recurrent
+from . import attention, custom, layers, merge, recurrent
 from .common import ACTIVATIONS, COMMON_KERAS, CONSTRAINTS, INITIALIZERS, REGULARIZERS
 from .recurrent import gated_weights, mirror
 
-KINDS: dict[str, Kind] = {k.name: k for k in [*recurrent.KINDS, *layers.KINDS, *merge.KINDS, *attention.KINDS]}
+KINDS: dict[str, Kind] = {k.name: k for k in [*recurrent.KINDS, *layers.KINDS, *merge.KINDS, *attention.KINDS,
+                                              *custom.KINDS]}
 
 KERAS = Framework("keras", KINDS, COMMON_KERAS, aliases=("tf.keras.layers.", "keras.layers.", "layers."))
 
