@@ -448,6 +448,19 @@ def test_keyword_tensors_take_their_places():
     assert reconcile("<keywords>", report(lay), built, None).ok
 
 
+def test_verify_json_of_a_nested_model_lists_its_layers(cli, tmp_path):
+    """As a user runs it (the cli fixture checks the JSON against the verify schema)."""
+    path = tmp_path / "tower.yaml"
+    path.write_text(SHARED_TOWER)
+    r = cli("verify", str(path), "--json")
+    assert r.exit_code == 0, r.stderr
+    tower = next(c for c in json.loads(r.stdout)["files"][0]["layers"] if c["name"] == "tower")
+    assert [(c["name"], c["match"]) for c in tower["layers"]] == [
+        ("gru", True), ("global_max_pooling1d", True), ("projection", True), ("head", True)]
+    assert tower["layers"][3]["layers"] == [{"name": "dense", "type": "Dense", "expected": 10, "actual": 10,
+                                             "match": True}]
+
+
 def test_verify_summary_of_a_graph_is_kerass_own(keras):
     model = loads(NESTED_ENCODER, "<test>")
     lay = conventions.layout(model)

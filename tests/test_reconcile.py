@@ -73,4 +73,9 @@ def test_a_layer_without_weights_on_one_side_only_fails():
     extra = reconcile("m", rep, Built((*inputs, ActualLayer("add", "Add", ()), ActualLayer("lambda", "Lambda", ())),
                                       0), None)
     assert not extra.ok and result_dict(extra)["layers"][3]["problem"] == "lstmcount has no layer named 'lambda'"
+    from .conftest import validator
+
+    for one in (res, extra):  # the verify --json schema takes them
+        assert not list(validator("verify").iter_errors({"schema_version": 1, "ok": False, "versions": {},
+                                                         "files": [result_dict(one)]}))
     assert reconcile("m", rep, Built((*inputs, ActualLayer("add", "Add", (), (4,))), 0), None).ok
