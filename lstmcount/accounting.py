@@ -283,12 +283,13 @@ def layer_report(layer: LayerLayout, timesteps: int | None = None, per_step: boo
     Another layer is applied at every position of its output; where shapes are not tracked (PyTorch,
     tensor files) once per sample, or at every step with `per_step`. There a layer whose positions
     cannot be known (a convolution's output size) or whose kind decides its cost (an Embedding or a
-    Linear) is left out: its MACs are None.
+    Linear) is left out: its MACs are None, as are those of a layer whose work lstmcount does not
+    count (attention's products of its inputs).
     """
     c = _counts(layer.weights, layer.recurrent)
     subs = tuple(layer_report(sub, timesteps) for sub in layer.layers)
     macs = elementwise = None
-    if timesteps is not None:
+    if timesteps is not None and layer.costed:
         calls = layer.calls or (Call((), layer.input_shape, layer.output_shape),)
         if subs:  # a nested model: its layers' work, on each call
             macs = len(calls) * sum(sub.macs or 0 for sub in subs)
@@ -385,6 +386,10 @@ def _mac_notes(layers: tuple[LayerReport, ...], layout: ModelLayout, timesteps: 
         elif rep.macs:
             once.append(label)
     notes = []
+    uncosted = _uncosted(layout.layers)
+    if uncosted:
+        notes.append(f"MACs leave out {_listed(uncosted)}: lstmcount does not count yet what a layer multiplies "
+                     "its inputs by each other for (attention scores, Dot)")
     if once:
         notes.append(f"MACs count {_listed(once)} once per sample; a module applied at every step (a Linear on "
                      f"each of an LSTM's outputs) costs {timesteps:,} times that: --per-step NAME counts it so")
@@ -396,6 +401,12 @@ def _mac_notes(layers: tuple[LayerReport, ...], layout: ModelLayout, timesteps: 
                      "(a product per application), and the file does not say which; --per-step NAME counts it as "
                      "a matrix at every step")
     return tuple(notes)
+
+
+def _uncosted(layers: tuple[LayerLayout, ...]) -> list[str]:
+    """The layers (a nested model's too) whose compute is not counted, as `name (type)`."""
+    return [label for layer in layers
+            for label in ([f"{layer.name} ({layer.type})"] if not layer.costed else _uncosted(layer.layers))]
 
 
 def _listed(items: list[str], most: int = 6) -> str:
@@ -447,9 +458,9 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
     for g in gates:
         per_group.setdefault((g.depth, g.direction), []).append(g)
     elementwise = 0
-    units = _units(layer)
-    for group in per_group.values():
+    for key, group in per_group.items():
         count = len(group)
+        units = _units(layer, key)  # stacked cells of an RNN may differ in width
         biases = group[0].bias // units if units else 0  # bias vectors per gate
         elementwise += ELEMENTWISE_PER_UNIT.get(count, 0) * units + biases * count * units
     peepholes = sum(w.size for w in layer.weights if w.role == PEEPHOLE)
@@ -457,10 +468,11 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
     return macs, steps * positions * elementwise
 
 
-def _units(layer: LayerLayout) -> int:
-    """The units of a recurrent layer: one gate block's width (TF1 fuses both kernels in one)."""
+def _units(layer: LayerLayout, group: tuple[int | None, str | None]) -> int:
+    """The units of one depth and direction of a recurrent layer: one gate block's width (TF1 fuses both
+    kernels in one; ONNX keeps both directions in one tensor, marked with neither)."""
     for w in layer.weights:
-        if w.gates and (w.role == RECURRENT or w.row_roles):
+        if w.gates and (w.role == RECURRENT or w.row_roles) and (w.depth, w.direction) in (group, (None, None)):
             if w.gate_axis is None:
                 return w.shape[-1]
             return w.shape[w.gate_axis] // len(w.gates)

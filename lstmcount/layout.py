@@ -143,6 +143,7 @@ class Call(NamedTuple):
     inbound: tuple[str, ...]
     input_shape: Shape | None
     output_shape: Shape | None
+    outputs: tuple[Shape | None, ...] = ()  # every output tensor of this call, when it has several
 
 
 class LayerLayout(NamedTuple):
@@ -160,6 +161,8 @@ class LayerLayout(NamedTuple):
     layers: tuple[LayerLayout, ...] = ()  # a nested model's own layers (its weights are theirs)
     states: tuple[Shape, ...] = ()  # a recurrent layer's states: what initial_state takes
     entry: int | None = None  # the 1-based position of its entry in the Model's layers, where it has one
+    costed: bool = True  # whether its compute (--timesteps) is counted: not when it needs more than
+    # the weights and output shapes (attention multiplies its inputs together)
 
     @property
     def params(self) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .accounting import Report, check_expect
+from .accounting import LayerReport, Report, check_expect
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class ActualLayer:
     type: str
     weights: tuple[ActualWeight, ...]
     output_shape: tuple[int | None, ...] | None = None  # without the batch axis, where the framework says
+    layers: tuple[ActualLayer, ...] = ()  # a nested model's own layers (its weights are theirs)
 
     @property
     def params(self) -> int:
@@ -72,6 +73,8 @@ class LayerCheck:
     diffs: tuple[WeightDiff, ...] = ()
     expected_shape: tuple[int | None, ...] | None = None
     actual_shape: tuple[int | None, ...] | None = None
+    layers: tuple[LayerCheck, ...] = ()  # a nested model's layers, each checked as a layer
+    missing: str | None = None  # "framework" or "lstmcount": the side that has no layer by this name
 
     @property
     def shape_match(self) -> bool:
@@ -79,7 +82,8 @@ class LayerCheck:
 
     @property
     def match(self) -> bool:
-        return self.expected == self.actual and not self.diffs and self.shape_match
+        return (self.expected == self.actual and not self.diffs and self.shape_match and self.missing is None
+                and all(sub.match for sub in self.layers))
 
 
 @dataclass(frozen=True)
@@ -103,13 +107,24 @@ class FileResult:
 
 
 def reconcile(path: str, rep: Report, built: Built, expect: dict[str, Any] | None) -> FileResult:
-    actual_by_name = {layer.name: layer for layer in built.layers}
+    checks = _checks(rep.layers, built.layers)
+    actual_total = sum(layer.params for layer in built.layers)
+    actual_trainable = sum(w.params for layer in built.layers for w in layer.weights if w.trainable)
+    return FileResult(path, rep.framework, rep, tuple(checks), actual_total, actual_trainable,
+                      built.native_total, tuple(check_expect(rep, expect)), built.summary, built.notes)
+
+
+def _checks(expected: tuple[LayerReport, ...], actual: tuple[ActualLayer, ...]) -> tuple[LayerCheck, ...]:
+    """Each layer, paired by name: its weights by name, shape and trainability, its output shape, and
+    a nested model's layers in turn; layers on one side only are differences too."""
+    actual_by_name = {layer.name: layer for layer in actual}
     checks = []
-    for layer in rep.layers:
+    for layer in expected:
         act = actual_by_name.pop(layer.name, None)
         if act is None:
             checks.append(LayerCheck(layer.name, layer.type, layer.params, 0,
-                                     tuple(WeightDiff(w.name, w.shape, None) for w in layer.weights)))
+                                     tuple(WeightDiff(w.name, w.shape, None) for w in layer.weights),
+                                     missing="framework"))
             continue
         diffs = []
         actual_w = {w.name: w for w in act.weights}
@@ -120,15 +135,13 @@ def reconcile(path: str, rep: Report, built: Built, expect: dict[str, Any] | Non
             elif a.shape != w.shape or a.trainable != w.trainable or a.tied != w.tied:
                 diffs.append(WeightDiff(w.name, w.shape, a.shape, w.trainable, a.trainable, w.tied, a.tied))
         diffs += [WeightDiff(a.name, None, a.shape) for a in actual_w.values()]
+        subs = _checks(layer.layers, act.layers) if layer.layers or act.layers else ()
         checks.append(LayerCheck(layer.name, layer.type, layer.params, act.params, tuple(diffs),
-                                 layer.output_shape, act.output_shape))
+                                 layer.output_shape, act.output_shape, subs))
     for extra in actual_by_name.values():  # layers the framework has and the report lacks
         checks.append(LayerCheck(extra.name, extra.type, 0, extra.params,
-                                 tuple(WeightDiff(w.name, None, w.shape) for w in extra.weights)))
-    actual_total = sum(layer.params for layer in built.layers)
-    actual_trainable = sum(w.params for layer in built.layers for w in layer.weights if w.trainable)
-    return FileResult(path, rep.framework, rep, tuple(checks), actual_total, actual_trainable,
-                      built.native_total, tuple(check_expect(rep, expect)), built.summary, built.notes)
+                                 tuple(WeightDiff(w.name, None, w.shape) for w in extra.weights), missing="lstmcount"))
+    return tuple(checks)
 
 
 def describe(diff: WeightDiff) -> str:
@@ -145,6 +158,12 @@ def describe(diff: WeightDiff) -> str:
         return f"{diff.name}: lstmcount expects {tie(diff.expected_tied)}, the framework has {tie(diff.actual_tied)}"
     return (f"{diff.name}: lstmcount expects trainable={diff.expected_trainable}, "
             f"the framework has trainable={diff.actual_trainable}")
+
+
+def missing_problem(check: LayerCheck) -> str:
+    if check.missing == "framework":
+        return f"the framework has no layer named {check.name!r}"
+    return f"lstmcount has no layer named {check.name!r}"
 
 
 def _shape(shape: tuple[int | None, ...] | None) -> list[int | None] | None:
@@ -165,14 +184,17 @@ def result_dict(res: FileResult) -> dict[str, Any]:
         "trainable": {"expected": res.report.trainable, "actual": res.actual_trainable},
         "non_trainable": {"expected": res.report.non_trainable,
                           "actual": res.actual_total - res.actual_trainable},
-        "layers": [
-            {"name": c.name, "type": c.type, "expected": c.expected, "actual": c.actual, "match": c.match,
-             **({"output_shape": {"expected": _shape(c.expected_shape), "actual": _shape(c.actual_shape)}}
-                if not c.shape_match else {}),
-             **({"weights": [{"name": d.name, "expected": None if d.expected is None else list(d.expected),
-                              "actual": None if d.actual is None else list(d.actual), "problem": describe(d)}
-                             for d in c.diffs]} if c.diffs else {})}
-            for c in res.layers
-        ],
+        "layers": [_check_dict(c) for c in res.layers],
         "expect_failures": list(res.expect_failures),
     }
+
+
+def _check_dict(c: LayerCheck) -> dict[str, Any]:
+    return {"name": c.name, "type": c.type, "expected": c.expected, "actual": c.actual, "match": c.match,
+            **({"output_shape": {"expected": _shape(c.expected_shape), "actual": _shape(c.actual_shape)}}
+               if not c.shape_match else {}),
+            **({"weights": [{"name": d.name, "expected": None if d.expected is None else list(d.expected),
+                             "actual": None if d.actual is None else list(d.actual), "problem": describe(d)}
+                            for d in c.diffs]} if c.diffs else {}),
+            **({"layers": [_check_dict(sub) for sub in c.layers]} if c.layers else {}),
+            **({"problem": missing_problem(c)} if c.missing else {})}

@@ -228,7 +228,7 @@ def test_spec_messages_name_file_line_layer_argument(cli, tmp_path):
     assert r.stderr.splitlines() == [
         f"{spec}:4:5: layer 1 (LSTM): LSTM takes no argument 'unit'; did you mean 'units'?",
         f"{spec}:6:5: layer 2 (Dense): argument 'units' must be an integer, got 7.5",
-        f"{spec}:9:5: layer 3 (LSTM): LSTM takes no argument 'reset_after' (it is an argument of GRU)",
+        f"{spec}:9:5: layer 3 (LSTM): LSTM takes no argument 'reset_after' (it is an argument of GRU, GRUCell)",
         f"{spec}:10:5: layer 4: unknown keras layer type 'Denes'; did you mean 'Dense'?",
         "4 problems",
     ]

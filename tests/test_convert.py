@@ -58,18 +58,18 @@ def keras_model(f: LayerFlags):
 
 
 def keras_arrays(model) -> dict[str, np.ndarray]:
-    from lstmcount.bridges.keras import _relative
+    from lstmcount.bridges.keras import weight_names
 
-    return {f"{layer.name}/{_relative(w.path, layer.name)}": np.asarray(w.numpy()) for layer in model.layers
-            for w in layer.weights}
+    return {f"{layer.name}/{name}": np.asarray(w.numpy()) for layer in model.layers
+            for name, w in zip(weight_names(layer), layer.weights, strict=True)}
 
 
 def keras_load(model, arrays: dict[str, np.ndarray]) -> None:
-    from lstmcount.bridges.keras import _relative
+    from lstmcount.bridges.keras import weight_names
 
     for layer in model.layers:
-        for w in layer.weights:
-            w.assign(arrays[f"{layer.name}/{_relative(w.path, layer.name)}"].astype(np.float32))
+        for name, w in zip(weight_names(layer), layer.weights, strict=True):
+            w.assign(arrays[f"{layer.name}/{name}"].astype(np.float32))
 
 
 def randomize(arrays: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:

@@ -216,7 +216,7 @@ CORPUS = [
     _case("input-dtype-a-number", "input_dtype: 5\n" + SHAPE + LSTM, 2, "{f}:1:1: input_dtype must be"),
     # -- layer semantics --
     _case("reset-after-on-lstm", SHAPE + "layers:\n  - type: LSTM\n    units: 3\n    reset_after: true\n", 2,
-          "{f}:5:5: layer 1 (LSTM): LSTM takes no argument 'reset_after' (it is an argument of GRU)"),
+          "{f}:5:5: layer 1 (LSTM): LSTM takes no argument 'reset_after' (it is an argument of GRU, GRUCell)"),
     _case("proj-size-equal-hidden",
           "framework: pytorch\nlayers:\n  - type: LSTM\n    input_size: 3\n    hidden_size: 4\n    proj_size: 4\n",
           2, "{f}:6:5: layer 1 (LSTM): argument 'proj_size'", "smaller than hidden_size (4), got 4"),

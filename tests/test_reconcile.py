@@ -61,3 +61,21 @@ def test_output_shape_difference_fails_the_layer():
 def test_expect_failures_make_the_file_fail():
     res = reconcile("m", REP, Built(GOOD, 31_960), {"total": 1})
     assert not res.ok and res.expect_failures == ("expected total 1, counted 31,960 (+31,959)",)
+
+
+def test_a_layer_without_weights_on_one_side_only_fails():
+    """A graph's InputLayer or merge layer has no weights, so only its name can be missing: that fails too."""
+    rep = report(conventions.layout(loads("inputs: {a: [4], b: [4]}\nlayers:\n- {type: Add, inputs: [a, b]}\n")))
+    inputs = (ActualLayer("a", "InputLayer", (), (4,)), ActualLayer("b", "InputLayer", (), (4,)))
+    res = reconcile("m", rep, Built(inputs, 0), None)
+    assert not res.ok and [(c.name, c.match) for c in res.layers] == [("a", True), ("b", True), ("add", False)]
+    assert result_dict(res)["layers"][2]["problem"] == "the framework has no layer named 'add'"
+    extra = reconcile("m", rep, Built((*inputs, ActualLayer("add", "Add", ()), ActualLayer("lambda", "Lambda", ())),
+                                      0), None)
+    assert not extra.ok and result_dict(extra)["layers"][3]["problem"] == "lstmcount has no layer named 'lambda'"
+    from .conftest import validator
+
+    for one in (res, extra):  # the verify --json schema takes them
+        assert not list(validator("verify").iter_errors({"schema_version": 1, "ok": False, "versions": {},
+                                                         "files": [result_dict(one)]}))
+    assert reconcile("m", rep, Built((*inputs, ActualLayer("add", "Add", (), (4,))), 0), None).ok

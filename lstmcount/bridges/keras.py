@@ -1,23 +1,28 @@
-"""Build a Model with Keras 3 on the TensorFlow backend and list its real weights."""
+"""Build a Model with Keras 3 on the TensorFlow backend and list its real weights.
+
+A chain is built layer by layer (`layer.build(shape)`, no graph); a graph as a Keras functional
+model: a `keras.Input` per input, each entry called on its tensors in the walk's order, a `reuse:`
+calling the same layer object again, nested models built as `keras.Sequential` / `keras.Model`.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 import warnings
 from typing import Any
 
 from ..conventions import KERAS
-from ..errors import FrameworkError, FrameworkMissing, problem
+from ..conventions.graph import model_inputs, plan
+from ..conventions.keras.recurrent import cell_names
+from ..errors import FrameworkError, FrameworkMissing, Loc, problem
 from ..layout import ModelLayout
-from ..model import Model
+from ..model import LayerSpec, Model, Ref
 from ..reconcile import ActualLayer, ActualWeight, Built
 
 _keras: Any = None
 _check_input: Any = None  # Keras's own input_spec check, where this Keras version has it
-_CELL = re.compile(r"^(lstm|gru|simple_rnn|conv_lstm)_cell(_\d+)?$")
 
 
 def load() -> Any:
@@ -66,12 +71,15 @@ def _instantiate(spec_args: dict[str, Any], type_name: str, name: str | None) ->
         spec_arg = kind.args.get(key)
         if key in KERAS.kwargs and spec_arg is None:
             continue
-        if spec_arg is not None and spec_arg.kind == "layer" and isinstance(value, dict):
-            inner = {k: v for k, v in value.items() if k != "type"}
-            inner_kind = KERAS.kind(value["type"], None)
-            assert inner_kind is not None
-            inner_name = inner.pop("name", None) or _snake(inner_kind.name)
-            value = _instantiate(inner, value["type"], inner_name)
+        if spec_arg is not None and spec_arg.kind == "layer" and isinstance(value, (dict, list)):
+            if isinstance(value, list):  # RNN's or StackedRNNCells' cells
+                value = [_instantiate(_without(cell, "type", "name"), cell["type"], cell_name)
+                         for cell, cell_name in zip(value, cell_names(KERAS, value), strict=True)]
+            else:
+                inner_kind = KERAS.kind(value["type"], None)
+                assert inner_kind is not None
+                value = _instantiate(_without(value, "type", "name"), value["type"],
+                                     value.get("name") or _snake(inner_kind.name))
         elif isinstance(value, list) and key in ("kernel_size", "strides", "dilation_rate", "pool_size",
                                                  "target_shape", "noise_shape", "axis"):
             value = tuple(value)
@@ -92,18 +100,45 @@ def _same(x: Any) -> Any:
     return x
 
 
+def _without(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if k not in keys}
+
+
 def _snake(name: str) -> str:
     from ..conventions.base import snake
 
     return snake(name)
 
 
-def _relative(path: str, layer_name: str) -> str:
-    """A weight's path below its layer, without the RNN cell level: lstm/lstm_cell/kernel -> kernel."""
-    parts = path.split("/")
-    if layer_name in parts:  # a model may prefix its own name (sequential/lstm/...)
-        parts = parts[parts.index(layer_name) + 1:]
-    return "/".join(p for p in parts if not _CELL.match(p))
+def weight_names(layer: Any) -> list[str]:
+    """The names lstmcount gives `layer.weights`, in order: each one's path below the layer without the
+    levels lstmcount does not name (lstm/lstm_cell/kernel -> kernel; rnn/stacked_rnn_cells/gru_cell/bias
+    -> gru_cell/bias)."""
+    hidden = _hidden(layer)
+    out = []
+    for w in layer.weights:
+        parts = w.path.split("/")
+        if layer.name in parts:  # a model may prefix its own name (sequential/lstm/...)
+            parts = parts[parts.index(layer.name) + 1:]
+        out.append("/".join(p for p in parts if p not in hidden))
+    return out
+
+
+def _weights(layer: Any) -> tuple[ActualWeight, ...]:
+    return tuple(ActualWeight(name, tuple(int(d) for d in w.shape), bool(w.trainable))
+                 for name, w in zip(weight_names(layer), layer.weights, strict=True))
+
+
+def _hidden(layer: Any) -> set[str]:
+    """The names of a recurrent layer's cell (LSTM's lstm_cell, an RNN's single cell or its
+    StackedRNNCells), in the layer or in the layers it wraps: their weights are the layer's own."""
+    rnn = load().layers.RNN
+    return {sub.cell.name for sub in layer._flatten_layers() if isinstance(sub, rnn)}
+
+
+def _fail(spec: LayerSpec, exc: Exception) -> FrameworkError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return FrameworkError(problem(spec.loc, spec.where(), f"Keras rejected it: {first}"))
 
 
 def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
@@ -113,6 +148,8 @@ def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
     is Keras's own `compute_output_shape`. With `summary`, the functional model is assembled too,
     for Keras's `model.summary()`.
     """
+    if model.is_graph:
+        return _build_graph(model, summary)
     keras = _keras
     assert model.input_shape is not None
     shape: Any = (None, *model.input_shape)
@@ -126,18 +163,13 @@ def build(model: Model, layout: ModelLayout, summary: bool = False) -> Built:
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise FrameworkError(problem(spec.loc, spec.where(), f"Keras rejected it: {first}")) from None
+            raise _fail(spec, exc) from None
         if isinstance(shape, list | tuple) and shape and isinstance(shape[0], list | tuple):
             shape = shape[0]  # return_state, or a Bidirectional with merge_mode null: the first output
         layers.append(layer)
         shapes.append(tuple(shape)[1:])
-    actual = tuple(
-        ActualLayer(layer.name, type(layer).__name__,
-                    tuple(ActualWeight(_relative(w.path, layer.name), tuple(int(d) for d in w.shape),
-                                       bool(w.trainable)) for w in layer.weights), out)
-        for layer, out in zip(layers, shapes, strict=True)
-    )
+    actual = tuple(ActualLayer(layer.name, type(layer).__name__, _weights(layer), out)
+                   for layer, out in zip(layers, shapes, strict=True))
     native = sum(int(layer.count_params()) for layer in layers)
     return Built(actual, native, _summary(model, layout) if summary else None)
 
@@ -156,3 +188,124 @@ def _summary(model: Model, layout: ModelLayout) -> str:
     lines: list[str] = []
     kmodel.summary(print_fn=lambda line, **_: lines.append(line), line_length=80)
     return "\n".join(lines)
+
+
+def _build_graph(model: Model, summary: bool) -> Built:
+    """The graph as a Keras functional model; each layer as Keras made it, the first call's output."""
+    keras = _keras
+    inputs = [keras.Input(shape=inp.shape, dtype=inp.dtype or "float32", name=inp.name)
+              for inp in model_inputs(model)]
+    outputs = _graph(model, inputs)
+    try:
+        kmodel = keras.Model(inputs, outputs, name=(model.name or "model").replace(" ", "_"))
+    except Exception as exc:
+        raise FrameworkError(problem(Loc(model.source), None, f"Keras rejected the model: {exc}")) from None
+    actual = tuple(_actual(layer) for layer in kmodel.layers)
+    text = None
+    if summary:
+        lines: list[str] = []
+        kmodel.summary(print_fn=lambda line, **_: lines.append(line), expand_nested=True)
+        text = "\n".join(lines)
+    return Built(actual, int(kmodel.count_params()), text)
+
+
+def _graph(model: Model, inputs: list[Any]) -> list[Any]:
+    """Call each entry of `model` on its tensors, starting from the Keras tensors `inputs`; the
+    model's output tensors."""
+    specs = model.layers
+    first = model_inputs(model, len(inputs))
+    names, order = plan(KERAS, model, first)
+    tensors: dict[str, list[Any]] = {inp.name: [x] for inp, x in zip(first, inputs, strict=True)}
+    objects: dict[str, Any] = {}
+    index = {name: i for i, name in enumerate(names)}
+    for i in order:
+        spec = specs[i]
+        target = specs[index[spec.reuse]] if spec.reuse is not None else spec
+        try:
+            args, kwargs = _arguments(spec, target, tensors, names[i - 1] if i else first[0].name)
+            if spec.reuse is not None:
+                layer = objects[spec.reuse]
+            elif spec.model is not None:
+                layer = _nested(spec, names[i], args[0] if isinstance(args[0], list) else args)
+            else:
+                layer = _instantiate(spec.args, spec.type, names[i])
+            if "initial_state" in kwargs and isinstance(layer, _keras.layers.RNN):
+                kwargs["initial_state"] = _keras.tree.pack_sequence_as(layer.state_size, kwargs["initial_state"])
+            out = layer(*args, **kwargs)
+        except FrameworkError:
+            raise
+        except Exception as exc:
+            raise _fail(spec, exc) from None
+        tensors[names[i]] = _keras.tree.flatten(out)
+        if spec.reuse is None:
+            objects[names[i]] = layer
+    refs = model.outputs or (Ref(names[-1]),)
+    return [tensors[ref.name][ref.output or 0] for ref in refs]
+
+
+def _arguments(spec: LayerSpec, target: LayerSpec, tensors: dict[str, list[Any]], before: str
+               ) -> tuple[list[Any], dict[str, Any]]:
+    """The call's positional and keyword arguments: one tensor, a list of them (merge layers, Attention),
+    or several (MultiHeadAttention's query, value, key); initial_state, mask, keyword tensors."""
+    call = spec.call
+
+    def get(ref: Ref) -> Any:
+        return tensors[ref.name][ref.output or 0]
+
+    if call is None or call.inputs is None:
+        xs, several = [tensors[before][0]], False
+    else:
+        xs, several = [get(r) for r in call.inputs], call.listed or len(call.inputs) > 1
+    kind = KERAS.kind(target.type, None) if target.model is None else None
+    kwargs = {key: get(ref) for key, ref in call.keywords} if call is not None else {}
+    if call is not None and call.initial_state:
+        kwargs["initial_state"] = [get(r) for r in call.initial_state]
+    if call is not None and call.mask is not None:
+        kwargs["mask"] = get(call.mask)
+    if several and not (kind is not None and kind.tensors):
+        return [xs], kwargs
+    return xs, kwargs
+
+
+def _nested(spec: LayerSpec, name: str, xs: list[Any]) -> Any:
+    """A nested model, built on Keras inputs shaped as the tensors it is called on: a Sequential as
+    `keras.Sequential` (when its layers are a chain), otherwise a functional `keras.Model`."""
+    keras = _keras
+    sub = spec.model
+    assert sub is not None
+    inputs = [keras.Input(shape=tuple(x.shape)[1:], dtype=x.dtype, name=f"{name}_{inp.name}")
+              for inp, x in zip(model_inputs(sub, len(xs)), xs, strict=True)]
+    chain = not sub.inputs and not sub.outputs and all(s.call is None and s.reuse is None for s in sub.layers)
+    if spec.type == "Sequential" and chain and len(inputs) == 1:
+        seq = keras.Sequential([inputs[0]], name=name)
+        names, _ = plan(KERAS, sub, model_inputs(sub, 1))
+        for entry, entry_name in zip(sub.layers, names, strict=True):
+            try:
+                seq.add(_nested(entry, entry_name, seq.outputs) if entry.model is not None
+                        else _instantiate(entry.args, entry.type, entry_name))
+            except FrameworkError:
+                raise
+            except Exception as exc:
+                raise _fail(entry, exc) from None
+        built = seq
+    else:
+        outputs = _graph(sub, inputs)
+        built = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                            name=name)
+    if spec.args.get("trainable") is False:
+        built.trainable = False
+    return built
+
+
+def _actual(layer: Any) -> ActualLayer:
+    """A layer as Keras made it: its weights (a nested model's are its layers', `sublayer/weight`),
+    its first call's (first) output shape, and a nested model's layers."""
+    keras = _keras
+    nodes = layer._inbound_nodes
+    outs = nodes[0].outputs if nodes else []
+    shape = tuple(outs[0].shape)[1:] if outs else None
+    if isinstance(layer, keras.Model):
+        subs = tuple(_actual(sub) for sub in layer.layers if not isinstance(sub, keras.layers.InputLayer))
+        weights = tuple(ActualWeight(f"{sub.name}/{w.name}", w.shape, w.trainable) for sub in subs for w in sub.weights)
+        return ActualLayer(layer.name, type(layer).__name__, weights, shape, subs)
+    return ActualLayer(layer.name, type(layer).__name__, _weights(layer), shape)

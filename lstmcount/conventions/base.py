@@ -197,6 +197,12 @@ class Kind:
     without: tuple[str, ...] = ()  # the framework's common arguments this class does not take
     # Arguments the class takes with a warning (deprecated ones): the framework's own words.
     warn: Mapping[str, str] = field(default_factory=dict)
+    # A kind called on several tensors as separate call arguments, not one list, names them in order
+    # (MultiHeadAttention: query, value, key): a call may give them by keyword.
+    tensors: tuple[str, ...] = ()
+    # Whether lstmcount counts this layer's compute (--timesteps); False where it would need more
+    # than the layer's weights and output shape (attention's products of its inputs).
+    costed: bool = True
     # The class name to show, where the arguments name it (a declared custom layer's class_name).
     label: Callable[[dict[str, Any]], str] | None = None
 
@@ -206,8 +212,9 @@ def finish(name: str, kind: Kind, weights: list[Weight], out: Shape | None | Out
     """The LayerLayout of a built layer: one output, or several (Outputs)."""
     if isinstance(out, Outputs):
         return LayerLayout(name, kind.name, tuple(weights), out.main, kind.recurrent, variant, input_shape,
-                           out.shapes if len(out.shapes) > 1 else (), (), (), out.states)
-    return LayerLayout(name, kind.name, tuple(weights), out, kind.recurrent, variant, input_shape)
+                           out.shapes if len(out.shapes) > 1 else (), (), (), out.states, costed=kind.costed)
+    return LayerLayout(name, kind.name, tuple(weights), out, kind.recurrent, variant, input_shape,
+                       costed=kind.costed)
 
 
 @dataclass
@@ -220,24 +227,32 @@ class Ctx:
     depth: int = 0  # nesting level (Bidirectional -> LSTM is depth 1)
     problems: list[str] = field(default_factory=list)
     inner_variant: str | None = None  # the nested layer's variant, for a wrapper
+    kind: str = ""  # the class being built
+    wrapper: str | None = None  # the class it is nested in (RNN for a cell), None at the top
 
-    def nested(self, arg: str, shape: Shape | None) -> LayerLayout:
-        """Check and build a nested layer argument (Bidirectional.layer, TimeDistributed.layer)."""
-        return self.nested_args(arg, shape)[0]
+    def nested(self, arg: str, shape: Shape | None, value: Any = REQUIRED, default_name: str | None = None
+               ) -> LayerLayout:
+        """Check and build a nested layer argument (Bidirectional.layer, TimeDistributed.layer), or
+        `value`, one layer mapping inside it (a cell of RNN's list of cells), named `default_name`
+        unless it has a name."""
+        return self.nested_args(arg, shape, value, default_name)[0]
 
-    def nested_args(self, arg: str, shape: Shape | None) -> tuple[LayerLayout, Kind, dict[str, Any]]:
+    def nested_args(self, arg: str, shape: Shape | None, value: Any = REQUIRED, default_name: str | None = None
+                    ) -> tuple[LayerLayout, Kind, dict[str, Any]]:
         """A nested layer argument built, with its kind and its checked arguments (defaults filled)."""
         loc = self.spec.arg_loc(arg)
         if self.depth >= MAX_NESTING:
             raise LayerProblem(f"layers nested more than {MAX_NESTING} deep", arg)
-        inner = layer_from_mapping(self.spec.args[arg], self.spec.index, loc, self.problems)
+        inner = layer_from_mapping(self.spec.args[arg] if value is REQUIRED else value, self.spec.index, loc,
+                                   self.problems)
         if inner is None:
             raise Reported()
         kind = self.framework.kind(inner.type, None)
         name = inner.args.get("name")
         if not isinstance(name, str) or not name:
-            name = snake(kind.name if kind else inner.type)
-        layer, built_kind, args = self.framework.build_layer(inner, shape, name, self.problems, self.depth + 1)
+            name = default_name or snake(kind.name if kind else inner.type)
+        layer, built_kind, args = self.framework.build_layer(inner, shape, name, self.problems, self.depth + 1,
+                                                             self.kind)
         if layer is None or built_kind is None:
             raise Reported()
         self.inner_variant = layer.variant
@@ -432,9 +447,10 @@ class Framework:
                 said.add(text)
                 out.append(note(spec.arg_loc(arg), _where(spec, kind), text))
 
-    def build_layer(self, spec: LayerSpec, shape: Any, name: str, problems: list[str],
-                    depth: int = 0) -> tuple[LayerLayout | None, Kind | None, dict[str, Any]]:
-        """Check and build one layer on its input shape (a tuple of shapes for a kind called on several)."""
+    def build_layer(self, spec: LayerSpec, shape: Any, name: str, problems: list[str], depth: int = 0,
+                    wrapper: str | None = None) -> tuple[LayerLayout | None, Kind | None, dict[str, Any]]:
+        """Check and build one layer on its input shape (a tuple of shapes for a kind called on several);
+        `wrapper` is the class it is nested in."""
         kind = self.kind(spec.type, problems, spec)
         if kind is None:
             return None, None, {}
@@ -442,7 +458,7 @@ class Framework:
         if args is None:
             return None, kind, {}
         where = _where(spec, kind)
-        ctx = Ctx(self, spec, name, depth, problems)
+        ctx = Ctx(self, spec, name, depth, problems, kind=kind.name, wrapper=wrapper)
         try:
             weights, out = kind.build(ctx, args, shape)
         except Reported:
@@ -453,9 +469,7 @@ class Framework:
             return None, kind, args
         if args.get("trainable") is False:
             weights = [w._replace(trainable=False) for w in weights]
-        variant = kind.variant(args) if kind.variant else None
-        if kind.wrap is not None and isinstance(args.get("layer"), dict):
-            variant = ctx.inner_variant
+        variant = kind.variant(args) if kind.variant else ctx.inner_variant  # a wrapper's: its layer's
         first = shape[0] if kind.many and shape else shape
         layer = finish(name, kind, weights, out, variant, first if self.tracks_shapes else None)
         if kind.label is not None:

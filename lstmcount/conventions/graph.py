@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import Loc, SpecError, problem, show
 from ..layout import Call as LayerCall
 from ..layout import LayerLayout, ModelLayout
-from ..model import MAX_PROBLEMS, InputSpec, LayerSpec, Model, Ref, Shape, stopped, suggest
+from ..model import MAX_INPUTS, MAX_PROBLEMS, InputSpec, LayerSpec, Model, Ref, Shape, stopped, suggest
 from .base import Framework, Kind, _same_layer, snake
 
 INPUT_LAYER = "InputLayer"
@@ -60,10 +60,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
     """
     w = _Walk(fw, model)
     graph = model.is_graph or depth > 0
-    inputs = list(model.inputs)
-    if not inputs and model.input_shape is not None:
-        inputs = [InputSpec("input_layer", model.input_shape, model.input_dtype,
-                            model.locs.get("input_shape", Loc(model.source)))]
+    inputs = model_inputs(model)
     if call_shapes is not None:  # a nested model takes the shapes it is called on
         inputs = _nested_inputs(w, model, inputs, call_shapes)
     tensors: dict[str, _Tensors] = {}
@@ -95,16 +92,17 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
             states: tuple[Shape | None, ...] = ()
             listed = False
         else:
-            ready, shape_in, labels, states, listed = _inputs(w, spec, i, names, tensors)
+            slots = _slots(w, spec, index) if spec.call is not None and spec.call.keywords else ()
+            ready, shape_in, labels, states, listed = _inputs(w, spec, i, names, tensors, slots)
         entry = _Tensors(layer=name)
         if spec.reuse is not None:
-            _reuse(w, spec, i, index, tensors, layers, calls, entry, shape_in, labels, ready)
+            _reuse(w, spec, index, layers, calls, entry, shape_in, labels, ready, listed)
         elif spec.model is not None:
             nested = _nested(w, spec, name, shape_in, listed, depth, ready)
             if nested is not None:
                 layers[i] = nested
                 entry.outputs, entry.main, entry.ok = _outs(nested), nested.output_shape, True
-                calls[i] = [LayerCall(labels, _first(shape_in), nested.output_shape)]
+                calls[i] = [LayerCall(labels, _first(shape_in), nested.output_shape, nested.outputs)]
         else:
             kind = fw.kind(spec.type, w.problems, spec)
             if kind is None:
@@ -118,7 +116,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
                 tensors[name] = entry
                 previous = entry
                 continue
-            if graph and not _arity(w, spec, kind, shape_in, listed):
+            if (graph or kind.many) and not _arity(w, spec, kind, shape_in, listed):
                 tensors[name] = entry
                 previous = entry
                 continue
@@ -138,7 +136,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
                 layers[i] = layer
                 entry.outputs, entry.main, entry.ok = _outs(layer), layer.output_shape, True
                 if graph:
-                    calls[i] = [LayerCall(labels, _first(shape_in), layer.output_shape)]
+                    calls[i] = [LayerCall(labels, _first(shape_in), layer.output_shape, layer.outputs)]
         tensors[name] = entry
         previous = entry
     outputs = _outputs(w, names, tensors, order) if graph else ()
@@ -150,6 +148,27 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
                       for inp in inputs] + out_layers
     return ModelLayout(fw.name, model.name, model.input_shape if call_shapes is None else _first_input(inputs),
                        tuple(out_layers), graph, outputs)
+
+
+def model_inputs(model: Model, count: int = 0) -> list[InputSpec]:
+    """The model's inputs as the walk names them: its named inputs, or its one `input_shape`
+    (`input_layer`), or, for a nested model that declares neither, one per tensor it is called on
+    (`input_layer`, `input_layer_1`, ...; their shapes are the tensors')."""
+    if model.inputs:
+        return list(model.inputs)
+    if model.input_shape is not None:
+        return [InputSpec("input_layer", model.input_shape, model.input_dtype,
+                          model.locs.get("input_shape", Loc(model.source)))]
+    return [InputSpec(f"input_layer_{k}" if k else "input_layer", ()) for k in range(count)]
+
+
+def plan(fw: Framework, model: Model, inputs: list[InputSpec]) -> tuple[list[str], list[int]]:
+    """Each entry's name and the order the walk takes the entries in, for a bridge that builds the same
+    graph in the framework itself (of a model the walk has accepted; `inputs` as `model_inputs` gives)."""
+    w = _Walk(fw, model)
+    tensors = {inp.name: _Tensors() for inp in inputs}
+    names = _names(w, tensors)
+    return names, _order(w, names, tensors, inputs)
 
 
 def _first(shape_in: Any) -> Shape | None:
@@ -267,10 +286,18 @@ def _cycle(left: set[int], deps: list[set[int]]) -> list[int]:
     return path[seen[node]:]
 
 
-def _inputs(w: _Walk, spec: LayerSpec, i: int, names: list[str], tensors: dict[str, _Tensors]
-            ) -> tuple[bool, Any, tuple[str, ...], tuple[Shape | None, ...], bool]:
-    """(ready, input shape (one, or a tuple of them for a list of tensors), Connected-to labels, initial
-    states, whether it is called on a list)."""
+def _slots(w: _Walk, spec: LayerSpec, index: dict[str, int]) -> tuple[str, ...]:
+    """The tensors the entry's layer (or the layer it calls again) takes as call arguments by name."""
+    target = w.model.layers[index[spec.reuse]] if spec.reuse in index else spec
+    kind = w.fw.kind(target.type, None) if target.model is None and target.reuse is None else None
+    return kind.tensors if kind is not None else ()
+
+
+def _inputs(w: _Walk, spec: LayerSpec, i: int, names: list[str], tensors: dict[str, _Tensors],
+            slots: tuple[str, ...] = ()) -> tuple[bool, Any, tuple[str, ...], tuple[Shape | None, ...], bool]:
+    """(ready, input shape (one, or a tuple of them for several tensors), Connected-to labels, initial
+    states, whether it is called on several). Several positional tensors are a list; keyword tensors
+    named in `slots` follow them in the slots' order (MultiHeadAttention(query, value, key=...))."""
     call = spec.call
     labels: list[str] = []
     ready = True
@@ -300,11 +327,19 @@ def _inputs(w: _Walk, spec: LayerSpec, i: int, names: list[str], tensors: dict[s
 
     if call is None or call.inputs is None:
         shape_in: Any = resolve(None)
-    elif call.listed:
+    elif call.listed or len(call.inputs) > 1:
         shape_in = [resolve(r) for r in call.inputs]
     else:
         shape_in = resolve(call.inputs[0])
-    for _, ref in call.keywords if call else ():
+    named = dict(call.keywords) if call else {}
+    if slots and named:
+        given = shape_in if isinstance(shape_in, list) else [shape_in]
+        for slot in slots[len(given):]:
+            if slot not in named:
+                break
+            given.append(resolve(named.pop(slot)))
+        shape_in = given
+    for ref in named.values():
         resolve(ref)
     states = tuple(resolve(r) for r in call.initial_state) if call else ()
     if call is not None and call.mask is not None:
@@ -317,11 +352,16 @@ def _inputs(w: _Walk, spec: LayerSpec, i: int, names: list[str], tensors: dict[s
 
 def _arity(w: _Walk, spec: LayerSpec, kind: Kind, shape_in: Any, listed: bool) -> bool:
     """Whether the layer is called on as many tensors as it takes (one, or a list)."""
+    if kind.many and spec.call is not None and spec.call.mask is not None:
+        w.add(spec.arg_loc("mask"), f"layer {spec.index} ({kind.name})",
+              "takes no mask: (a layer called on several tensors gets each one's mask with it, as Keras passes "
+              "masks along)")
+        return False
     if kind.many:
         n = len(shape_in) if listed else 1
         least, most = kind.inputs
         if not listed or not least <= n <= most:
-            what = f"{least}" if least == most else f"{least} to {most}"
+            what = f"{least}" if least == most else f"{least} or more" if most >= MAX_INPUTS else f"{least} to {most}"
             w.add(spec.arg_loc("inputs"), f"layer {spec.index} ({kind.name})",
                   f"is called on a list of {what} tensors (inputs: [a, b]), got "
                   + (f"{n}" if listed else "one tensor"))
@@ -353,9 +393,9 @@ def _states_fit(w: _Walk, spec: LayerSpec, kind: Kind, layer: LayerLayout, state
     return True
 
 
-def _reuse(w: _Walk, spec: LayerSpec, i: int, index: dict[str, int], tensors: dict[str, _Tensors],
-           layers: dict[int, LayerLayout], calls: dict[int, list[LayerCall]], entry: _Tensors, shape_in: Any,
-           labels: tuple[str, ...], ready: bool) -> None:
+def _reuse(w: _Walk, spec: LayerSpec, index: dict[str, int], layers: dict[int, LayerLayout],
+           calls: dict[int, list[LayerCall]], entry: _Tensors, shape_in: Any, labels: tuple[str, ...], ready: bool,
+           listed: bool) -> None:
     """Another call of a layer defined earlier: its outputs on the new inputs, the same weights."""
     assert spec.reuse is not None
     target = index.get(spec.reuse, -1)
@@ -363,11 +403,13 @@ def _reuse(w: _Walk, spec: LayerSpec, i: int, index: dict[str, int], tensors: di
     if first is None or not ready:
         return
     specs = w.model.layers
+    kind = w.fw.kind(specs[target].type, None) if specs[target].model is None else None
+    if kind is not None and not _arity(w, spec, kind, shape_in, listed):
+        return
     entry.layer = first.name
     entry.node = len(calls[target])
     if specs[target].model is not None:
-        again = _nested(w, specs[target], first.name, shape_in, isinstance(shape_in, tuple) and spec.call is not None
-                        and spec.call.listed, 0, True)
+        again = _nested(w, specs[target], first.name, shape_in, listed, 0, True)
     else:
         problems: list[str] = []
         again, _, _ = w.fw.build_layer(specs[target], shape_in, first.name, problems)
@@ -383,7 +425,7 @@ def _reuse(w: _Walk, spec: LayerSpec, i: int, index: dict[str, int], tensors: di
                                       f"its first call was on {_fmt(first.input_shape)}: Keras makes a layer's "
                                       "weights on its first call, and these inputs would need other weights")
         return
-    calls[target].append(LayerCall(labels, _first(shape_in), again.output_shape))
+    calls[target].append(LayerCall(labels, _first(shape_in), again.output_shape, again.outputs))
     entry.outputs, entry.main, entry.ok = _outs(again), again.output_shape, True
 
 
@@ -395,7 +437,7 @@ def _nested_inputs(w: _Walk, model: Model, inputs: list[InputSpec], shapes: tupl
                    ) -> list[InputSpec]:
     """A nested model's inputs, given the shapes it is called on (its own, if it declares them, must agree)."""
     if not inputs:
-        return [InputSpec(f"input_layer_{k}" if k else "input_layer", s or (), None) for k, s in enumerate(shapes)]
+        return [replace(inp, shape=s or ()) for inp, s in zip(model_inputs(model, len(shapes)), shapes, strict=True)]
     if len(inputs) != len(shapes):
         w.add(inputs[0].loc, None, f"the model takes {len(inputs)} input{'s' if len(inputs) > 1 else ''}, and is "
                                    f"called on {len(shapes)}")
@@ -423,22 +465,27 @@ def _nested(w: _Walk, spec: LayerSpec, name: str, shape_in: Any, listed: bool, d
     except SpecError as exc:
         w.problems.extend(f"{m} (in the nested model {name!r})" for m in exc.problems)
         return None
-    trainable = spec.args.get("trainable", True) is not False
     real = [layer for layer in inner.layers if layer.type != INPUT_LAYER]
-    weights = tuple(wt._replace(name=f"{layer.name}/{wt.name}", trainable=wt.trainable and trainable)
-                    for layer in real for wt in layer.weights)
+    if spec.args.get("trainable", True) is False:  # Keras freezes every layer of a frozen model
+        real = [_frozen(layer) for layer in real]
+    weights = tuple(wt._replace(name=f"{layer.name}/{wt.name}") for layer in real for wt in layer.weights)
     out = [s for s in _output_shapes(inner)]
     kind = spec.type if spec.type in NESTED else "Functional"
     return LayerLayout(name, kind, weights, out[0] if len(out) == 1 else None, False, None, _first(shape_in),
                        tuple(out) if len(out) > 1 else (), (), tuple(real))
 
 
+def _frozen(layer: LayerLayout) -> LayerLayout:
+    """The layer with every weight non-trainable, a nested model's layers too."""
+    return layer._replace(weights=tuple(wt._replace(trainable=False) for wt in layer.weights),
+                          layers=tuple(_frozen(sub) for sub in layer.layers))
+
+
 def _output_shapes(layout: ModelLayout) -> list[Shape | None]:
     by_label = {}
     for layer in layout.layers:
         for node, call in enumerate(layer.calls):
-            outs = layer.outputs or (call.output_shape,)
-            for k, shape in enumerate(outs if node == 0 else (call.output_shape,)):
+            for k, shape in enumerate(call.outputs or (call.output_shape,)):
                 by_label[f"{layer.name}[{node}][{k}]"] = shape
     return [by_label.get(label) for label in layout.outputs]
 
@@ -463,9 +510,11 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
         labels.append(f"{src.layer}[{src.node}][{k}]")
     if w.problems:
         return tuple(labels)
-    # every layer and input must lead to an output: Keras leaves out what does not, so say so
+    # every call and input must lead to an output: Keras leaves out what does not, so say so. A layer
+    # called again is kept by that call, but what its first call read is not, unless that call leads on.
     index = {name: i for i, name in enumerate(names)}
     reach: set[str] = set()
+    kept: set[str] = set()  # layers whose later call leads to an output
     stack = [r.name for r in refs]
     while stack:
         name = stack.pop()
@@ -480,10 +529,10 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
             stack.append(names[i - 1] if i > 0 else next(iter(tensors)))
         stack.extend(r.name for r in _refs(spec))
         if spec.reuse is not None:
-            stack.append(spec.reuse)
+            kept.add(spec.reuse)
     for i, name in enumerate(names):
         spec = model.layers[i]
-        if name not in reach:
+        if name not in reach and name not in kept:
             what = repr(name) if spec.reuse is None or spec.args.get("name") else f"this call of {spec.reuse!r}"
             w.add(spec.loc, spec.where(), f"{what} leads to no output of the model (outputs: "
                                           f"{', '.join(str(r) for r in refs)}); Keras would leave it out: list it "

@@ -24,6 +24,9 @@ _CONV_LSTM = ("filters", "kernel_size", "strides", "padding", "data_format", "di
               "recurrent_activation", "use_bias", "kernel_initializer", "recurrent_initializer", "bias_initializer",
               "unit_forget_bias", *_RECURRENT_TAIL[:-4], "return_sequences", "return_state", "go_backwards",
               "stateful")
+_CELL_HEAD = _RECURRENT
+_CELL_TAIL = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+              "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout")
 _POOL = ("pool_size", "strides", "padding", "data_format", "name")
 _INPUT = ("shape", "batch_size", "dtype", "sparse", "ragged", "batch_shape")
 
@@ -120,6 +123,20 @@ KERAS: dict[str, tuple[str, ...]] = {
     "ZeroPadding1D": ("padding", "data_format"),
     "ZeroPadding2D": ("padding", "data_format"),
     "ZeroPadding3D": ("padding", "data_format"),
+    "RNN": ("cell", "return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask"),
+    "LSTMCell": (*_CELL_HEAD, "unit_forget_bias", *_CELL_TAIL, "seed"),
+    "GRUCell": (*_CELL_HEAD, *_CELL_TAIL, "reset_after", "seed"),
+    "SimpleRNNCell": ("units", "activation", *_CELL_HEAD[3:], *_CELL_TAIL, "seed"),
+    "StackedRNNCells": ("cells",),
+    "Add": (), "Subtract": (), "Multiply": (), "Average": (), "Maximum": (), "Minimum": (),
+    "Concatenate": ("axis",),
+    "Dot": ("axes", "normalize"),
+    "Attention": ("use_scale", "score_mode", "dropout", "seed"),
+    "AdditiveAttention": ("use_scale", "dropout"),
+    "MultiHeadAttention": ("num_heads", "key_dim", "value_dim", "dropout", "use_bias", "output_shape",
+                           "attention_axes", "sliding_window", "flash_attention", "kernel_initializer",
+                           "bias_initializer", "kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                           "kernel_constraint", "bias_constraint", "use_gate", "seed"),
     # a model's pieces, read by the expression reader itself
     "Sequential": ("layers", "trainable", "name"),
     "Input": (*_INPUT, "name", "tensor", "optional"),

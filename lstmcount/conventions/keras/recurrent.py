@@ -1,4 +1,5 @@
-"""Keras's recurrent layers: LSTM, GRU, SimpleRNN, Bidirectional, ConvLSTM1D/2D/3D.
+"""Keras's recurrent layers: LSTM, GRU, SimpleRNN, Bidirectional, ConvLSTM1D/2D/3D, and the generic
+RNN wrapper with its cells (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells or a list of cells).
 
 Gate orders, from Keras's own cells: LSTM kernel columns are [i, f, c, o]; GRU columns are
 [z, r, h] (update, reset, candidate); with `reset_after` the GRU bias is (2, 3u): row 0 for the
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...errors import show
 from ...layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, LayerLayout, Outputs, Weight
-from ...model import Shape
-from ..base import Arg, Ctx, Kind, LayerProblem
+from ...model import MAX_DEPTH_LAYERS, Shape
+from ..base import Arg, Ctx, Framework, Kind, LayerProblem, snake
 from .common import (
     ACTIVATIONS,
     ANY,
@@ -27,6 +29,7 @@ from .common import (
     idents,
     join_channels,
     known_shape,
+    last_axis,
     shape_str,
     split_channels,
 )
@@ -67,15 +70,21 @@ def gated_weights(in_dim: int, units: int, gates: tuple[str, ...], use_bias: boo
 _SPLIT, _FOLDED = ("input", "recurrent"), ("input+recurrent",)
 
 
+def _sequence(shape: Shape | None) -> tuple[int | None, int]:
+    """(timesteps, features) of a recurrent layer's input."""
+    if shape is None or len(shape) != 2:
+        known_shape(shape, 2, "a sequence (timesteps, features)")  # raises, saying why
+    steps, features = shape  # type: ignore[misc]
+    if features is None:
+        raise LayerProblem(f"the features axis of its input {shape_str((steps, features))} must be known")
+    return steps, features
+
+
 def _rnn(gates: tuple[str, ...]) -> Any:
     n_states = 2 if gates == LSTM_GATES else 1  # LSTM: [h, c]; GRU, SimpleRNN: [h]
 
     def build(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Outputs]:
-        if shape is None or len(shape) != 2:
-            known_shape(shape, 2, "a sequence (timesteps, features)")  # raises, saying why
-        steps, features = shape  # type: ignore[misc]
-        if features is None:
-            raise LayerProblem(f"the features axis of its input {shape_str((steps, features))} must be known")
+        steps, features = _sequence(shape)
         rows = 2 if a.get("reset_after") else 1
         weights = gated_weights(features, a["units"], gates, a["use_bias"], rows)
         out = (steps, a["units"]) if a["return_sequences"] else (a["units"],)
@@ -187,6 +196,115 @@ def _conv_lstm_kind(name: str, rank: int) -> Kind:
                 kwargs={"unroll": Arg("bool", False)})  # in ConvLSTM configs, though not in the signature
 
 
+CELLS = ("LSTMCell", "GRUCell", "SimpleRNNCell")
+CELL_TAKERS = ("RNN", "StackedRNNCells")
+
+
+def _within_rnn(ctx: Ctx) -> None:
+    if ctx.wrapper not in CELL_TAKERS:
+        layer = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}.get(ctx.kind)
+        raise LayerProblem(f"{ctx.kind} is the step of a recurrent layer, not a layer of its own: wrap it in RNN "
+                           f"(type: RNN, cell: {{type: {ctx.kind}, ...}})" + (f", or use {layer}" if layer else ""))
+
+
+def _cell(gates: tuple[str, ...]) -> Any:
+    """A cell: the weights of one step, built on one step's input (features,). Its states are
+    [h, c] for LSTMCell, [h] for the others; its output is h."""
+    n_states = 2 if gates == LSTM_GATES else 1
+
+    def build(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Outputs]:
+        _within_rnn(ctx)
+        features = last_axis(known_shape(shape, None, ""), ctx.kind)
+        rows = 2 if a.get("reset_after") else 1
+        units = a["units"]
+        return gated_weights(features, units, gates, a["use_bias"], rows), Outputs(((units,),), (units,),
+                                                                                  ((units,),) * n_states)
+
+    return build
+
+
+def cell_names(fw: Framework, cells: list[Any]) -> list[str]:
+    """The name of each cell of a stack: its own, or its class's in snake case, numbered from the
+    second of that class in the stack (lstm_cell, lstm_cell_1, gru_cell), as a fresh Keras names them."""
+    used: dict[str, int] = {}
+    out = []
+    for cell in cells:
+        name = cell.get("name") if isinstance(cell, dict) else None
+        if not isinstance(name, str) or not name:
+            kind = fw.kind(str(cell.get("type", "")), None) if isinstance(cell, dict) else None
+            base = snake(kind.name) if kind is not None else "cell"
+            n = used.get(base, 0)
+            used[base] = n + 1
+            name = base if n == 0 else f"{base}_{n}"
+        out.append(name)
+    return out
+
+
+def _stack(ctx: Ctx, arg: str, cells: Any, shape: Shape | None) -> tuple[list[Weight], Outputs]:
+    """Cells one after another (StackedRNNCells): each reads the output of the one before it. Their
+    weights are named by cell (`lstm_cell/kernel`, `gru_cell/kernel`, as Keras names the cells, numbered
+    within the stack), at depth 0, 1, ...; their states follow each other, flat."""
+    if not isinstance(cells, list) or not cells:
+        raise LayerProblem(f"must be a non-empty list of cells ({', '.join(CELLS)}), got {show(cells)}", arg)
+    if len(cells) > MAX_DEPTH_LAYERS:
+        raise LayerProblem(f"{len(cells):,} cells is more than the limit of {MAX_DEPTH_LAYERS:,}", arg)
+    weights: list[Weight] = []
+    states: tuple[Shape, ...] = ()
+    names: set[str] = set()
+    variants: set[str | None] = set()
+    out: Shape | None = shape
+    for k, (cell, name) in enumerate(zip(cells, cell_names(ctx.framework, cells), strict=True)):
+        _a_cell(ctx, arg, cell, CELLS, "each cell of a stack is one of")
+        layer = ctx.nested(arg, out, cell, name)
+        if layer.name in names:
+            raise LayerProblem(f"two cells are named {layer.name!r}: each cell's weights are named after it", arg)
+        names.add(layer.name)
+        if layer.type == "GRUCell":
+            variants.add(layer.variant)
+        depth = k if len(cells) > 1 else None
+        weights += [w._replace(name=f"{layer.name}/{w.name}", depth=depth) for w in layer.weights]
+        states += layer.states
+        out = layer.output_shape
+    ctx.inner_variant = variants.pop() if len(variants) == 1 else None
+    assert out is not None
+    return weights, Outputs((out,), out, states)
+
+
+def _a_cell(ctx: Ctx, arg: str, mapping: Any, allowed: tuple[str, ...], must: str) -> None:
+    """Refuse a layer given where a cell goes (an unknown class is left to the build to name)."""
+    kind = ctx.framework.kind(str(mapping.get("type")), None) if isinstance(mapping, dict) else None
+    if kind is not None and kind.name not in allowed:
+        raise LayerProblem(f"{must} {', '.join(allowed)}, got {kind.name}", arg)
+
+
+def _stacked_cells(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Outputs]:
+    _within_rnn(ctx)
+    return _stack(ctx, "cells", a["cells"], shape)
+
+
+def _rnn_wrapper(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Outputs]:
+    """RNN(cell): the cell run over the time axis. A single cell's weights are named as an LSTM's
+    (kernel, recurrent_kernel, bias); a list of cells is a StackedRNNCells."""
+    steps, features = _sequence(shape)
+    if a["unroll"] and steps is None:
+        raise LayerProblem("an RNN is unrolled over a known number of timesteps; its input's time axis is "
+                           f"free in {shape_str((steps, features))}", "unroll")
+    cell = a["cell"]
+    if isinstance(cell, list):
+        weights, cells = _stack(ctx, "cell", cell, (features,))
+        units, states = cells.main, cells.states
+    else:
+        _a_cell(ctx, "cell", cell, (*CELLS, "StackedRNNCells"), "must be a list of cells, or one of")
+        inner = ctx.nested("cell", (features,))
+        weights, units, states = list(inner.weights), inner.output_shape, inner.states
+    assert units is not None
+    out = (steps, *units) if a["return_sequences"] else units
+    return weights, with_states(out, states, a["return_state"])
+
+
+CELL_ARGS: dict[str, Arg] = {k: v for k, v in RNN_COMMON.items()
+                             if k not in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")}
+
 KINDS: list[Kind] = [
     Kind("LSTM", {**RNN_COMMON, **GATED, "unit_forget_bias": Arg("bool", True)}, _rnn(LSTM_GATES), recurrent=True,
          kwargs=IMPLEMENTATION),
@@ -198,4 +316,14 @@ KINDS: list[Kind] = [
                                              nullable=True)},
          _bidirectional, recurrent=True, wrap=mirror, reject={"weights": NO_VALUES}),
     _conv_lstm_kind("ConvLSTM1D", 1), _conv_lstm_kind("ConvLSTM2D", 2), _conv_lstm_kind("ConvLSTM3D", 3),
+    Kind("RNN", {"cell": NESTED, "return_sequences": Arg("bool", False), "return_state": Arg("bool", False),
+                 "go_backwards": Arg("bool", False), "stateful": Arg("bool", False), "unroll": Arg("bool", False),
+                 "zero_output_for_mask": Arg("bool", False)}, _rnn_wrapper, recurrent=True),
+    Kind("LSTMCell", {**CELL_ARGS, "recurrent_activation": GATED["recurrent_activation"],
+                      "unit_forget_bias": Arg("bool", True)}, _cell(LSTM_GATES)),
+    Kind("GRUCell", {**CELL_ARGS, "recurrent_activation": GATED["recurrent_activation"],
+                     "reset_after": Arg("bool", True)}, _cell(GRU_GATES),
+         variant=lambda a: "reset_after" if a["reset_after"] else "reset_before"),
+    Kind("SimpleRNNCell", CELL_ARGS, _cell(RNN_GATES)),
+    Kind("StackedRNNCells", {"cells": NESTED}, _stacked_cells),
 ]
