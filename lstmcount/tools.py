@@ -156,11 +156,12 @@ SIZE_ARGS = ("units", "hidden_size", "filters", "out_features", "output_dim", "e
 
 def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Solution]:
     """The largest size of one named layer (units, hidden_size, filters, ...) for the whole model's total."""
-    names = [lay.name for lay in conventions.layout(model).layers]
-    if layer_name not in names:
+    layout = conventions.layout(model)
+    built = built_from(model, layout)
+    if layer_name not in built:
+        names = [lay.name for lay in layout.layers]
         raise UsageError(f"--layer {layer_name!r}: no such layer (the model's layers are {', '.join(names)})")
-    index = names.index(layer_name)
-    spec = model.layers[index]
+    index, spec = built[layer_name]
     arg = next((a for a in SIZE_ARGS if a in spec.args), None)
     if arg is None:
         raise UsageError(f"--layer {layer_name!r} ({spec.type}) has no size argument to solve for "
@@ -168,7 +169,7 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
 
     def fits(size: int) -> int | None:
         layers = list(model.layers)
-        layers[index] = LayerSpec(spec.type, {**spec.args, arg: size}, spec.index, spec.loc, spec.arg_locs)
+        layers[index] = replace(spec, args={**spec.args, arg: size})
         try:
             return conventions.layout(replace(model, layers=tuple(layers))).params
         except LstmcountError:
@@ -177,12 +178,22 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
     return arg, largest(fits, budget, f"{layer_name}.{arg}")
 
 
+def built_from(model: Model, layout: ModelLayout) -> dict[str, tuple[int, LayerSpec]]:
+    """Each layer of the layout by name -> the index and entry of the model it was built from.
+
+    A graph's layout starts with its inputs and holds a reused layer once (its further calls are
+    entries of their own); a chain's layers are its entries one by one.
+    """
+    first = (len(model.inputs) or int(model.input_shape is not None)) if layout.graph else 0
+    entries = [(i, spec) for i, spec in enumerate(model.layers) if spec.reuse is None]
+    return {layer.name: entry for layer, entry in zip(layout.layers[first:], entries, strict=True)}
+
+
 KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
-def _flags_at(model: Model, layout: ModelLayout, index: int) -> LayerFlags:
-    """The flags of the spec's layer `index` (UsageError if it is not an LSTM, GRU or RNN)."""
-    layer, spec = layout.layers[index], model.layers[index]
+def _flags_at(model: Model, layer: LayerLayout, spec: LayerSpec) -> LayerFlags:
+    """The flags of a layer built from `spec` (UsageError if it is not an LSTM, GRU or RNN)."""
     layer_name = layer.name
     args = dict(spec.args)
     if model.framework == "pytorch":
@@ -202,7 +213,7 @@ def _flags_at(model: Model, layout: ModelLayout, index: int) -> LayerFlags:
     if kind is None:
         raise UsageError(f"--layer {layer_name!r} is a {layer.type}; this takes an LSTM, GRU or SimpleRNN "
                          "(or a Bidirectional one)")
-    shape = model.input_shape if index == 0 else layout.layers[index - 1].output_shape
+    shape = layer.input_shape
     assert shape is not None and shape[-1] is not None
     return LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
                       args.get("reset_after") if kind == "gru" else None)
@@ -242,9 +253,12 @@ def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picke
             model = inputs.load(path)
         layout = conventions.layout(model)
         found = {}
-        for index, layer in enumerate(layout.layers):
+        built = built_from(model, layout)
+        for layer in layout.layers:
+            if layer.name not in built:  # a graph's input
+                continue
             try:
-                found[layer.name] = _flags_at(model, layout, index)
+                found[layer.name] = _flags_at(model, layer, built[layer.name][1])
             except UsageError:
                 continue
     if layer_name is None:
