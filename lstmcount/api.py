@@ -25,11 +25,14 @@ def model_report(model: Model, dtype: str = "float32") -> Report:
     return report(conventions.layout(model), dtype)
 
 
-def analyze(source: str | Model, dtype: str = "float32") -> Report:
+def analyze(source: str | Model | Any, dtype: str = "float32") -> Report:
     """Report for a YAML spec, a Keras .keras/.json file, a PyTorch state_dict or an ONNX file (by path),
-    a YAML string containing `layers:`, or a Model."""
+    a YAML string containing `layers:`, a Model, or a live Keras model or layer (its config; a layer
+    on the shape it was built with)."""
     if isinstance(source, Model):
         return model_report(source, dtype)
+    if not isinstance(source, str) and callable(getattr(source, "get_config", None)):  # a live Keras object
+        return model_report(inputs.keras_object(source), dtype)
     if "\n" in source and "layers" in source:
         return model_report(inputs.loads(source), dtype)
     if inputs.is_tensor_file(source):  # a PyTorch state_dict or an ONNX model

@@ -1,7 +1,7 @@
 """Every input format, one module each, and the one way in.
 
 - `yamlspec`: YAML model specs (chains and graphs), read with locations;
-- `keras`: Keras model configs (`.keras` archives, `model.to_json()` files), as graphs;
+- `keras`: Keras model configs (`.keras` archives, `model.to_json()` files, live Keras objects), as graphs;
 - `state_dict`: PyTorch state_dicts and checkpoints (torch imported only there);
 - `onnx`: ONNX models (onnx imported only there);
 - `flags`: a layer from the `params` flags.
@@ -78,6 +78,14 @@ def load(path: str) -> Model:
         return read_keras(path)
     name, text = read_text(path)
     return loads(text, name)
+
+
+def keras_object(obj: Any) -> Model:
+    """A live Keras model or layer (Keras 3 or tf_keras), read through its `get_config()`: no weights
+    are read and Keras is not imported here (the object's own Keras is already loaded)."""
+    from .keras import from_object
+
+    return from_object(obj)
 
 
 def loads(text: str, name: str = "<string>") -> Model:
