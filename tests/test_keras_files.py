@@ -4,11 +4,16 @@ saving Keras's own `count_params()` and output shapes."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+import tempfile
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lstmcount import analyze, conventions
 from lstmcount.accounting import report
@@ -134,8 +139,27 @@ def dense_graph(K):
                    name="dense_graph")
 
 
-BUILDERS = [seq2seq, two_in_two_out, siamese, nested, bidirectional_states, masked, time_distributed, dense_graph]
-KERAS2_COUNTED = {"dense_graph"}  # the others hold recurrent layers, whose Keras 2 arguments come later
+def explicit_mask(K):
+    """A mask given as its own input: the LSTM reads it, and it leads to the output."""
+    L = K.layers
+    x, mask = K.Input((6, 3), name="x"), K.Input((6,), dtype="bool", name="mask")
+    return K.Model([x, mask], L.LSTM(3, name="lstm")(x, mask=mask), name="explicit_mask")
+
+
+def calls_out_of_order(K):
+    """A layer's second call reads a layer made after it, its third an input: Keras numbers the calls
+    in the order they were made, and so must the walk."""
+    L = K.layers
+    x, y = K.Input((7, 5), name="x"), K.Input((7, 5), name="y")
+    again = L.Dense(4, name="again")
+    later = L.Dense(5, name="later")(again(x))
+    return K.Model([x, y], [again(later), again(y)], name="order")
+
+
+BUILDERS = [seq2seq, two_in_two_out, siamese, nested, bidirectional_states, masked, explicit_mask, time_distributed,
+            dense_graph, calls_out_of_order]
+# the others hold recurrent layers, whose Keras 2 arguments are taken by a later change
+KERAS2_COUNTED = {"dense_graph", "calls_out_of_order"}
 
 
 class Saved(NamedTuple):
@@ -165,7 +189,7 @@ def _output_shape(layout, label: str):
     """The shape of a `name[node][tensor]` output of a layout."""
     name, node, k = label.replace("]", "").split("[")
     layer = next(lay for lay in layout.layers if lay.name == name)
-    if int(node) == 0:
+    if int(node) == 0 or (int(k) > 0 and layer.recurrent):  # a recurrent layer's states: the same on each call
         return (layer.outputs or (layer.output_shape,))[int(k)]
     assert int(k) == 0, label  # a further call keeps its first output's shape
     return layer.calls[int(node)].output_shape
@@ -297,3 +321,417 @@ def test_sequential_files_keep_their_chain(saved, tmp_path):
     assert not model.is_graph and model.input_shape == (28, 28)
     assert [(s.index, s.type, s.args["name"]) for s in model.layers] == [(1, "LSTM", "lstm"), (2, "Dense", "dense")]
     assert analyze(str(tmp_path / "s.keras")).total == seq.count_params() == 31_960
+
+
+# --- random functional models: recurrent, dense, wrapped, shared and nested layers ------------------
+
+RNNS = ("LSTM", "GRU", "SimpleRNN")
+
+
+class Op(NamedTuple):
+    """One step of a random model: what it makes, what it reads (tensor numbers), its sizes."""
+
+    kind: str  # rnn, bi, dense, td, share, nest
+    src: int
+    cls: str = "LSTM"
+    units: int = 1
+    sequences: bool = False
+    state: bool = False
+    initial: tuple[int, ...] = ()
+    merge: str | None = "concat"
+    target: int = -1  # share: the op whose layer is called again
+    width: int = 1  # the features of what it reads (a nested model's input)
+    inner: str = "Dense"  # a nested model's last layer
+
+
+class Recipe(NamedTuple):
+    inputs: tuple[tuple[int | None, int], ...]  # (steps, features)
+    ops: tuple[Op, ...]
+
+
+@st.composite
+def recipes(draw, recurrent: bool = True):
+    """A random functional model, as data: each tensor's rank and width are tracked so every step fits."""
+    inputs = tuple((draw(st.sampled_from([None, 3, 5])), draw(st.integers(1, 5)))
+                   for _ in range(draw(st.integers(1, 2))))
+    tensors: list[tuple[int, int]] = [(2, f) for _, f in inputs]  # (rank, width) of each tensor made
+    made: list[tuple[Op, int, int, list[tuple[int, int]]]] = []  # (op, input rank, width, outputs) per layer
+    ops: list[Op] = []
+    kinds = ["rnn", "bi", "dense", "td", "share", "nest"] if recurrent else ["dense", "td", "share", "nest"]
+    for step in range(draw(st.integers(len(inputs), len(inputs) + 5))):
+        # the first steps read each input in turn, so every input leads to an output
+        kind = draw(st.sampled_from(kinds)) if step >= len(inputs) else draw(st.sampled_from(kinds[:-2]))
+        seqs = [i for i, (rank, _) in enumerate(tensors) if rank == 2]
+        src = step if step < len(inputs) else draw(st.sampled_from(range(len(tensors))))
+        if kind in ("rnn", "bi", "td", "nest") and tensors[src][0] != 2:
+            src = draw(st.sampled_from(seqs))
+        units = draw(st.integers(1, 4))
+        rank, width = tensors[src]
+        if kind == "share":
+            fits = [m for m in made if (m[1], m[2]) == (rank, width)]
+            if not fits:
+                kind = "dense"
+            else:
+                op, _, _, outs = draw(st.sampled_from(fits))
+                ops.append(Op("share", src, target=ops.index(op)))
+                tensors += outs
+                continue
+        if kind == "rnn":
+            cls = draw(st.sampled_from(RNNS))
+            op = Op("rnn", src, cls, units, draw(st.booleans()), draw(st.booleans()))
+            need = 2 if cls == "LSTM" else 1
+            states = [i for i, (r, w) in enumerate(tensors) if (r, w) == (1, units)]
+            if len(states) >= need and draw(st.booleans()):
+                op = op._replace(initial=tuple(draw(st.permutations(states)))[:need])
+            out = (2, units) if op.sequences else (1, units)
+            outs = [out] + [(1, units)] * (need if op.state else 0)
+        elif kind == "bi":
+            cls = draw(st.sampled_from(RNNS))
+            merge = draw(st.sampled_from(["concat", "sum", "mul", "ave"]))
+            op = Op("bi", src, cls, units, draw(st.booleans()), draw(st.booleans()), merge=merge)
+            width_out = 2 * units if merge == "concat" else units
+            need = 2 if cls == "LSTM" else 1
+            outs = [(2 if op.sequences else 1, width_out)] + [(1, units)] * (2 * need if op.state else 0)
+        elif kind == "nest":
+            op = Op("nest", src, draw(st.sampled_from(["Sequential", "Functional"])), units, draw(st.booleans()),
+                    width=width, inner=draw(st.sampled_from(RNNS)) if recurrent else "Dense")
+            outs = [(2 if op.sequences or op.inner == "Dense" else 1, units)]
+        else:  # dense on anything, td on a sequence
+            op = Op(kind, src, units=units)
+            outs = [(rank, units)]
+        ops.append(op)
+        made.append((op, rank, width, outs))
+        tensors += outs
+    return Recipe(inputs, tuple(ops))
+
+
+def build_recipe(K, recipe: Recipe):
+    """The Keras model of a recipe; its outputs are every tensor nothing else reads."""
+    L = K.layers
+    inputs = [K.Input((steps, f)) for steps, f in recipe.inputs]
+    tensors = list(inputs)
+    layers: list[Any] = []
+    read: set[int] = set()
+
+    def rnn(cls, op):
+        return getattr(L, cls)(op.units, return_sequences=op.sequences, return_state=op.state)
+
+    for op in recipe.ops:
+        read |= {op.src, *op.initial}
+        x = tensors[op.src]
+        if op.kind == "share":
+            layer = layers[op.target]
+        elif op.kind == "rnn":
+            layer = rnn(op.cls, op)
+        elif op.kind == "bi":
+            layer = L.Bidirectional(rnn(op.cls, op), merge_mode=op.merge)
+        elif op.kind == "dense":
+            layer = L.Dense(op.units)
+        elif op.kind == "td":
+            layer = L.TimeDistributed(L.Dense(op.units))
+        else:  # a nested model
+            last = L.Dense(op.units) if op.inner == "Dense" else getattr(L, op.inner)(op.units,
+                                                                                     return_sequences=op.sequences)
+            if op.cls == "Sequential":
+                layer = K.Sequential([K.Input((None, op.width)), last])
+            else:
+                inner = K.Input((None, op.width))
+                layer = K.Model(inner, last(L.Dense(2)(inner)))
+        layers.append(layer)
+        out = layer(x, initial_state=[tensors[i] for i in op.initial]) if op.initial else layer(x)
+        tensors += list(out) if isinstance(out, (list, tuple)) else [out]
+    outputs = [t for i, t in enumerate(tensors) if i not in read]
+    return K.Model(inputs, outputs)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(recipes())
+def test_random_keras3_graphs(recipe):
+    import keras
+
+    model = build_recipe(keras, recipe)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive, config = Path(tmp, "m.keras"), Path(tmp, "m.json")
+        model.save(archive)
+        config.write_text(model.to_json())
+        for path in (archive, config):
+            check_against_keras(str(path), model, keras)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(recipes(recurrent=False))
+def test_random_keras2_graphs(recipe):
+    """Keras 2 graphs of the layers whose Keras 2 configs lstmcount takes today (no recurrent ones)."""
+    import tf_keras
+
+    model = build_recipe(tf_keras, recipe)
+    with tempfile.TemporaryDirectory() as tmp:
+        archive, config = Path(tmp, "m.keras"), Path(tmp, "m.json")
+        model.save(archive)
+        config.write_text(model.to_json())
+        for path in (archive, config):
+            check_against_keras(str(path), model, tf_keras)
+
+
+# --- configs Keras would not write: located refusals, never a traceback ------------------------------
+
+
+def _history(layer: dict, k: int = 0) -> list:
+    """The keras_history of a Keras 3 node's first positional tensor."""
+    return layer["inbound_nodes"][k]["args"][0]["config"]["keras_history"]
+
+
+def _set(path: tuple, value):
+    def edit(data):
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return edit
+
+
+def _custom(data):
+    head = data["config"]["layers"][4]
+    head.update(class_name="CTCLayer", module="__main__", registered_name=None)
+
+
+def _wrap_unknown(data):
+    head = data["config"]["layers"][4]
+    head.update(class_name="TimeDistributed")
+    head["config"].update(layer={"class_name": "Dense2", "config": {"units": 3}})
+
+
+BROKEN = [  # (what, edit of the seq2seq config, the message after `file: `)
+    ("config-a-list", lambda d: d.update(config=[]), "the model configuration is a list, not a mapping"),
+    ("config-a-string", lambda d: d.update(config="x"),
+     "the model configuration is the string 'x', not a mapping"),
+    ("not-a-model", lambda d: d.update(class_name="Dense"),
+     "not a Keras model file: expected a Sequential or Functional model configuration"),
+    ("layer-config-a-list", _set(("config", "layers", 3, "config"), [1]),
+     "layer 4 (LSTM): its config is a list, not a mapping"),
+    ("inbound-nodes-a-string", _set(("config", "layers", 2, "inbound_nodes"), "enc_in"),
+     "layer 3 'encoder' (LSTM): inbound_nodes must be a list of the layer's calls, got the string 'enc_in'"),
+    ("node-a-number", _set(("config", "layers", 2, "inbound_nodes"), [7]),
+     "layer 3 'encoder' (LSTM): inbound_nodes[0] is the number 7, not a Keras node"),
+    ("history-not-a-triple", lambda d: _history(d["config"]["layers"][4]).__setitem__(1, "0"),
+     "layer 5 'head' (Dense): inbound_nodes[0] has a tensor whose keras_history is ['decoder', '0', 0], not "
+     "[layer, node, tensor]"),
+    ("unknown-layer", lambda d: _history(d["config"]["layers"][4]).__setitem__(0, "decodr"),
+     "layer 5 'head' (Dense): inbound_nodes[0]: reads 'decodr' (keras_history ['decodr', 0, 0]), which is not a "
+     "layer of the model; did you mean 'decoder'?"),
+    ("node-out-of-range", lambda d: _history(d["config"]["layers"][4]).__setitem__(1, 3),
+     "layer 5 'head' (Dense): inbound_nodes[0]: reads call 3 of 'decoder' (keras_history ['decoder', 3, 0]), "
+     "which is called 1 time"),
+    ("input-node-out-of-range", lambda d: _history(d["config"]["layers"][2]).__setitem__(1, 1),
+     "layer 3 'encoder' (LSTM): inbound_nodes[0]: reads call 1 of 'enc_in' (keras_history ['enc_in', 1, 0]), "
+     "which is an input (node 0)"),
+    ("tensor-out-of-range", lambda d: _history(d["config"]["layers"][4]).__setitem__(2, 7),
+     "layer 5 (Dense): 'decoder[7]': 'decoder' has 1 output (0 to 0)"),
+    ("custom-layer", _custom,
+     "layer 5 'head' (CTCLayer): unknown keras layer type 'CTCLayer' (a custom layer, from module '__main__'); "
+     "lstmcount counts the layer kinds it has tables for (known: "),
+    ("unknown-wrapped", _wrap_unknown,
+     "layer 5 'head' (TimeDistributed): its layer (Dense2): unknown keras layer type 'Dense2'; did you mean "
+     "'Dense'?"),
+    ("circle", lambda d: _history(d["config"]["layers"][2]).__setitem__(0, "head"),
+     "layer 3 (LSTM): the layers read each other in a circle: encoder -> head -> decoder -> encoder"),
+    ("call-argument", lambda d: d["config"]["layers"][2]["inbound_nodes"][0]["kwargs"].update(foo=3),
+     "layer 3 'encoder' (LSTM): inbound_nodes[0]: the call argument 'foo' = 3 changes what the layer returns, "
+     "which lstmcount does not model yet"),
+    ("constant-argument", lambda d: d["config"]["layers"][4]["inbound_nodes"][0]["args"].append(5),
+     "layer 5 'head' (Dense): inbound_nodes[0]: is called on 5, which is not a tensor"),
+    ("output-layers-a-string", _set(("config", "output_layers"), "head"),
+     "output_layers must list the model's outputs as [layer, node, tensor] triples, got 'head'"),
+    ("output-unknown", _set(("config", "output_layers"), [["haed", 0, 0]]),
+     "output_layers: reads 'haed' (keras_history ['haed', 0, 0]), which is not a layer of the model; did you "
+     "mean 'head'?"),
+    ("input-layers-a-layer", _set(("config", "input_layers"), [["enc_in", 0, 0], ["encoder", 0, 0]]),
+     "input_layers: 'encoder' is a LSTM, not an InputLayer"),
+    ("duplicate-name", _set(("config", "layers", 4, "name"), "decoder"),
+     "layer 5 'decoder' (Dense): 'decoder' is the name of an earlier layer too; Keras names each layer once"),
+    ("input-shape", _set(("config", "layers", 0, "config", "batch_shape"), [None, 0, 7]),
+     "layer 1 'enc_in' (InputLayer): input 'enc_in' [None, 0, 7]: sizes must be positive integers"),
+    ("uncalled-layer", _set(("config", "layers", 4, "inbound_nodes"), []),
+     "layer 5 'head' (Dense): is called on nothing (its inbound_nodes list is empty)"),
+    ("keras2-entry", _set(("config", "layers", 4, "inbound_nodes"), [[["decoder", 0]]]),
+     "layer 5 'head' (Dense): inbound_nodes[0] has ['decoder', 0] where a [layer, node, tensor, kwargs] entry "
+     "belongs"),
+]
+
+
+@pytest.mark.parametrize(("what", "edit", "message"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_configs_are_located_refusals(saved, cli, tmp_path, what, edit, message):
+    data = json.loads(Path(saved[3, "seq2seq"].paths[1]).read_text())
+    edit(data)
+    path = tmp_path / f"{what}.json"
+    path.write_text(json.dumps(data))
+    r = cli("params", str(path))
+    assert r.exit_code == 2, r.stdout
+    assert f"{path}: {message}" in r.stderr, r.stderr
+
+
+def test_a_circle_is_one_message(cli, tmp_path):
+    """The walk leaves a circle's layers out; an output naming one of them is not 'unknown' too."""
+    spec = tmp_path / "circle.yaml"
+    spec.write_text("framework: keras\ninputs:\n  x: [null, 3]\nlayers:\n"
+                    "  - {type: Dense, name: a, units: 3, inputs: b}\n  - {type: Dense, name: b, units: 3, inputs: a}\n"
+                    "  - {type: Dense, name: c, units: 3, inputs: x}\noutputs: [b, c]\n")
+    r = cli("params", str(spec))
+    assert (r.exit_code, r.stderr) == (2, f"{spec}:5:6: layer 1 (Dense): the layers read each other in a circle: "
+                                          "a -> b -> a\n")
+
+
+JUNK = [None, -1, 0, 2**70, "x", "", [], {}, [1, 2, 3], ["encoder", 0, 0], {"class_name": "__keras_tensor__"}, True]
+
+
+def _places(data, path=()):
+    """Every (path, value) of a config, for mutations."""
+    yield path
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from _places(v, (*path, k))
+    elif isinstance(data, list):
+        for k, v in enumerate(data):
+            yield from _places(v, (*path, k))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_configs_never_crash(saved, cli, data):
+    """Any value of a real Keras 3 or Keras 2 config replaced by junk: a count or a located exit 2."""
+    source = data.draw(st.sampled_from([saved[v, b].paths[1] for v in (3, 2) for b in ("nested", "siamese")]))
+    config = json.loads(Path(source).read_text())
+    for _ in range(data.draw(st.integers(1, 3))):
+        places = [p for p in _places(config) if p]
+        where = data.draw(st.sampled_from(places))
+        _set(where, copy.deepcopy(data.draw(st.sampled_from(JUNK))))(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "m.json")
+        path.write_text(json.dumps(config))
+        r = cli("params", str(path))
+    assert r.exit_code in (0, 2), r.stderr
+    if r.exit_code == 2:
+        assert all(line.startswith(f"{path}") or line.endswith("problems") for line in r.stderr.splitlines()), \
+            r.stderr
+
+
+def test_operations_are_refused_unless_they_make_a_mask(cli, tmp_path):
+    """A Keras operation (keras.ops.add, tf.math.add) between layers: lstmcount cannot follow its shapes."""
+    import keras
+    import tensorflow as tf
+    import tf_keras
+
+    a, b = keras.Input((4, 3), name="a"), keras.Input((4, 3), name="b")
+    path = tmp_path / "ops3.json"
+    path.write_text(keras.Model([a, b], keras.layers.LSTM(2, name="lstm")(keras.ops.add(a, b))).to_json())
+    r = cli("params", str(path))
+    assert (r.exit_code, r.stderr) == (2, f"{path}: layer 3 'add' (Add): is a Keras operation (keras.src.ops.numpy), "
+                                          "not a layer; lstmcount follows shapes only through layers, and layer 4 "
+                                          "'lstm' (LSTM) reads it\n")
+    a, b = tf_keras.Input((4, 3), name="a"), tf_keras.Input((4, 3), name="b")
+    path = tmp_path / "ops2.json"
+    path.write_text(tf_keras.Model([a, b], tf_keras.layers.Dense(2, name="d")(tf.math.add(a, b))).to_json())
+    r = cli("params", str(path))
+    assert (r.exit_code, r.stderr) == (2, f"{path}: layer 3 'tf.math.add' (TFOpLambda): is the TensorFlow operation "
+                                          "'math.add'; lstmcount follows shapes only through layers, and layer 4 'd' "
+                                          "(Dense) reads it\n")
+
+
+def test_a_custom_layer_is_named(cli, tmp_path):
+    """The OCR model's CTC loss layer: the refusal says which layer, and that it is a custom one."""
+    import keras
+
+    @keras.saving.register_keras_serializable(package="ocr")
+    class CTCLayer(keras.layers.Layer):
+        def call(self, labels, predictions):
+            return predictions
+
+    x, labels = keras.Input((10, 5), name="image"), keras.Input((10, 5), name="label")
+    out = CTCLayer(name="ctc_loss")(labels, keras.layers.Bidirectional(keras.layers.LSTM(3), name="bi")(x))
+    model = keras.Model([x, labels], out)
+    model.save(tmp_path / "ocr.keras")
+    r = cli("params", str(tmp_path / "ocr.keras"))
+    assert r.exit_code == 2
+    assert r.stderr.startswith(f"{tmp_path / 'ocr.keras'}: layer 4 'ctc_loss' (CTCLayer): unknown keras layer type "
+                               "'CTCLayer' (a custom layer, registered as 'ocr>CTCLayer'); lstmcount counts the layer "
+                               "kinds it has tables for (known: "), r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+# --- live Keras objects -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build", BUILDERS, ids=lambda b: b.__name__)
+def test_live_keras3_models(saved, build):
+    """analyze() of the live model: the same report as its saved file."""
+    live, file = analyze(saved[3, build.__name__].model), analyze(saved[3, build.__name__].paths[0])
+    assert live.total == file.total == saved[3, build.__name__].model.count_params()
+    assert [(lay.name, lay.params) for lay in live.layers] == [(lay.name, lay.params) for lay in file.layers]
+
+
+def test_live_keras2_models_and_layers(saved):
+    import keras
+    import tf_keras
+
+    for name in KERAS2_COUNTED:
+        assert analyze(saved[2, name].model).total == saved[2, name].model.count_params()
+    layers = [keras.layers.LSTM(5), keras.layers.Bidirectional(keras.layers.GRU(3, reset_after=False)),
+              keras.layers.TimeDistributed(keras.layers.Dense(4)), tf_keras.layers.Dense(3)]
+    for layer, shape in zip(layers, [(None, 28, 28), (None, 5, 2), (None, 7, 6), (None, 4)], strict=True):
+        layer.build(shape)
+        rep = analyze(layer)
+        assert rep.total == layer.count_params() and rep.layers[0].name == layer.name, layer
+
+
+def test_live_objects_that_cannot_be_counted():
+    import keras
+
+    with pytest.raises(SpecError, match=r"<LSTM 'lstm\w*'>: the LSTM is not built, so its input shape is unknown"):
+        analyze(keras.layers.LSTM(5, name="lstm"))
+
+    class Subclassed(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = Subclassed()
+    model(keras.ops.zeros((1, 4)))
+    with pytest.raises(SpecError, match=r"a subclassed Keras model \(Subclassed\) does not describe its layers"):
+        analyze(model)
+
+
+def test_importing_lstmcount_imports_no_framework():
+    import subprocess
+    import sys
+
+    code = "import sys, lstmcount; print(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tf_keras', " \
+           "'tensorflow', 'torch', 'numpy', 'h5py'}))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       cwd=Path(__file__).parent.parent)
+    assert r.stdout.strip() == "[]"
+
+
+# --- a Keras file's layer with --layer: solve and compare -----------------------------------------------
+
+
+def test_solve_a_keras_file_layer_against_keras(saved, cli):
+    import keras
+
+    path = saved[3, "siamese"].paths[0]
+    r = cli("solve", path, "--layer", "shared_lstm", "--budget", "5000")
+    assert r.exit_code == 0, r.stderr
+    n = int(r.stdout.split("shared_lstm.units = ")[1].split(":")[0])
+
+    def total(units: int) -> int:
+        L = keras.layers
+        left, right = keras.Input((None, 6)), keras.Input((None, 6))
+        shared, proj = L.LSTM(units), L.Dense(3)
+        return keras.Model([left, right], [proj(shared(left)), proj(shared(right))]).count_params()
+
+    assert total(n) <= 5000 < total(n + 1)
+    r = cli("compare", path, "--layer", "shared_lstm", "--json")
+    lstm = saved[3, "siamese"].model.get_layer("shared_lstm")
+    assert json.loads(r.stdout)["rows"][0]["params"] == lstm.count_params()

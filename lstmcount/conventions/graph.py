@@ -448,6 +448,8 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
     labels = []
     for ref in refs:
         src = tensors.get(ref.name)
+        if src is None and ref.name in names:  # left out of the walk by a problem said already (a circle)
+            continue
         if src is None:
             known = sorted(tensors)
             w.add(ref.loc, "outputs", f"no layer or input is called {show(ref.name)}{suggest(ref.name, known)}")

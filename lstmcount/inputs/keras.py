@@ -188,6 +188,7 @@ class _Entry:
     calls: list[str] = field(default_factory=list)  # the Model entry name of each call
     skip: int = 0  # node numbers before its first call in inbound references (a nested model's own node)
     skip_io: int = 0  # the same in input_layers / output_layers
+    broken: bool = False  # its inbound_nodes are not Keras's (said once; nothing that reads it is checked)
 
 
 def _is_int(v: Any) -> bool:
@@ -321,7 +322,7 @@ class _Reader:
         for e in entries:
             if e.role not in ("layer", "nested"):
                 continue
-            if not e.nodes:
+            if not e.nodes and not e.broken:
                 self.add(e.where, "is called on nothing (its inbound_nodes list is empty), so it is not part of the "
                                   "model's graph")
             for k, (node_args, node_kwargs) in enumerate(e.nodes):
@@ -401,6 +402,7 @@ class _Reader:
         raw = e.raw.get("inbound_nodes", [])
         if not isinstance(raw, list):
             self.add(e.where, f"inbound_nodes must be a list of the layer's calls, got {kind_of(raw)}")
+            e.broken = True
             return
         for k, node in enumerate(raw):
             try:
@@ -413,6 +415,7 @@ class _Reader:
             except _Bad as exc:
                 self.add(e.where, f"inbound_nodes[{k}] {exc}")
                 e.nodes.clear()
+                e.broken = True
                 return
 
     def name_calls(self, entries: list[_Entry]) -> None:
@@ -456,8 +459,8 @@ class _Reader:
             ic = e.raw["config"]
             shape = self.shape(ic.get("batch_shape", ic.get("batch_input_shape")), f"input {name!r}", "", e.where)
             dtype = ic.get("dtype")
-            if isinstance(dtype, dict):
-                dtype = (dtype.get("config") or {}).get("name")
+            if isinstance(dtype, dict) and isinstance(dtype.get("config"), dict):
+                dtype = dtype["config"].get("name")
             if shape is not None:
                 out.append(InputSpec(name, shape, dtype if isinstance(dtype, str) else None, self.loc))
         for e in by_name.values():
@@ -471,12 +474,15 @@ class _Reader:
         """A located refusal for a layer class lstmcount has no table for (also inside a wrapper)."""
         cls = str(entry.get("class_name"))
         if KERAS.kind(cls, None) is None:
-            module = entry.get("module")
-            custom = isinstance(module, str) and module != "keras" and not module.startswith("keras.")
-            origin = f" (a custom layer, from module {module!r})" if custom else ""
-            self.add(where, f"unknown keras layer type {cls!r}{origin}"
-                            f"{'' if custom else suggest(cls, list(KERAS.kinds))}; lstmcount counts the layer "
-                            f"kinds it has tables for (known: {', '.join(sorted(KERAS.kinds))})")
+            module, registered = entry.get("module"), entry.get("registered_name")
+            if isinstance(registered, str) and ">" in registered:
+                origin = f" (a custom layer, registered as {registered!r})"
+            elif isinstance(module, str) and module != "keras" and not module.startswith(("keras.", "tf_keras.")):
+                origin = f" (a custom layer, from module {module!r})"
+            else:
+                origin = suggest(cls, list(KERAS.kinds))
+            self.add(where, f"unknown keras layer type {cls!r}{origin}; lstmcount counts the layer kinds it has "
+                            f"tables for (known: {', '.join(sorted(KERAS.kinds))})")
             return
         config = entry.get("config")
         for arg in ("layer", "backward_layer"):
@@ -580,6 +586,8 @@ class _Graph:
             self.r.add(where, f"reads {t.layer!r} (keras_history {list(t)}), which is not a layer of the model"
                               f"{suggest(t.layer, list(self.by_name))}")
             return []
+        if e.broken:
+            return []
         node = t.node - (e.skip_io if io else e.skip)
         count = 1 if e.role == "input" else len(e.nodes)
         if not 0 <= node < count:
@@ -631,7 +639,8 @@ def _skips_first_node(e: _Entry, version: int | None, io: bool) -> bool:
         if e.cls != "Sequential":
             return True
         layers = e.raw["config"].get("layers")
-        return bool(layers) and isinstance(layers[0], dict) and layers[0].get("class_name") == "InputLayer"
+        return isinstance(layers, list) and bool(layers) and isinstance(layers[0], dict) \
+            and layers[0].get("class_name") == "InputLayer"
     return io and e.cls != "Sequential"
 
 
@@ -692,7 +701,7 @@ def _node2(node: list[Any]) -> tuple[list[Any], dict[str, Any]]:
             if x[1] < 0 or x[2] < 0:
                 raise _Bad(f"has the entry {show(x)}: node and tensor numbers are 0 or more")
             return _T(x[0], x[1], x[2])
-        if isinstance(x, list) and x:
+        if isinstance(x, list) and x and all(isinstance(v, list) for v in x):
             return [walk(v, depth + 1) for v in x]
         raise _Bad(f"has {show(x)} where a [layer, node, tensor, kwargs] entry belongs")
 
@@ -776,8 +785,8 @@ def _args(entry: dict[str, Any]) -> dict[str, Any]:
     for key, value in entry["config"].items():
         if key in DROP:
             continue
-        if key == "dtype" and isinstance(value, dict):
-            value = (value.get("config") or {}).get("name")
+        if key == "dtype" and isinstance(value, dict) and isinstance(value.get("config"), dict):
+            value = value["config"].get("name")  # a dtype policy, by its name
         elif key in ("layer", "backward_layer") and isinstance(value, dict) and "class_name" in value \
                 and isinstance(value.get("config"), dict):
             value = {"type": value["class_name"], **_args(value)}
