@@ -45,6 +45,10 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
     layouts = [conventions.layout(m) for m in models]
     reports = [report(lay) for lay in layouts]
     for model, rep in zip(models, reports, strict=True):
+        if model.is_graph:  # until the Keras bridge builds functional models
+            raise UsageError(f"{model.source}: verify builds models that are a chain of layers yet, and this one is "
+                             "a graph (named inputs, layers called on other layers' outputs, shared or nested "
+                             "layers); `lstmcount params` counts it")
         need = rep.total * 4
         if model.framework == "keras" and need > max_bytes:
             raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of float32 "

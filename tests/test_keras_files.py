@@ -735,3 +735,12 @@ def test_solve_a_keras_file_layer_against_keras(saved, cli):
     r = cli("compare", path, "--layer", "shared_lstm", "--json")
     lstm = saved[3, "siamese"].model.get_layer("shared_lstm")
     assert json.loads(r.stdout)["rows"][0]["params"] == lstm.count_params()
+
+
+def test_verify_refuses_a_graph_until_it_builds_one(saved, cli):
+    """verify builds chains (a Sequential file verifies as before); a graph is refused, never half-built."""
+    path = saved[3, "seq2seq"].paths[0]
+    r = cli("verify", path)
+    assert (r.exit_code, r.stderr) == (2, f"{path}: verify builds models that are a chain of layers yet, and this one "
+                                          "is a graph (named inputs, layers called on other layers' outputs, shared "
+                                          "or nested layers); `lstmcount params` counts it\n")

@@ -94,7 +94,10 @@ def from_object(obj: Any) -> Model:
         kind = cls if cls in MODELS else ("Functional" if "output_layers" in config else "Sequential")
         return model_from_config({"class_name": kind, "config": config}, source)
     build = getattr(obj, "get_build_config", None)
-    built = build() if callable(build) else None
+    try:
+        built = build() if callable(build) else None
+    except Exception:  # user code; an unbuilt layer is said below
+        built = None
     shape = _plain(built.get("input_shape")) if isinstance(built, dict) else None
     if not isinstance(shape, list) or not shape:
         raise SpecError([problem(loc, None, f"the {cls} is not built, so its input shape is unknown: build it "
@@ -228,7 +231,7 @@ class _Reader:
         """A Sequential or functional model's config (`prefix` locates a nested one in messages)."""
         config = data.get("config")
         if not isinstance(config, dict):
-            self.add(prefix.rstrip(": ") or None, f"the model configuration is {kind_of(config)}, not a mapping")
+            self.add(_at(prefix), f"the model configuration is {kind_of(config)}, not a mapping")
             return None
         if data["class_name"] == "Sequential":
             return self.sequential(config, prefix, depth, version)
@@ -237,16 +240,16 @@ class _Reader:
     def sequential(self, config: dict[str, Any], prefix: str, depth: int, version: int | None) -> Model | None:
         entries = config.get("layers")
         if not isinstance(entries, list):
-            self.add(prefix.rstrip(": ") or None, "the model configuration has no `layers` list")
+            self.add(_at(prefix), "the model configuration has no `layers` list")
             return None
         if len(entries) > MAX_LAYERS:
-            self.add(prefix.rstrip(": ") or None, f"{len(entries):,} layers is more than the limit of {MAX_LAYERS:,}")
+            self.add(_at(prefix), f"{len(entries):,} layers is more than the limit of {MAX_LAYERS:,}")
             return None
         shape_raw = config.get("build_input_shape")
         layers: list[LayerSpec] = []
         for entry in entries:
             if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
-                self.add(prefix.rstrip(": ") or None, f"a layer entry is not a Keras layer config: {str(entry)[:80]}")
+                self.add(_at(prefix), f"a layer entry is not a Keras layer config: {str(entry)[:80]}")
                 continue
             if entry.get("class_name") == "InputLayer":
                 shape_raw = entry["config"].get("batch_shape") or entry["config"].get("batch_input_shape")
@@ -291,7 +294,7 @@ class _Reader:
         return LayerSpec(str(entry["class_name"]), args, index, self.loc, {}, call, None, inner)
 
     def functional(self, config: dict[str, Any], prefix: str, depth: int, version: int | None) -> Model | None:
-        where0 = prefix.rstrip(": ") or None
+        where0 = _at(prefix)
         raw_layers = config.get("layers")
         if not isinstance(raw_layers, list) or not raw_layers:
             self.add(where0, "the model configuration has no `layers` list")
@@ -307,7 +310,7 @@ class _Reader:
         calls = 0
         for e in entries:
             if e.role in ("layer", "nested", "op"):
-                self.nodes(e, version)
+                self.nodes(e)
                 calls += len(e.nodes)
         if calls > MAX_LAYERS:
             self.add(where0, f"{calls:,} layer calls is more than the limit of {MAX_LAYERS:,}")
@@ -398,7 +401,8 @@ class _Reader:
             return given
         return next(iter(found)) if len(found) == 1 else None
 
-    def nodes(self, e: _Entry, version: int | None) -> None:
+    def nodes(self, e: _Entry) -> None:
+        """Each call of a layer (or operation) as its (args, kwargs), in either Keras's form."""
         raw = e.raw.get("inbound_nodes", [])
         if not isinstance(raw, list):
             self.add(e.where, f"inbound_nodes must be a list of the layer's calls, got {kind_of(raw)}")
@@ -499,7 +503,7 @@ class _Reader:
 
     def shape(self, raw: Any, what: str, prefix: str = "", where: str | None = None) -> Shape | None:
         """A stored batch shape -> one sample's shape (the batch axis dropped)."""
-        at = where or prefix.rstrip(": ") or None
+        at = where or _at(prefix)
         if not isinstance(raw, (list, tuple)) or not raw:
             self.add(at, f"{what} is not stored as a batch shape such as [null, 28, 28] (got {show(raw)})")
             return None
@@ -772,6 +776,11 @@ def _in_order(built: list[tuple[_Entry, int, Call | None]]) -> list[tuple[_Entry
     placed = set(order)
     order += [i for i in range(len(built)) if i not in placed]
     return [built[i] for i in order]
+
+
+def _at(prefix: str) -> str | None:
+    """Where a nested model's own problems are (its `layer k 'name' (Class)`), or None at the top."""
+    return prefix.removesuffix(": ") or None
 
 
 def _name(config: dict[str, Any]) -> str | None:
