@@ -271,6 +271,8 @@ def params(
             else:
                 model = inputs.load(config)
                 rep = report(conventions.layout(model), dtype.value, timesteps)
+                if model.saved_by:
+                    sys.stderr.write(f"{model.source}: saved by {model.saved_by}\n")
             if check and model is not None and not model.expect:
                 raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
         else:

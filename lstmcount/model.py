@@ -150,6 +150,7 @@ class Model:
     locs: dict[str, Loc] = field(default_factory=dict)
     inputs: tuple[InputSpec, ...] = ()  # named inputs (a graph); empty: the single `input_shape`
     outputs: tuple[Ref, ...] = ()  # empty: the last entry
+    saved_by: str | None = None  # what saved a model file, when it says (e.g. "Keras 2.21.0")
 
     @property
     def is_graph(self) -> bool:

@@ -164,7 +164,7 @@ KERAS2_COUNTED = {"dense_graph", "calls_out_of_order"}
 
 class Saved(NamedTuple):
     model: Any  # the live Keras model that saved them
-    paths: tuple[str, ...]  # .keras archive, to_json() file
+    paths: tuple[str, ...]  # .keras archive, to_json() file, legacy .h5 file
 
 
 @pytest.fixture(scope="session")
@@ -178,10 +178,11 @@ def saved(tmp_path_factory) -> dict[tuple[int, str], Saved]:
     for version, K in ((3, keras), (2, tf_keras)):
         for build in BUILDERS:
             model = build(K)
-            archive, config = root / f"{build.__name__}_{version}.keras", root / f"{build.__name__}_{version}.json"
+            archive, config, h5 = (root / f"{build.__name__}_{version}.{ext}" for ext in ("keras", "json", "h5"))
             model.save(archive)
             config.write_text(model.to_json())
-            out[version, build.__name__] = Saved(model, (str(archive), str(config)))
+            model.save(h5)
+            out[version, build.__name__] = Saved(model, (str(archive), str(config), str(h5)))
     return out
 
 
@@ -744,3 +745,67 @@ def test_verify_refuses_a_graph_until_it_builds_one(saved, cli):
     assert (r.exit_code, r.stderr) == (2, f"{path}: verify builds models that are a chain of layers yet, and this one "
                                           "is a graph (named inputs, layers called on other layers' outputs, shared "
                                           "or nested layers); `lstmcount params` counts it\n")
+
+
+# --- legacy HDF5 files: the model_config attribute, read with h5py -----------------------------------
+
+
+def test_hdf5_files_say_what_saved_them(saved, cli, tmp_path):
+    import keras
+    import tf_keras
+
+    for version, package in ((2, tf_keras), (3, keras)):
+        path = saved[version, "dense_graph"].paths[2]
+        r = cli("params", path, "--json")
+        assert r.exit_code == 0, r.stderr
+        assert json.loads(r.stdout)["total"] == saved[version, "dense_graph"].model.count_params()
+        assert r.stderr == f"{path}: saved by Keras {package.__version__}\n"
+    r = cli("params", saved[3, "dense_graph"].paths[1])  # Keras 3's to_json() does not say
+    assert r.exit_code == 0 and r.stderr == ""
+    L = tf_keras.layers
+    seq = tf_keras.Sequential([tf_keras.Input((7, 4)), L.Dense(3, name="d"), L.Flatten(name="f"), L.Dense(2, name="e")])
+    seq.save(tmp_path / "seq.h5")
+    model = load(str(tmp_path / "seq.h5"))
+    assert not model.is_graph and model.input_shape == (7, 4) and model.saved_by == f"Keras {tf_keras.__version__}"
+    assert [(lay.name, lay.params) for lay in analyze(model).layers] == [(lay.name, lay.count_params())
+                                                                         for lay in seq.layers]
+
+
+def test_hdf5_files_that_hold_no_model(saved, cli, tmp_path):
+    weights3, weights2, text = tmp_path / "w.weights.h5", tmp_path / "w2.h5", tmp_path / "t.h5"
+    saved[3, "siamese"].model.save_weights(weights3)
+    saved[2, "siamese"].model.save_weights(weights2)
+    text.write_text("layers: []\n")
+    for path in (weights3, weights2):
+        r = cli("params", str(path))
+        assert (r.exit_code, r.stderr) == (2, f"{path}: weights only (model.save_weights), with no model_config: it "
+                                              "does not say what the model is; save the model itself (model.save) "
+                                              "to count it\n")
+    r = cli("params", str(text))
+    assert r.exit_code == 2 and r.stderr.startswith(f"{text}: not an HDF5 file that h5py can open ("), r.stderr
+
+
+def _probe(*args: str, pre: str = "") -> tuple[int, str, set[str]]:
+    """Run the CLI in a fresh interpreter: exit code, stderr, the top-level modules it imported."""
+    import subprocess
+    import sys
+
+    code = (f"{pre}\nimport json, sys\nfrom lstmcount.cli import main\nsys.argv = ['lstmcount', *{list(args)!r}]\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
+            "sys.stderr.write('\\nMODULES ' + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + ' ' + "
+            "str(code))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).parent.parent)
+    err, _, tail = r.stderr.rpartition("\nMODULES ")
+    names, code_text = tail.rsplit(" ", 1)
+    return int(code_text), err, set(json.loads(names))
+
+
+def test_hdf5_needs_only_h5py(saved):
+    """h5py (and the NumPy it needs) only for an HDF5 file; never a framework; exit 3 without h5py."""
+    code, _, mods = _probe("params", saved[2, "dense_graph"].paths[2])
+    assert code == 0 and "h5py" in mods and mods.isdisjoint({"tensorflow", "keras", "tf_keras", "torch", "jax"})
+    code, _, mods = _probe("params", saved[3, "seq2seq"].paths[0])
+    assert code == 0 and mods.isdisjoint({"h5py", "numpy", "tensorflow", "keras", "torch"})
+    code, err, _ = _probe("params", saved[3, "seq2seq"].paths[2], pre="import sys; sys.modules['h5py'] = None")
+    assert (code, err.strip()) == (3, "lstmcount: h5py is not installed; install it with: pip install 'lstmcount[h5]'")

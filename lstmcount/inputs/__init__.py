@@ -1,7 +1,8 @@
 """Every input format, one module each, and the one way in.
 
 - `yamlspec`: YAML model specs (chains and graphs), read with locations;
-- `keras`: Keras model configs (`.keras` archives, `model.to_json()` files, live Keras objects), as graphs;
+- `keras`: Keras model configs (`.keras` archives, `model.to_json()` files, legacy `.h5` files (h5py
+  imported only there), live Keras objects), as graphs;
 - `state_dict`: PyTorch state_dicts and checkpoints (torch imported only there);
 - `onnx`: ONNX models (onnx imported only there);
 - `flags`: a layer from the `params` flags.
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ..layout import ModelLayout
 
 STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
-KERAS_SUFFIXES = (".keras", ".json")
+KERAS_SUFFIXES = (".keras", ".json", ".h5", ".hdf5")
 
 
 def is_state_dict(path: str) -> bool:
@@ -70,8 +71,8 @@ def read_text(path: str) -> tuple[str, str]:
 
 
 def load(path: str) -> Model:
-    """A model from a YAML spec (or - for standard input), or from a Keras `.keras` archive or
-    `model.to_json()` file."""
+    """A model from a YAML spec (or - for standard input), or from a Keras `.keras` archive,
+    `model.to_json()` file or legacy `.h5` / `.hdf5` file."""
     if path != "-" and path.endswith(KERAS_SUFFIXES) and not os.path.isdir(path):
         from .keras import read_keras
 

@@ -1,8 +1,10 @@
-"""Keras model configs as input: a `.keras` archive, a `model.to_json()` file, or a live Keras model
-or layer (read through its `get_config()`), saved by Keras 3 or by Keras 2 (tf_keras).
+"""Keras model configs as input: a `.keras` archive, a `model.to_json()` file, a legacy `.h5` /
+`.hdf5` file, or a live Keras model or layer (read through its `get_config()`), saved by Keras 3
+or by Keras 2 (tf_keras).
 
-Only the configuration is read (zipfile + json): no framework is imported, and the weights are not
-needed to count. The result is the Model a YAML spec gives:
+Only the configuration is read (zipfile + json; h5py for HDF5 files, its `model_config` attribute
+and never a weight array): no framework is imported, and the weights are not needed to count. The
+result is the Model a YAML spec gives:
 
 - a Sequential is a chain (its InputLayer, or `build_input_shape`, gives `input_shape`);
 - a functional model is a graph: its InputLayers are the named inputs, each layer's first inbound
@@ -25,11 +27,11 @@ from __future__ import annotations
 import heapq
 import json
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from ..conventions import KERAS
-from ..errors import Loc, SpecError, problem, show
+from ..errors import FrameworkMissing, Loc, SpecError, problem, show
 from ..model import (
     MAX_BYTES,
     MAX_INPUTS,
@@ -63,9 +65,17 @@ DEFAULT_CALL_ARGS = {"return_attention_scores": False}  # harmless at these valu
 MAX_DEPTH = 32  # nesting of the lists inside one node
 
 
+HDF5_SUFFIXES = (".h5", ".hdf5")
+
+
 def read_keras(path: str) -> Model:
-    """A `.keras` archive's or `model.to_json()` file's model."""
-    return model_from_config(_config(path, Loc(path)), path)
+    """A `.keras` archive's, `model.to_json()` file's or legacy HDF5 file's model."""
+    loc = Loc(path)
+    data, version = _hdf5(path, loc) if path.endswith(HDF5_SUFFIXES) else _config(path, loc)
+    if version is None and isinstance(data, dict) and isinstance(data.get("keras_version"), str):
+        version = data["keras_version"]  # Keras 2's to_json() says it
+    model = model_from_config(data, path)
+    return replace(model, saved_by=f"Keras {version}") if isinstance(version, str) and version else model
 
 
 def from_object(obj: Any) -> Model:
@@ -137,19 +147,20 @@ def model_from_config(data: Any, source: str) -> Model:
     return model
 
 
-def _config(path: str, loc: Loc) -> Any:
+def _config(path: str, loc: Loc) -> tuple[Any, str | None]:
+    """The model config of a `.keras` archive (and the Keras version its metadata names) or JSON file."""
     try:
         if path.endswith(".keras"):
             with zipfile.ZipFile(path) as archive:
                 info = archive.getinfo("config.json")
                 if info.file_size > MAX_BYTES:
                     raise SpecError([problem(loc, None, "config.json is larger than 16 MiB")])
-                return json.loads(archive.read(info))
+                return json.loads(archive.read(info)), _archive_version(archive)
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
         if len(raw) > MAX_BYTES:
             raise SpecError([problem(loc, None, "larger than 16 MiB; not a model file")])
-        return json.loads(raw)
+        return json.loads(raw), None
     except FileNotFoundError:
         raise SpecError([problem(loc, None, "no such file")]) from None
     except KeyError:
@@ -162,6 +173,48 @@ def _config(path: str, loc: Loc) -> Any:
         raise SpecError([problem(loc, None, "JSON nested too deeply")]) from None
     except OSError as exc:
         raise SpecError([problem(loc, None, f"cannot be read ({exc.strerror or exc})")]) from None
+
+
+def _archive_version(archive: zipfile.ZipFile) -> str | None:
+    try:
+        info = archive.getinfo("metadata.json")
+        meta = json.loads(archive.read(info)) if info.file_size <= MAX_BYTES else None
+    except (KeyError, ValueError):
+        return None
+    version = meta.get("keras_version") if isinstance(meta, dict) else None
+    return version if isinstance(version, str) else None
+
+
+def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
+    """The `model_config` attribute of a legacy HDF5 file, and its `keras_version` (weights are not read)."""
+    try:
+        import h5py
+    except ImportError:
+        raise FrameworkMissing("h5py", "h5") from None
+    try:
+        with h5py.File(path, "r") as fh:
+            raw, version = fh.attrs.get("model_config"), fh.attrs.get("keras_version")
+            weights = "layers" in fh or "model_weights" in fh or "layer_names" in fh.attrs
+    except FileNotFoundError:
+        raise SpecError([problem(loc, None, "no such file")]) from None
+    except OSError as exc:  # h5py says "file signature not found" and the like
+        raise SpecError([problem(loc, None, f"not an HDF5 file that h5py can open ({exc})")]) from None
+    if raw is None:
+        what = "weights only (model.save_weights), with" if weights else "an HDF5 file with"
+        raise SpecError([problem(loc, None, f"{what} no model_config: it does not say what the model is; save "
+                                            "the model itself (model.save) to count it")])
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        if len(text) > MAX_BYTES:
+            raise SpecError([problem(loc, None, "its model_config is larger than 16 MiB")])
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError([problem(loc, None, f"its model_config is not valid JSON ({exc})")]) from None
+    except RecursionError:
+        raise SpecError([problem(loc, None, "its model_config is JSON nested too deeply")]) from None
+    if isinstance(version, bytes):
+        version = version.decode("utf-8", "replace")
+    return data, version if isinstance(version, str) else None
 
 
 class _T(NamedTuple):
@@ -376,8 +429,9 @@ class _Reader:
                 role = "input"
             elif cls in MODELS:
                 role = "nested"
-            elif cls in TF_OPS or (isinstance(module, str) and module.startswith(OPS_MODULES)):
-                role = "op"
+            elif cls in TF_OPS or (isinstance(module, str) and module.startswith(OPS_MODULES)) or \
+                    (module is None and "trainable" not in config):  # legacy configs name no module; every
+                role = "op"  # layer's config says `trainable`, an operation's (Keras 3's NotEqual) does not
             else:
                 role = "layer"
                 self.check_kind(raw, where)
@@ -614,9 +668,13 @@ class _Graph:
         if e.name in self.refused_ops:
             return
         self.refused_ops.add(e.name)
-        fn = e.raw["config"].get("function")
-        what = f"the TensorFlow operation {fn!r}" if e.cls in TF_OPS else \
-            f"a Keras operation ({e.raw.get('module')}), not a layer"
+        module = e.raw.get("module")
+        if e.cls in TF_OPS:
+            what = f"the TensorFlow operation {e.raw['config'].get('function')!r}"
+        elif module is not None:
+            what = f"a Keras operation ({module}), not a layer"
+        else:  # a legacy config: no module, and no `trainable` in its config as every Keras layer has
+            what = "a Keras operation (its config has none of a layer's keys such as `trainable`)"
         self.r.add(e.where, f"is {what}; lstmcount follows shapes only through layers, and {reader} reads it")
 
     def outputs(self, raw: Any, where: str | None) -> list[Ref]:
