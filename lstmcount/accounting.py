@@ -48,6 +48,7 @@ class LayerReport(NamedTuple):
     macs: int | None = None  # with --timesteps: multiply-accumulates for one sample
     elementwise_flops: int | None = None  # with --timesteps: a recurrent layer's gate and state arithmetic
     layers: tuple[LayerReport, ...] = ()  # a nested model's own layers
+    inbound: tuple[tuple[str, ...], ...] = ()  # graph models: what each call reads (`name[node][tensor]`)
 
     @property
     def non_trainable(self) -> int:
@@ -262,7 +263,8 @@ def layer_report(layer: LayerLayout, timesteps: int | None = None) -> LayerRepor
         else:
             macs = sum(compute(layer, c.gates, _positions(call.output_shape, timesteps))[0] for call in calls)
     return LayerReport(layer.name, layer.type, c.params, c.trainable, layer.weights, c.gates, c.extras,
-                       c.formula, layer.output_shape, layer.recurrent, macs, elementwise, subs)
+                       c.formula, layer.output_shape, layer.recurrent, macs, elementwise, subs,
+                       tuple(call.inbound for call in layer.calls))
 
 
 def report(layout: ModelLayout, dtype: str = "float32", timesteps: int | None = None) -> Report:

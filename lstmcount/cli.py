@@ -123,7 +123,7 @@ def _located(message: str) -> bool:
 
 
 def _color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    return sys.stdout is not None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
 def _version(value: bool) -> None:
@@ -280,7 +280,7 @@ def params(
                 raise UsageError("--check checks a spec file's expect: block; it needs a model spec file")
             rep = report(flags_layout(flags), dtype.value, timesteps)
         chosen = Format.json if json_ else fmt
-        write(renderer(chosen.value)(rep, color=_color() and output is None), output)
+        write(renderer(chosen.value)(rep, color=_color() and output is None), output, inputs=(config,))
         if check and model is not None:
             failures = check_expect(rep, model.expect)
             if failures:
@@ -327,10 +327,10 @@ def layout(
                                      "Keras file or flags give no weights to convert")
                 from .convert import npz
 
-                write(npz(rec, inputs.tensor_arrays(config or "-")), save, "--save")
+                write(npz(rec, inputs.tensor_arrays(config or "-")), save, "--save", inputs=(config,))
                 sys.stderr.write(f"{save}: {len({s.target for s in rec.steps})} converted tensors for {to.value}"
                                  f"{'' if rec.exact else ' (NOT exact: see the notes)'}\n")
-            write(recipe_json(rec) if json_ else recipe_text(rec), output)
+            write(recipe_json(rec) if json_ else recipe_text(rec), output, inputs=(config,))
             return
         if save is not None:
             raise UsageError("--save goes with --to")
@@ -346,7 +346,8 @@ def layout(
                 raise UsageError(f"--layer {layer!r}: no such layer (the model's layers are "
                                  f"{', '.join(each.name for each in lay.layers)})")
             lay = lay._replace(layers=tuple(chosen))
-        write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output)
+        write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output,
+              inputs=(config,))
 
 
 @app.command()
@@ -373,7 +374,7 @@ def compare(
             raise UsageError("--layer goes with a spec or model file")
         result = rows(flags)
         write(compare_json(result) if json_ else compare_table(result, flags, color=_color() and output is None),
-              output)
+              output, inputs=(config,))
 
 
 @app.command()
@@ -453,8 +454,10 @@ def verify(
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
                                                             "(Keras model.summary(), PyTorch module listing).")]
     = False,
-    max_memory: Annotated[str, typer.Option("--max-memory", help="Refuse to build a Keras model whose weights "
+    max_memory: Annotated[str, typer.Option("--max-memory", help="Refuse to build a model whose weights "
                                                                  "would take more than this.")] = "1GiB",
+    max_layers: Annotated[int, typer.Option("--max-layers", min=1, help="Refuse to build a model of more "
+                                                                        "layers than this.")] = 2_000,
     output: Annotated[str | None, typer.Option("--output", "-O", help="Write the results to this file "
                                                                       "(atomically) instead of stdout.")] = None,
 ) -> None:
@@ -470,10 +473,10 @@ def verify(
     with guarded():
         limit = parse_size(max_memory, "--max-memory")
         flags = layer_flags.flags(configs[0] if configs else None)
-        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process)
+        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, max_layers)
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)
-        write(text, output)
+        write(text, output, inputs=tuple(configs or ()))
         if not json_:
             ok = sum(r.ok for r in results)
             sys.stderr.write(f"{ok} of {len(results)} file(s) verified\n")

@@ -134,6 +134,7 @@ class LayerLayout(NamedTuple):
     calls: tuple[Call, ...] = ()  # graph models: each call (a shared layer has several); chains: none
     layers: tuple[LayerLayout, ...] = ()  # a nested model's own layers (its weights are theirs)
     states: tuple[Shape, ...] = ()  # a recurrent layer's states: what initial_state takes
+    entry: int | None = None  # the 1-based position of its entry in the Model's layers, where it has one
 
     @property
     def params(self) -> int:

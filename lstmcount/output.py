@@ -10,29 +10,25 @@ import sys
 from .errors import UsageError
 
 
-def write(text: str | bytes, path: str | None, option: str = "--output") -> None:
+def write(text: str | bytes, path: str | None, option: str = "--output", inputs: tuple[str | None, ...] = ()
+          ) -> None:
     """Write `text` (or bytes) to stdout, or replace `path` only with the complete text (temp file +
-    rename). `option` names the flag in messages.
+    rename). `option` names the flag in messages; `inputs` are the files the command read, which it
+    refuses to overwrite.
 
     A path that is not a regular file (a FIFO, /dev/stdout, a terminal) is written into directly:
-    it cannot be replaced, and renaming over it would destroy it.
+    it cannot be replaced, and renaming over it would destroy it. A new file gets the mode a shell's
+    `>` would give it (0666 less the umask); a replaced file keeps its own.
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
     if path is None or path == "-":
-        if isinstance(text, bytes):
-            sys.stdout.flush()
-            sys.stdout.buffer.write(text)
-            sys.stdout.buffer.flush()
-            return
-        try:
-            sys.stdout.write(text)
-        except UnicodeEncodeError:  # a terminal that is not UTF-8: send the bytes as they are
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        _stdout(text, data)
         return
     if not path.strip():
         raise UsageError(f"{option} needs a file path (or - for standard output)")
+    for source in inputs:
+        if source and source != "-" and _same_file(source, path):
+            raise UsageError(f"{option} {path}: is the input file {source}; refusing to overwrite it")
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -58,6 +54,7 @@ def write(text: str | bytes, path: str | None, option: str = "--output") -> None
     except OSError as exc:
         raise UsageError(f"{option} {path}: cannot write in {folder} ({exc.strerror or exc})") from None
     try:
+        os.fchmod(fd, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -71,3 +68,42 @@ def write(text: str | bytes, path: str | None, option: str = "--output") -> None
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _stdout(text: str | bytes, data: bytes) -> None:
+    """Write to standard output; a closed or full one is a UsageError (a broken pipe is the CLI's to
+    handle: it stays a quiet exit 0)."""
+    out = sys.stdout
+    if out is None:
+        raise UsageError("standard output is closed; give --output FILE")
+    try:
+        if isinstance(text, bytes):
+            out.flush()
+            out.buffer.write(text)
+            out.buffer.flush()
+            return
+        try:
+            out.write(text)
+        except UnicodeEncodeError:  # a terminal that is not UTF-8: send the bytes as they are
+            out.flush()
+            out.buffer.write(data)
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        # what could not be written must not be flushed again at exit (a second error, a traceback)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces stdout for the rest of the process
+        raise UsageError(f"cannot write to standard output ({exc.strerror or exc})") from None

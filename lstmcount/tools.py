@@ -14,7 +14,7 @@ from .accounting import report
 from .conventions.flags import RECURRENT, SUPPORT, closed_form, fewest_units, flags_layout
 from .errors import LstmcountError, UsageError
 from .layout import EXTRA_ROLES, LayerLayout, ModelLayout
-from .model import LayerFlags, LayerSpec, Model
+from .model import LayerFlags, Model
 
 
 class Row(NamedTuple):
@@ -119,12 +119,16 @@ class Solution(NamedTuple):
     next_params: int  # what one more unit would cost
 
 
-def largest(fits: Callable[[int], int | None], budget: int, what: str, lowest: int = 1) -> Solution:
-    """The largest size n >= lowest with count(n) <= budget; count is increasing in n. None = invalid n."""
+def largest(fits: Callable[[int], int | None], budget: int, what: str, lowest: int = 1,
+            why: Callable[[], str] = str) -> Solution:
+    """The largest size n >= lowest with count(n) <= budget; count is increasing in n. None = invalid n
+    (`why()` then says what was wrong, for the message)."""
     first = fits(lowest)
     if first is None or first > budget:
+        reason = why() if first is None else ""
         raise LstmcountError(f"even {what} = {lowest} needs {first:,} parameters, over the budget of {budget:,}"
-                             if first is not None else f"{what} = {lowest} is not a valid layer")
+                             if first is not None else f"{what} = {lowest} is not a valid layer"
+                             + (f": {reason}" if reason else ""))
     lo, hi = lowest, 2 * lowest
     while (n := fits(hi)) is not None and n <= budget:
         lo, hi = hi, hi * 2
@@ -156,44 +160,39 @@ SIZE_ARGS = ("units", "hidden_size", "filters", "out_features", "output_dim", "e
 
 def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Solution]:
     """The largest size of one named layer (units, hidden_size, filters, ...) for the whole model's total."""
-    layout = conventions.layout(model)
-    built = built_from(model, layout)
-    if layer_name not in built:
-        names = [lay.name for lay in layout.layers]
+    laid = [lay for lay in conventions.layout(model).layers if lay.entry is not None]
+    names = [lay.name for lay in laid]
+    if layer_name not in names:
         raise UsageError(f"--layer {layer_name!r}: no such layer (the model's layers are {', '.join(names)})")
-    index, spec = built[layer_name]
+    index = laid[names.index(layer_name)].entry - 1  # type: ignore[operator]
+    spec = model.layers[index]
     arg = next((a for a in SIZE_ARGS if a in spec.args), None)
     if arg is None:
         raise UsageError(f"--layer {layer_name!r} ({spec.type}) has no size argument to solve for "
                          f"({', '.join(SIZE_ARGS)})")
+
+    refused: list[str] = []
 
     def fits(size: int) -> int | None:
         layers = list(model.layers)
         layers[index] = replace(spec, args={**spec.args, arg: size})
         try:
             return conventions.layout(replace(model, layers=tuple(layers))).params
-        except LstmcountError:
+        except LstmcountError as exc:
+            refused[:] = exc.messages()[:1]
             return None
 
-    return arg, largest(fits, budget, f"{layer_name}.{arg}")
-
-
-def built_from(model: Model, layout: ModelLayout) -> dict[str, tuple[int, LayerSpec]]:
-    """Each layer of the layout by name -> the index and entry of the model it was built from.
-
-    A graph's layout starts with its inputs and holds a reused layer once (its further calls are
-    entries of their own); a chain's layers are its entries one by one.
-    """
-    first = (len(model.inputs) or int(model.input_shape is not None)) if layout.graph else 0
-    entries = [(i, spec) for i, spec in enumerate(model.layers) if spec.reuse is None]
-    return {layer.name: entry for layer, entry in zip(layout.layers[first:], entries, strict=True)}
+    return arg, largest(fits, budget, f"{layer_name}.{arg}", why=lambda: "".join(refused))
 
 
 KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 
 
-def _flags_at(model: Model, layer: LayerLayout, spec: LayerSpec) -> LayerFlags:
-    """The flags of a layer built from `spec` (UsageError if it is not an LSTM, GRU or RNN)."""
+def _flags_at(model: Model, layer: LayerLayout) -> LayerFlags:
+    """The flags of a spec's laid-out layer (UsageError if it is not an LSTM, GRU or RNN)."""
+    if layer.entry is None:  # an InputLayer
+        raise UsageError(f"--layer {layer.name!r} is an input; this takes an LSTM, GRU or RNN")
+    spec = model.layers[layer.entry - 1]
     layer_name = layer.name
     args = dict(spec.args)
     if model.framework == "pytorch":
@@ -253,12 +252,9 @@ def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picke
             model = inputs.load(path)
         layout = conventions.layout(model)
         found = {}
-        built = built_from(model, layout)
         for layer in layout.layers:
-            if layer.name not in built:  # a graph's input
-                continue
             try:
-                found[layer.name] = _flags_at(model, layer, built[layer.name][1])
+                found[layer.name] = _flags_at(model, layer)
             except UsageError:
                 continue
     if layer_name is None:

@@ -12,10 +12,15 @@ from . import conventions, inputs
 from .accounting import report
 from .conventions.flags import check as check_flags
 from .errors import UsageError
-from .model import LayerFlags
+from .layout import LayerLayout
+from .model import LayerFlags, Model
 from .reconcile import FileResult, reconcile
 
 PACKAGES = {"keras": "keras", "pytorch": "torch", "onnx": "onnxruntime"}
+MAX_LAYERS = 2_000  # layers verify builds in one model, nested ones included (--max-layers)
+# Bytes of a Keras variable under a layer's dtype policy (mixed policies keep float32 variables).
+VARIABLE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "mixed_float16": 4,
+                  "mixed_bfloat16": 4}
 
 
 class Verified(NamedTuple):
@@ -24,9 +29,11 @@ class Verified(NamedTuple):
 
 
 def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: int,
-        importing: Callable[[], AbstractContextManager[None]] = nullcontext) -> Verified:
+        importing: Callable[[], AbstractContextManager[None]] = nullcontext, max_layers: int = MAX_LAYERS
+        ) -> Verified:
     """Verify each file (and the layer the flags describe). `importing` wraps the frameworks' import
-    (the CLI makes Ctrl-C end the process at once there)."""
+    (the CLI makes Ctrl-C end the process at once there). A model over `max_bytes` of weights (at each
+    layer's own dtype) or `max_layers` layers is refused before anything is built."""
     from .bridges import bridge
     from .render import human_bytes
 
@@ -44,16 +51,20 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         models.append(inputs.from_flags(flags))
     layouts = [conventions.layout(m) for m in models]
     reports = [report(lay) for lay in layouts]
-    for model, rep in zip(models, reports, strict=True):
+    for model, lay, rep in zip(models, layouts, reports, strict=True):
         if model.is_graph:  # until the Keras bridge builds functional models
             raise UsageError(f"{model.source}: verify builds models that are a chain of layers yet, and this one is "
                              "a graph (named inputs, layers called on other layers' outputs, shared or nested "
                              "layers); `lstmcount params` counts it")
-        need = rep.total * 4
-        if model.framework == "keras" and need > max_bytes:
-            raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of float32 "
-                             f"weights ({rep.total:,} parameters), over the {human_bytes(max_bytes)} limit; "
+        need = weight_bytes(model, lay.layers)
+        if model.framework == "keras" and need > max_bytes:  # PyTorch builds large models on the meta device
+            raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of weights "
+                             f"({rep.total:,} parameters), over the {human_bytes(max_bytes)} limit; "
                              f"raise it with --max-memory if you mean it")
+        layers = _count_layers(lay.layers)
+        if layers > max_layers:
+            raise UsageError(f"{model.source}: it has {layers:,} layers, over the limit of {max_layers:,} that "
+                             "verify builds; raise it with --max-layers if you mean it")
     needed = [m.framework for m in models] + (["pytorch"] if state_dicts else []) + (["onnx"] if onnx_files else [])
     with importing():
         builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}  # each framework imported once
@@ -71,6 +82,24 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         assert build is not None  # specs are Keras or PyTorch models
         results.append(reconcile(model.source, rep, build(model, lay, summary), model.expect))
     return Verified(results, {fw: _version(fw) for fw in builders})
+
+
+def weight_bytes(model: Model, layers: tuple[LayerLayout, ...]) -> int:
+    """The memory a framework allocates for these layers' weights: each at its layer's dtype (Keras's
+    `dtype` policy; float32 otherwise), a nested model's layers at their own."""
+    total = 0
+    for layer in layers:
+        spec = model.layers[layer.entry - 1] if layer.entry is not None else None
+        if layer.layers and spec is not None and spec.model is not None:
+            total += weight_bytes(spec.model, layer.layers)
+            continue
+        dtype = spec.args.get("dtype") if spec is not None else None
+        total += layer.params * VARIABLE_BYTES.get(dtype if isinstance(dtype, str) else "float32", 4)
+    return total
+
+
+def _count_layers(layers: tuple[LayerLayout, ...]) -> int:
+    return sum(1 + _count_layers(layer.layers) for layer in layers)
 
 
 def _version(framework: str) -> str:

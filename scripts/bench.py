@@ -139,6 +139,35 @@ def big_model(repeats: int) -> None:
     line("lstmcount / parse with the collector paused", f"{t_b / t_g:.2f}x")
 
 
+def graph_spec(path: Path, nodes: int) -> None:
+    """Residual GRU blocks: each GRU reads the running sum, an Add adds its output back (two nodes a block)."""
+    parts = ["name: residual-gru\ninputs: {x: [null, 16]}\nlayers:\n"]
+    prev = "x"
+    for k in range(nodes // 2):
+        parts.append(f"  - {{type: GRU, name: g{k}, units: 16, return_sequences: true, inputs: {prev}}}\n"
+                     f"  - {{type: Add, name: a{k}, inputs: [{prev}, g{k}]}}\n")
+        prev = f"a{k}"
+    parts.append(f"outputs: [{prev}]\n")
+    path.write_text("".join(parts))
+
+
+def big_graph(repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "graph.yaml"
+        graph_spec(spec, 10_000)
+        size = spec.stat().st_size / 1024
+        print(f"2b. A 10,000-node graph spec: residual GRU blocks with Add skips ({size:.0f} KiB of YAML)")
+        parse = f"yaml.load(open({str(spec)!r}), Loader=yaml.CSafeLoader)"
+        res = compare({
+            "lstmcount": [*LSTMCOUNT, "params", str(spec), "--json"],
+            "parse": [PY, "-c", f"import typer, rich.table, yaml\n{parse}"],
+        }, max(3, repeats // 2))
+    (t_b, m_b), (t_p, m_p) = res["lstmcount"], res["parse"]
+    line("lstmcount params graph.yaml --json", f"{t_b * 1000:.0f} ms, {m_b:.1f} MiB")
+    line("floor + CSafeLoader parse alone", f"{t_p * 1000:.0f} ms, {m_p:.1f} MiB")
+    line("lstmcount / parse", f"{t_b / t_p:.2f}x", "target <= 1.5x", t_b / t_p <= 1.5)
+
+
 def verify(repeats: int) -> None:
     print("3. verify: one config vs twenty, per framework (each run imports its framework once)")
     for framework in ("keras", "pytorch"):
@@ -165,13 +194,13 @@ def api(repeats: int) -> None:
         line(label, f"{rate:,.0f}/s", "target >= 200,000/s", rate >= 200_000)
 
 
-SECTIONS = {"1": one_layer, "2": big_model, "3": verify, "4": api}
+SECTIONS = {"1": one_layer, "2": big_model, "g": big_graph, "3": verify, "4": api}
 
 
 def main() -> None:
-    """BENCH_REPEATS (default 7) sets the repetitions; BENCH_SECTIONS (default 1234) picks sections."""
+    """BENCH_REPEATS (default 7) sets the repetitions; BENCH_SECTIONS (default 12g34) picks sections."""
     repeats = int(os.environ.get("BENCH_REPEATS", "7"))
-    chosen = [SECTIONS[k] for k in os.environ.get("BENCH_SECTIONS", "1234") if k in SECTIONS]
+    chosen = [SECTIONS[k] for k in os.environ.get("BENCH_SECTIONS", "12g34") if k in SECTIONS]
     print(f"lstmcount benchmark on {platform.node() or 'this machine'}: {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of {repeats} alternating runs")
     print(f"measuring {'this checkout (python -m lstmcount)' if CHECKOUT else LSTMCOUNT[0]}")

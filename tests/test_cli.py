@@ -224,11 +224,7 @@ def test_spec_messages_name_file_line_layer_argument(cli, tmp_path):
         f"{spec}:4:5: layer 1 (LSTM): LSTM takes no argument 'unit'; did you mean 'units'?",
         f"{spec}:6:5: layer 2 (Dense): argument 'units' must be an integer, got 7.5",
         f"{spec}:9:5: layer 3 (LSTM): LSTM takes no argument 'reset_after' (it is an argument of GRU)",
-        f"{spec}:10:5: layer 4: unknown keras layer type 'Denes'; did you mean 'Dense'? (known: Activation, "
-        "AveragePooling1D, AveragePooling2D, BatchNormalization, Bidirectional, Conv1D, Conv2D, ConvLSTM1D, "
-        "ConvLSTM2D, ConvLSTM3D, Dense, Dropout, Embedding, Flatten, GRU, GlobalAveragePooling1D, "
-        "GlobalMaxPooling1D, LSTM, LayerNormalization, Masking, MaxPooling1D, MaxPooling2D, RepeatVector, "
-        "Reshape, SimpleRNN, TimeDistributed)",
+        f"{spec}:10:5: layer 4: unknown keras layer type 'Denes'; did you mean 'Dense'?",
         "4 problems",
     ]
 

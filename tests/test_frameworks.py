@@ -68,8 +68,9 @@ def _types(layers):
 
 
 def test_every_keras_kind_is_checked_against_keras():
+    """Every kind but `custom`, whose weights are the spec's own declaration (tests/test_custom.py)."""
     covered = {t for _, layers in KERAS_CASES for t in _types(layers)}
-    assert set(KERAS.kinds) - covered == set()
+    assert set(KERAS.kinds) - covered == {"custom"}
 
 
 PYTORCH_CASES: list[list[dict]] = [
@@ -110,6 +111,8 @@ def test_keras_argument_tables_are_keras_signatures():
 
     base = {"name", "trainable", "dtype", "autocast", "activity_regularizer"}
     for name, kind in KERAS.kinds.items():
+        if name == "custom":  # a declaration in a spec, no Keras class
+            continue
         params = inspect.signature(getattr(keras.layers, name).__init__).parameters
         real = {p for p, v in params.items() if p != "self" and v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL)}
         assert set(kind.args) - base == real - base, name

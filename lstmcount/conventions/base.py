@@ -165,6 +165,8 @@ class Kind:
     # `inputs` says how many it takes (at least, at most).
     many: bool = False
     inputs: tuple[int, int] = (1, 1)
+    # The class name to show, where the arguments name it (a declared custom layer's class_name).
+    label: Callable[[dict[str, Any]], str] | None = None
 
 
 def finish(name: str, kind: Kind, weights: list[Weight], out: Shape | None | Outputs, variant: str | None,
@@ -278,10 +280,13 @@ class Framework:
                 key = key[len(prefix):]
         found = self._lower.get(key.lower())
         if found is None and problems is not None and spec is not None:
+            near = suggest(type_name, [k for k in self.kinds if k != "custom"])
+            declare = "; a layer it does not know can be declared as `type: custom` with its class_name, " \
+                      "weights and output_shape" if "custom" in self.kinds and not near else ""
             problems.append(problem(spec.loc, f"layer {spec.index}",
-                                    f"unknown {self.name} layer type {show(type_name)}"
-                                    f"{suggest(type_name, list(self.kinds))}"
-                                    f" (known: {', '.join(sorted(self.kinds))})"))
+                                    f"unknown {self.name} layer type {show(type_name)}{near or ''}"
+                                    + ("" if near else f": lstmcount has no table for it ({len(self.kinds)} "
+                                                       f"{self.name} layer kinds are known){declare}")))
         return found
 
     def table(self, kind: Kind) -> tuple[dict[str, Arg], dict[str, Any], tuple[str, ...]]:
@@ -363,4 +368,7 @@ class Framework:
         if kind.wrap is not None and isinstance(args.get("layer"), dict):
             variant = ctx.inner_variant
         first = shape[0] if kind.many and shape else shape
-        return finish(name, kind, weights, out, variant, first if self.tracks_shapes else None), kind, args
+        layer = finish(name, kind, weights, out, variant, first if self.tracks_shapes else None)
+        if kind.label is not None:
+            layer = layer._replace(type=kind.label(args))
+        return layer, kind, args

@@ -74,6 +74,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
               f"a {fw.name} model needs `input_shape:` (one sample's shape without the batch axis, e.g. [28, 28]; "
               "null for a free time axis)" + (" or named `inputs:`" if graph else ""))
     names = _names(w, tensors)
+    index = {name: i for i, name in enumerate(names)}
     order = _order(w, names, tensors, inputs) if graph else list(range(len(model.layers)))
     layers: dict[int, LayerLayout] = {}
     specs = model.layers
@@ -97,7 +98,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
             ready, shape_in, labels, states, listed = _inputs(w, spec, i, names, tensors)
         entry = _Tensors(layer=name)
         if spec.reuse is not None:
-            _reuse(w, spec, i, names, tensors, layers, calls, entry, shape_in, labels, ready)
+            _reuse(w, spec, i, index, tensors, layers, calls, entry, shape_in, labels, ready)
         elif spec.model is not None:
             nested = _nested(w, spec, name, shape_in, listed, depth, ready)
             if nested is not None:
@@ -143,7 +144,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
     outputs = _outputs(w, names, tensors, order) if graph else ()
     if w.problems:
         raise SpecError(w.problems)
-    out_layers = [layers[i]._replace(calls=tuple(calls.get(i, ()))) for i in sorted(layers)]
+    out_layers = [layers[i]._replace(calls=tuple(calls.get(i, ())), entry=i + 1) for i in sorted(layers)]
     if graph:
         out_layers = [LayerLayout(inp.name, INPUT_LAYER, (), inp.shape, calls=(LayerCall((), None, inp.shape),))
                       for inp in inputs] + out_layers
@@ -181,7 +182,8 @@ def _names(w: _Walk, tensors: dict[str, _Tensors]) -> list[str]:
             continue
         if not isinstance(name, str) or not name:
             kind = w.fw.kind(spec.type, None)
-            base = snake(kind.name if kind is not None else spec.type)
+            label = spec.args.get("class_name") if kind is not None and kind.label is not None else None
+            base = snake(label if isinstance(label, str) and label else kind.name if kind is not None else spec.type)
             n = used.get(base, 0)
             used[base] = n + 1
             name = base if n == 0 else f"{base}_{n}"
@@ -351,12 +353,12 @@ def _states_fit(w: _Walk, spec: LayerSpec, kind: Kind, layer: LayerLayout, state
     return True
 
 
-def _reuse(w: _Walk, spec: LayerSpec, i: int, names: list[str], tensors: dict[str, _Tensors],
+def _reuse(w: _Walk, spec: LayerSpec, i: int, index: dict[str, int], tensors: dict[str, _Tensors],
            layers: dict[int, LayerLayout], calls: dict[int, list[LayerCall]], entry: _Tensors, shape_in: Any,
            labels: tuple[str, ...], ready: bool) -> None:
     """Another call of a layer defined earlier: its outputs on the new inputs, the same weights."""
     assert spec.reuse is not None
-    target = names.index(spec.reuse) if spec.reuse in names else -1
+    target = index.get(spec.reuse, -1)
     first = layers.get(target)
     if first is None or not ready:
         return
@@ -448,10 +450,10 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
     labels = []
     for ref in refs:
         src = tensors.get(ref.name)
-        if src is None and ref.name in names:  # left out of the walk by a problem said already (a circle)
-            continue
+        if src is None and ref.name in names:
+            continue  # a layer that could not be walked: its problem is reported already
         if src is None:
-            known = sorted(tensors)
+            known = sorted(set(tensors) | set(names))
             w.add(ref.loc, "outputs", f"no layer or input is called {show(ref.name)}{suggest(ref.name, known)}")
             continue
         k = ref.output or 0

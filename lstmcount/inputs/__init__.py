@@ -44,7 +44,12 @@ def is_tensor_file(path: str) -> bool:
 def read_text(path: str) -> tuple[str, str]:
     """Read a spec file (or `-` for standard input) -> (display name, text)."""
     if path == "-":
-        raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        if sys.stdin is None:
+            raise UsageError("standard input is closed; give a spec file instead of -")
+        try:
+            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"standard input cannot be read ({exc.strerror or exc})") from None
         name = "<stdin>"
     else:
         name = path

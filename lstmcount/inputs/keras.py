@@ -531,16 +531,17 @@ class _Reader:
     def check_kind(self, entry: dict[str, Any], where: str) -> None:
         """A located refusal for a layer class lstmcount has no table for (also inside a wrapper)."""
         cls = str(entry.get("class_name"))
-        if KERAS.kind(cls, None) is None:
+        kind = KERAS.kind(cls, None)
+        if kind is None or kind.name == "custom":  # `custom` is a spec's declaration, not a Keras class
             module, registered = entry.get("module"), entry.get("registered_name")
             if isinstance(registered, str) and ">" in registered:
-                origin = f" (a custom layer, registered as {registered!r})"
+                why = f": a custom layer (registered as {registered!r}), which lstmcount has no table for"
             elif isinstance(module, str) and module != "keras" and not module.startswith(("keras.", "tf_keras.")):
-                origin = f" (a custom layer, from module {module!r})"
+                why = f": a custom layer (from module {module!r}), which lstmcount has no table for"
             else:
-                origin = suggest(cls, list(KERAS.kinds))
-            self.add(where, f"unknown keras layer type {cls!r}{origin}; lstmcount counts the layer kinds it has "
-                            f"tables for (known: {', '.join(sorted(KERAS.kinds))})")
+                why = suggest(cls, [k for k in KERAS.kinds if k != "custom"]) or \
+                    f": lstmcount has no table for it ({len(KERAS.kinds)} keras layer kinds are known)"
+            self.add(where, f"unknown keras layer type {cls!r}{why}")
             return
         config = entry.get("config")
         for arg in ("layer", "backward_layer"):

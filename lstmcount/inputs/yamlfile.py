@@ -220,8 +220,9 @@ def _parse_yaml(text: str, name: str) -> Any:
         what = str(exc.problem or exc.context)
         if "recursive" in what:
             what += " (an alias that contains itself)"
-        if mark and "expected ','" in what and _REF_IN_FLOW.search(text.splitlines()[mark.line] if
-                                                                  mark.line < text.count("\n") + 1 else ""):
+        lines = text.splitlines()
+        if mark and "expected ','" in what and _REF_IN_FLOW.search(lines[mark.line] if mark.line < len(lines)
+                                                                   else ""):
             what += ("; inside [ ], a reference such as encoder[1] needs quotes: ['encoder[1]', 'encoder[2]'] "
                      "(or write the list one item a line, - encoder[1])")
         raise SpecError([problem(loc, None, f"invalid YAML: {what}")]) from None

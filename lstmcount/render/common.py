@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..accounting import GateRow, Report
+from ..accounting import GateRow, LayerReport, Report
 
 
 def gate_label(row: GateRow) -> str:
@@ -46,26 +46,47 @@ def summary_lines(rep: Report) -> list[str]:
 
 
 def rows(rep: Report) -> list[dict[str, object]]:
-    """The table every tabular format shares: one row per layer, then its gates and extras.
+    """The table every tabular format shares: one row per layer, then its gates and extras; a nested
+    model's layers follow it, one level deeper (`depth`), named by their path (`encoder/lstm`).
 
-    Each row: kind (layer|gate|extra), layer, type, part, shape, kernel, recurrent, bias, params, macs.
+    Each row: kind (layer|gate|extra), layer, type, part, shape, kernel, recurrent, bias, params, macs,
+    depth, and for graph models `connected` (what each call reads, Keras's "Connected to").
     """
     out: list[dict[str, object]] = []
+    shapes = rep.framework == "keras"
     for layer in rep.layers:
-        sums: dict[str, object] = {"kernel": "", "recurrent": "", "bias": ""}
-        if layer.gates:
-            sums = {"kernel": sum(g.kernel for g in layer.gates),
-                    "recurrent": sum(g.recurrent_kernel for g in layer.gates),
-                    "bias": sum(g.bias for g in layer.gates)}
-        out.append({"kind": "layer", "layer": layer.name, "type": layer.type, "part": "",
-                    "shape": shape_text(layer.output_shape) if rep.framework == "keras" else "",
-                    **sums, "params": layer.params, "macs": "" if layer.macs is None else layer.macs})
-        for g in layer.gates:
-            out.append({"kind": "gate", "layer": layer.name, "type": layer.type, "part": gate_label(g), "shape": "",
-                        "kernel": g.kernel, "recurrent": g.recurrent_kernel, "bias": g.bias, "params": g.params,
-                        "macs": ""})
-        for e in layer.extras:
-            label = " ".join(str(p) for p in (f"l{e.depth}" if e.depth is not None else None, e.direction, e.name) if p)
-            out.append({"kind": "extra", "layer": layer.name, "type": layer.type, "part": label, "shape": "",
-                        "kernel": "", "recurrent": "", "bias": "", "params": e.params, "macs": ""})
+        _layer_rows(out, layer, "", 0, shapes, rep.graph)
     return out
+
+
+def connected(layer: LayerReport) -> str:
+    """Keras's "Connected to": every call's inputs, `name[node][tensor]`; `-` for none."""
+    return ", ".join(label for call in layer.inbound for label in call) or "-"
+
+
+def _layer_rows(out: list[dict[str, object]], layer: LayerReport, prefix: str, depth: int, shapes: bool,
+                graph: bool) -> None:
+    name = prefix + layer.name
+    sums: dict[str, object] = {"kernel": "", "recurrent": "", "bias": ""}
+    if layer.gates:
+        sums = {"kernel": sum(g.kernel for g in layer.gates),
+                "recurrent": sum(g.recurrent_kernel for g in layer.gates),
+                "bias": sum(g.bias for g in layer.gates)}
+    row: dict[str, object] = {"kind": "layer", "layer": name, "type": layer.type, "part": "",
+                              "shape": shape_text(layer.output_shape) if shapes else "",
+                              **sums, "params": layer.params, "macs": "" if layer.macs is None else layer.macs,
+                              "depth": depth}
+    if graph:
+        row["connected"] = connected(layer) if depth == 0 else ""
+    out.append(row)
+    extra: dict[str, object] = {"depth": depth, **({"connected": ""} if graph else {})}
+    for g in layer.gates:
+        out.append({"kind": "gate", "layer": name, "type": layer.type, "part": gate_label(g), "shape": "",
+                    "kernel": g.kernel, "recurrent": g.recurrent_kernel, "bias": g.bias, "params": g.params,
+                    "macs": "", **extra})
+    for e in layer.extras:
+        label = " ".join(str(p) for p in (f"l{e.depth}" if e.depth is not None else None, e.direction, e.name) if p)
+        out.append({"kind": "extra", "layer": name, "type": layer.type, "part": label, "shape": "",
+                    "kernel": "", "recurrent": "", "bias": "", "params": e.params, "macs": "", **extra})
+    for sub in layer.layers:
+        _layer_rows(out, sub, f"{name}/", depth + 1, shapes, graph)

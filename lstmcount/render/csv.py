@@ -13,8 +13,11 @@ COLUMNS = ("kind", "layer", "type", "part", "shape", "kernel", "recurrent", "bia
 
 
 def render(rep: Report, **_: Any) -> str:
+    """One row per layer, gate and extra (a nested model's layers by their path, `encoder/lstm`); graph
+    models also have a `connected` column (what each call reads)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, (*COLUMNS, *(("connected",) if rep.graph else ())), lineterminator="\n",
+                            extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows(rep))
     writer.writerow({"kind": "total", "layer": "", "type": "", "part": "", "shape": "", "kernel": "",

@@ -23,6 +23,10 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
         "macs": layer.macs,
         "elementwise_flops": layer.elementwise_flops,
     }
+    if layer.inbound:  # a graph model's layer: what each call reads
+        d["inbound"] = [list(call) for call in layer.inbound]
+    if layer.layers:  # a nested model: its own layers
+        d["layers"] = [layer_dict(sub) for sub in layer.layers]
     if layer.recurrent:
         d["gates"] = []
         for g in layer.gates:
@@ -58,6 +62,7 @@ def _fields(rep: Report) -> dict[str, Any]:
         "timesteps": rep.timesteps,
         "macs": rep.macs,
         "elementwise_flops": rep.elementwise_flops,
+        **({"outputs": list(rep.outputs)} if rep.graph else {}),
     }
 
 

@@ -19,18 +19,30 @@ def _num(v: object) -> str:
 RICH_ROWS = 2_000  # beyond this, rich's layout costs seconds: an aligned plain table instead
 
 
+def label(r: dict[str, object]) -> str:
+    """A row's first cell: `name (Type)` for a layer, its part indented below it; a nested model's
+    layers one level further in."""
+    indent = "  " * int(r["depth"])  # type: ignore[call-overload]
+    if r["kind"] == "layer":
+        return f"{indent}{str(r['layer']).rsplit('/', 1)[-1]} ({r['type']})"
+    return f"{indent}  {r['part']}"
+
+
 def _plain(rep: Report, all_rows: list[dict[str, object]]) -> str:
     shapes = rep.framework == "keras"
-    head = ["Layer (type)", *(["Output shape"] if shapes else []), "Kernel", "Recurrent", "Bias", "Params"]
-    body = [[f"{r['layer']} ({r['type']})" if r["kind"] == "layer" else f"  {r['part']}",
-             *([str(r["shape"])] if shapes else []),
-             *(_num(r[k]) for k in ("kernel", "recurrent", "bias", "params"))] for r in all_rows]
+    head = ["Layer (type)", *(["Output shape"] if shapes else []), "Kernel", "Recurrent", "Bias", "Params",
+            *(["Connected to"] if rep.graph else [])]
+    body = [[label(r), *([str(r["shape"])] if shapes else []),
+             *(_num(r[k]) for k in ("kernel", "recurrent", "bias", "params")),
+             *([str(r["connected"])] if rep.graph else [])] for r in all_rows]
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
     left = 2 if shapes else 1
 
+    right = len(head) - (1 if rep.graph else 0)  # the number columns
+
     def fmt(row: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths,
-                                                                                                strict=True)))
+        return "  ".join(c.ljust(w) if i < left or i >= right else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(row, widths, strict=True)))
 
     lines = [f"{rep.name or 'model'} ({rep.framework}): {len(rep.layers):,} layers", fmt(head),
              "  ".join("-" * w for w in widths), *(fmt(row) for row in body), *summary_lines(rep)]
@@ -50,12 +62,14 @@ def render(rep: Report, color: bool = False, width: int = 120, **_: Any) -> str:
     numbers = ("kernel", "recurrent", "bias", "params", *(("macs",) if rep.timesteps is not None else ()))
     for col in numbers:
         table.add_column(col.capitalize() if col != "macs" else "MACs", justify="right", no_wrap=True)
+    if rep.graph:
+        table.add_column("Connected to", overflow="fold")
     for i, r in enumerate(all_rows):
         is_layer = r["kind"] == "layer"
-        label = f"{r['layer']} ({r['type']})" if is_layer else f"  {r['part']}"
         style = ("bold" if is_layer else "dim") if color else None
-        end = i + 1 == len(all_rows) or all_rows[i + 1]["kind"] == "layer"
-        cells = [label, *([str(r["shape"])] if shapes else []), *(_num(r[k]) for k in numbers)]
+        end = i + 1 == len(all_rows) or (all_rows[i + 1]["kind"] == "layer" and all_rows[i + 1]["depth"] == 0)
+        cells = [label(r), *([str(r["shape"])] if shapes else []), *(_num(r[k]) for k in numbers),
+                 *([str(r["connected"])] if rep.graph else [])]
         table.add_row(*cells, style=style, end_section=end)
     buf = io.StringIO()
     console = Console(file=buf, width=width, color_system="standard" if color else None,

@@ -7,11 +7,11 @@ pooling, normalization, reshaping, wrappers). `common` holds what they share.
 from __future__ import annotations
 
 from ..base import Framework, Kind
-from . import layers, recurrent
+from . import custom, layers, recurrent
 from .common import ACTIVATIONS, COMMON_KERAS, CONSTRAINTS, INITIALIZERS, REGULARIZERS
 from .recurrent import gated_weights, mirror
 
-KINDS: dict[str, Kind] = {k.name: k for k in [*recurrent.KINDS, *layers.KINDS]}
+KINDS: dict[str, Kind] = {k.name: k for k in [*recurrent.KINDS, *layers.KINDS, *custom.KINDS]}
 
 KERAS = Framework("keras", KINDS, COMMON_KERAS, aliases=("tf.keras.layers.", "keras.layers.", "layers."))
 
