@@ -52,10 +52,6 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
     layouts = [conventions.layout(m) for m in models]
     reports = [report(lay) for lay in layouts]
     for model, lay, rep in zip(models, layouts, reports, strict=True):
-        if model.is_graph:  # until the Keras bridge builds functional models
-            raise UsageError(f"{model.source}: verify builds models that are a chain of layers yet, and this one is "
-                             "a graph (named inputs, layers called on other layers' outputs, shared or nested "
-                             "layers); `lstmcount params` counts it")
         need = weight_bytes(model, lay.layers)
         if model.framework == "keras" and need > max_bytes:  # PyTorch builds large models on the meta device
             raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of weights "
@@ -65,6 +61,10 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         if layers > max_layers:
             raise UsageError(f"{model.source}: it has {layers:,} layers, over the limit of {max_layers:,} that "
                              "verify builds; raise it with --max-layers if you mean it")
+        if model.is_graph:  # until the Keras bridge builds functional models
+            raise UsageError(f"{model.source}: verify builds models that are a chain of layers yet, and this one is "
+                             "a graph (named inputs, layers called on other layers' outputs, shared or nested "
+                             "layers); `lstmcount params` counts it")
     needed = [m.framework for m in models] + (["pytorch"] if state_dicts else []) + (["onnx"] if onnx_files else [])
     with importing():
         builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}  # each framework imported once
