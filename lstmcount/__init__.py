@@ -3,6 +3,7 @@
 from .accounting import Report
 from .api import analyze, count, count_layer, formula, model_report
 from .errors import CheckFailed, FrameworkMissing, LstmcountError, SpecError, UsageError
+from .show import summary
 
 __version__ = "0.1.0"
 
@@ -18,5 +19,6 @@ __all__ = [
     "count_layer",
     "formula",
     "model_report",
+    "summary",
     "__version__",
 ]

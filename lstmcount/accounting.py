@@ -8,10 +8,29 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
-from .layout import BIAS, EXTRA_ROLES, KERNEL, PEEPHOLE, PROJECTION, RECURRENT, Call, LayerLayout, ModelLayout, Weight
+from .errors import UsageError
+from .layout import (
+    BIAS,
+    EXTRA_ROLES,
+    KERNEL,
+    PEEPHOLE,
+    PROJECTION,
+    RECURRENT,
+    Call,
+    LayerLayout,
+    ModelLayout,
+    Weight,
+    alternatives,
+    tensor_key,
+)
 from .model import Shape
 
-DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+# Bytes per element: the dtypes `--dtype` offers first, then those a file may store.
+DTYPE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1,
+               "complex128": 16, "complex64": 8, "complex32": 4, "int64": 8, "int32": 4, "int16": 2, "uint64": 8,
+               "uint32": 4, "uint16": 2, "uint8": 1, "bool": 1, "float8_e4m3fn": 1, "float8_e4m3fnuz": 1,
+               "float8_e5m2": 1, "float8_e5m2fnuz": 1, "float8_e8m0fnu": 1}
+UNSTATED = "float32"  # what a weight whose source states no dtype (a spec, flags) is stored as
 
 
 class GateRow(NamedTuple):
@@ -60,10 +79,14 @@ class Report(NamedTuple):
     name: str | None
     input_shape: Shape | None
     layers: tuple[LayerReport, ...]
+    # What the bytes are counted at: the dtype asked for, or (as_stored) the one the weights are stored
+    # in, or every one of them, most parameters first ("float16 + int64").
     dtype: str = "float32"
     timesteps: int | None = None
     graph: bool = False  # a graph model: its layers include its InputLayers and say what each call reads
     outputs: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # sentences the user should read beside the numbers (CLI: on stderr)
+    as_stored: bool = False  # bytes at each weight's stored dtype (float32 where its source does not say)
 
     @property
     def macs(self) -> int | None:
@@ -87,7 +110,20 @@ class Report(NamedTuple):
 
     @property
     def bytes(self) -> int:
-        return self.total * DTYPE_BYTES[self.dtype]
+        if not self.as_stored:
+            return self.total * DTYPE_BYTES[self.dtype]
+        return sum(params * DTYPE_BYTES[dtype] for dtype, params in stored_dtypes(self.layers).items())
+
+
+def stored_dtypes(layers: tuple[LayerReport, ...]) -> dict[str, int]:
+    """Parameters per stored dtype (float32 for weights whose source states none), most first."""
+    out: dict[str, int] = {}
+    for layer in layers:
+        for w in layer.weights:
+            if w.params:
+                key = w.dtype or UNSTATED
+                out[key] = out.get(key, 0) + w.params
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def _groups(weights: tuple[Weight, ...]) -> list[list[Weight]]:
@@ -195,6 +231,7 @@ def _matrices(kernel: Weight, recurrent: Weight) -> str:
 
 def formula(weights: tuple[Weight, ...], recurrent: bool) -> str | None:
     """The count written out with the layer's own numbers, derived from its weights."""
+    weights = tuple(w for w in weights if w.tied is None)  # a tied tensor is counted where it is stored
     if not weights:
         return None
     params = sum(w.params for w in weights)
@@ -238,11 +275,15 @@ def _counts(weights: tuple[Weight, ...], recurrent: bool) -> _Counts:
                    formula(weights, recurrent))
 
 
-def layer_report(layer: LayerLayout, timesteps: int | None = None) -> LayerReport:
+def layer_report(layer: LayerLayout, timesteps: int | None = None, per_step: bool = False) -> LayerReport:
     """The layer's counts; with `timesteps`, also its compute for one sample, summed over its calls.
 
     A recurrent layer runs over the time axis of what it is called on: a free (null) one takes
     `timesteps`, a fixed one keeps its own length, an untracked one (PyTorch) is `timesteps`.
+    Another layer is applied at every position of its output; where shapes are not tracked (PyTorch,
+    tensor files) once per sample, or at every step with `per_step`. There a layer whose positions
+    cannot be known (a convolution's output size) or whose kind decides its cost (an Embedding or a
+    Linear) is left out: its MACs are None.
     """
     c = _counts(layer.weights, layer.recurrent)
     subs = tuple(layer_report(sub, timesteps) for sub in layer.layers)
@@ -260,6 +301,9 @@ def layer_report(layer: LayerLayout, timesteps: int | None = None) -> LayerRepor
                 m, e = compute(layer, c.gates, steps)
                 macs += m
                 elementwise += e or 0
+        elif untracked(layer):
+            if per_step or not _unknown_cost(layer):
+                macs = compute(layer, c.gates, timesteps if per_step else 1)[0]
         else:
             macs = sum(compute(layer, c.gates, _positions(call.output_shape, timesteps))[0] for call in calls)
     return LayerReport(layer.name, layer.type, c.params, c.trainable, layer.weights, c.gates, c.extras,
@@ -267,11 +311,96 @@ def layer_report(layer: LayerLayout, timesteps: int | None = None) -> LayerRepor
                        tuple(call.inbound for call in layer.calls))
 
 
-def report(layout: ModelLayout, dtype: str = "float32", timesteps: int | None = None) -> Report:
-    """The report; with `timesteps`, also each layer's compute for one sample over the sequence."""
-    layers = tuple(layer_report(layer, timesteps) for layer in layout.layers)
+def untracked(layer: LayerLayout) -> bool:
+    """A layer whose input is not tracked (PyTorch specs, tensor files): how often it is applied per
+    sample is not known from the model."""
+    return layer.input_shape is None and not layer.recurrent and not layer.layers and not layer.calls
+
+
+def _unknown_cost(layer: LayerLayout) -> bool:
+    """An untracked layer whose MACs per application are not known: a kernel of rank 3 or more (a
+    convolution: applied at every output position, which nothing here gives) or a weight that may be
+    a lookup table or a matrix (an Embedding or a Linear: the file cannot say which)."""
+    kinds = alternatives(layer.type)
+    return any(len(w.shape) > 2 for w in layer.weights) or (len(kinds) > 1 and "Embedding" in kinds)
+
+
+def report(layout: ModelLayout, dtype: str | None = "float32", timesteps: int | None = None,
+           per_step: tuple[str, ...] = ()) -> Report:
+    """The report; with `timesteps`, also each layer's compute for one sample over the sequence.
+
+    `dtype` None: the bytes at each weight's stored dtype (float32 where the source states none).
+    `per_step`: names of layers applied at every time step where the model cannot say so (a Linear
+    after a PyTorch LSTM); each must be such a layer.
+    """
+    if per_step and timesteps is None:
+        raise UsageError("--per-step counts a module at every time step: give the steps with --timesteps")
+    chosen = set(per_step)
+    for name in per_step:
+        _check_per_step(layout, name)
+    layers = tuple(layer_report(layer, timesteps, layer.name in chosen) for layer in layout.layers)
+    stored = dtype is None
+    if dtype is None:
+        dtype = " + ".join(stored_dtypes(layers)) or UNSTATED
+    notes = layout.notes + _tie_notes(layout) + (_mac_notes(layers, layout, timesteps, chosen)
+                                                 if timesteps is not None else ())
     return Report(layout.framework, layout.name, layout.input_shape, layers, dtype, timesteps, layout.graph,
-                  layout.outputs)
+                  layout.outputs, notes, stored)
+
+
+def _tie_notes(layout: ModelLayout) -> tuple[str, ...]:
+    tied = [f"{tensor_key(layer.name, w.name)} is {w.tied}" for layer in layout.layers for w in layer.weights
+            if w.tied]
+    if not tied:
+        return ()
+    return (f"tied weights are one tensor, counted once (as model.parameters() counts it): {_listed(tied)}",)
+
+
+def _check_per_step(layout: ModelLayout, name: str) -> None:
+    layer = next((lay for lay in layout.layers if lay.name == name), None)
+    if layer is None:
+        raise UsageError(f"--per-step {name!r}: no such layer (the model's layers are "
+                         f"{', '.join(lay.name for lay in layout.layers)})")
+    if layer.recurrent:
+        raise UsageError(f"--per-step {name!r}: a recurrent layer ({layer.type}) runs at every step already")
+    if not untracked(layer):
+        raise UsageError(f"--per-step {name!r}: the model gives this {layer.type}'s input shape, and so how often "
+                         "it is applied; --per-step is for modules whose input the model does not give (PyTorch)")
+
+
+def _mac_notes(layers: tuple[LayerReport, ...], layout: ModelLayout, timesteps: int, per_step: set[str]
+               ) -> tuple[str, ...]:
+    """What the MACs assume where the model cannot say: modules counted once per sample, modules left out."""
+    by_name = {lay.name: lay for lay in layout.layers}
+    once: list[str] = []
+    convs: list[str] = []
+    either: list[str] = []
+    for rep in layers:
+        layer = by_name.get(rep.name)
+        if layer is None or not untracked(layer) or rep.name in per_step:
+            continue
+        label = f"{rep.name} ({rep.type})"
+        if rep.macs is None:
+            (convs if any(len(w.shape) > 2 for w in layer.weights) else either).append(label)
+        elif rep.macs:
+            once.append(label)
+    notes = []
+    if once:
+        notes.append(f"MACs count {_listed(once)} once per sample; a module applied at every step (a Linear on "
+                     f"each of an LSTM's outputs) costs {timesteps:,} times that: --per-step NAME counts it so")
+    if convs:
+        notes.append(f"MACs leave out {_listed(convs)}: a convolution is applied at every output position, and "
+                     "the model does not give its input size")
+    if either:
+        notes.append(f"MACs leave out {_listed(either)}: its weight may be a lookup table (no MACs) or a matrix "
+                     "(a product per application), and the file does not say which; --per-step NAME counts it as "
+                     "a matrix at every step")
+    return tuple(notes)
+
+
+def _listed(items: list[str], most: int = 6) -> str:
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most:,} more" if len(items) > most else "")
 
 
 # Elementwise work per step and unit, besides the bias additions: LSTM adds the two products (4),
@@ -299,9 +428,9 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
     their matrices at every output position (a lookup table such as Embedding costs none).
     """
     if not layer.recurrent:
-        if layer.type.lower() == "embedding":
-            return 0, None
-        return steps * sum(w.params for w in layer.weights if len(w.shape) >= 2), None
+        if layer.type.lower() == "embedding" or any("Norm" in k for k in alternatives(layer.type)):
+            return 0, None  # a lookup, or a normalization's elementwise scale (its weight may be 2-D)
+        return steps * sum(w.size for w in layer.weights if len(w.shape) >= 2), None
     positions = 1
     kernel = next((w for w in layer.weights if w.role == KERNEL), None)
     if kernel is not None and len(kernel.shape) > 2 and kernel.direction_axis is None and layer.output_shape:
@@ -312,7 +441,7 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
         for d in frame:
             positions *= d or 1
         positions //= filters
-    products = sum(w.params for w in layer.weights if w.role in (KERNEL, RECURRENT, PROJECTION))
+    products = sum(w.size for w in layer.weights if w.role in (KERNEL, RECURRENT, PROJECTION))
     macs = steps * positions * products
     per_group: dict[tuple[int | None, str | None], list[GateRow]] = {}
     for g in gates:
@@ -323,7 +452,7 @@ def compute(layer: LayerLayout, gates: tuple[GateRow, ...], steps: int) -> tuple
         count = len(group)
         biases = group[0].bias // units if units else 0  # bias vectors per gate
         elementwise += ELEMENTWISE_PER_UNIT.get(count, 0) * units + biases * count * units
-    peepholes = sum(w.params for w in layer.weights if w.role == PEEPHOLE)
+    peepholes = sum(w.size for w in layer.weights if w.role == PEEPHOLE)
     elementwise += 2 * peepholes  # a multiply and an add per peephole weight
     return macs, steps * positions * elementwise
 

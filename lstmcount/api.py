@@ -15,6 +15,8 @@ from . import conventions, inputs
 from .accounting import Report, report
 from .conventions.flags import Quadratic, count_params
 from .conventions.flags import formula as flags_formula
+from .errors import UsageError
+from .layout import ModelLayout
 from .model import LayerSpec, Model
 
 __all__ = ["analyze", "count", "count_layer", "formula", "model_report"]
@@ -25,19 +27,39 @@ def model_report(model: Model, dtype: str = "float32") -> Report:
     return report(conventions.layout(model), dtype)
 
 
-def analyze(source: str | Model | Any, dtype: str = "float32") -> Report:
-    """Report for a YAML spec, a Keras .keras/.json file, a PyTorch state_dict or an ONNX file (by path),
-    a YAML string containing `layers:`, a Model, or a live Keras model or layer (its config; a layer
-    on the shape it was built with)."""
+def analyze(source: Any, dtype: str | None = None, *, timesteps: int | None = None,
+            per_step: tuple[str, ...] = (), key: str | None = None) -> Report:
+    """Report for a YAML spec, a Keras .keras/.json file, a PyTorch checkpoint or an ONNX file (by path),
+    a YAML string containing `layers:`, a Model, a live torch.nn.Module, or a live Keras model or layer.
+
+    `dtype`: the element type for the size in bytes (None: as a checkpoint stores each tensor, float32
+    otherwise); `timesteps`: also count MACs for one sample over this many steps, `per_step` naming
+    modules applied at every step; `key`: a PyTorch checkpoint's entry (`a.b` for a nested one).
+    """
+    live = _live(source)
+    if live is not None:
+        return report(live, dtype, timesteps, per_step)
     if isinstance(source, Model):
-        return model_report(source, dtype)
-    if not isinstance(source, str) and callable(getattr(source, "get_config", None)):  # a live Keras object
-        return model_report(inputs.keras_object(source), dtype)
+        return report(conventions.layout(source), dtype, timesteps, per_step)
+    if not isinstance(source, str):
+        raise UsageError(f"analyze takes a path, a YAML spec's text, a Model, a torch.nn.Module or a Keras model, "
+                         f"got a {type(source).__name__}")
     if "\n" in source and "layers" in source:
-        return model_report(inputs.loads(source), dtype)
-    if inputs.is_tensor_file(source):  # a PyTorch state_dict or an ONNX model
-        return report(inputs.read_tensor_file(source), dtype)
-    return model_report(inputs.load(source), dtype)
+        return report(conventions.layout(inputs.loads(source)), dtype, timesteps, per_step)
+    if inputs.is_tensor_file(source):  # a PyTorch checkpoint or an ONNX model
+        return report(inputs.read_tensor_file(source, key), dtype, timesteps, per_step)
+    return report(conventions.layout(inputs.load(source, key)), dtype, timesteps, per_step)
+
+
+def _live(obj: Any) -> ModelLayout | None:
+    """The layout of a live torch.nn.Module (walking its modules: exact classes, constructor attributes)
+    or of a live Keras model or layer (through its get_config(); a layer on the shape it was built with),
+    or None for anything else. No framework is imported for it: the object brings its own."""
+    if isinstance(obj, (str, Model)):
+        return None
+    if callable(getattr(obj, "get_config", None)):  # a Keras model or layer
+        return conventions.layout(inputs.keras_object(obj))
+    return inputs.live(obj)
 
 
 def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras", bidirectional: bool = False,

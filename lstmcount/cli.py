@@ -234,6 +234,11 @@ def layer_options(*without: str) -> Callable[[Callable[..., None]], Callable[...
 
 DTypeOpt = Annotated[DType, typer.Option("--dtype", case_sensitive=False,
                                          help="Element type for the size in bytes.")]
+StoredDTypeOpt = Annotated[DType | None, typer.Option(
+    "--dtype", case_sensitive=False, show_default=False,
+    help="Element type for the size in bytes [default: as a checkpoint stores each tensor; float32 otherwise].")]
+KeyOpt = Annotated[str | None, typer.Option("--key", help="A PyTorch checkpoint's entry to read (a.b for one inside "
+                                                          "another; a module path within a state_dict).")]
 OutputOpt = Annotated[str | None, typer.Option("--output", "-O", help="Write the report to this file "
                                                                       "(atomically) instead of stdout.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Shortcut for --format json.")]
@@ -245,12 +250,15 @@ def params(
     config: ConfigArg = None, layer_flags: FlagOptions = FlagOptions(),
     fmt: Annotated[Format, typer.Option("--format", "-o", case_sensitive=False,
                                         help="Output format.")] = Format.table,
-    json_: JsonOpt = False, dtype: DTypeOpt = DType.float32,
+    json_: JsonOpt = False, dtype: StoredDTypeOpt = None,
     check: Annotated[bool, typer.Option("--check", help="Check the spec's expect: block (exit 1 if it "
                                                         "fails); needs no framework.")] = False,
     timesteps: Annotated[int | None, typer.Option("--timesteps", "-T", min=1, help="Also count MACs for one "
                                                   "sample over this many time steps (a free time axis).")] = None,
-    output: OutputOpt = None,
+    per_step: Annotated[list[str] | None, typer.Option(
+        "--per-step", help="With --timesteps: count this module at every time step (a PyTorch Linear on each of "
+                           "an LSTM's outputs); repeatable.", show_default=False)] = None,
+    key: KeyOpt = None, output: OutputOpt = None,
 ) -> None:
     """Count parameters per layer and per gate, from flags or from a YAML model spec."""
     from . import conventions, inputs
@@ -262,15 +270,17 @@ def params(
     with guarded():
         flags = layer_flags.flags(config)
         model = None
+        steps = (timesteps, tuple(per_step or ()))
+        asked = dtype.value if dtype is not None else None
         if flags is None:
             assert config is not None
             if inputs.is_tensor_file(config):
                 if check:
                     raise UsageError("--check needs a spec with an expect: block; a state_dict has none")
-                rep = report(inputs.read_tensor_file(config), dtype.value, timesteps)
+                rep = report(inputs.read_tensor_file(config, key), asked, *steps)
             else:
-                model = inputs.load(config)
-                rep = report(conventions.layout(model), dtype.value, timesteps)
+                model = inputs.load(config, key)
+                rep = report(conventions.layout(model), asked, *steps)
                 if model.saved_by:
                     sys.stderr.write(f"{model.source}: saved by {model.saved_by}\n")
             if check and model is not None and not model.expect:
@@ -278,9 +288,11 @@ def params(
         else:
             if check:
                 raise UsageError("--check checks a spec file's expect: block; it needs a model spec file")
-            rep = report(flags_layout(flags), dtype.value, timesteps)
+            _no_key(key)
+            rep = report(flags_layout(flags), asked, *steps)
         chosen = Format.json if json_ else fmt
         write(renderer(chosen.value)(rep, color=_color() and output is None), output, inputs=(config,))
+        notes(config or "flags", rep.notes)
         if check and model is not None:
             failures = check_expect(rep, model.expect)
             if failures:
@@ -300,7 +312,7 @@ def layout(
     save: Annotated[str | None, typer.Option("--save", help="With --to and a state_dict or ONNX file: also "
                                                             "write the converted weights to this NumPy .npz "
                                                             "file (by target tensor name).")] = None,
-    json_: JsonOpt = False, output: OutputOpt = None,
+    key: KeyOpt = None, json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Show every weight tensor: its shape, gate axis and each gate's [start, stop) slice, in storage order."""
     from . import conventions, inputs
@@ -317,9 +329,10 @@ def layout(
             from .tools import pick
 
             if flags is not None:
+                _no_key(key)
                 rec = recipe(flags, to.value)
             else:
-                picked = pick(config or "-", layer)
+                picked = pick(config or "-", layer, key=key)
                 rec = recipe(picked.flags, to.value, picked.tensor_names())
             if save is not None:
                 if flags is not None or not picked.tensor_file:
@@ -327,7 +340,7 @@ def layout(
                                      "Keras file or flags give no weights to convert")
                 from .convert import npz
 
-                write(npz(rec, inputs.tensor_arrays(config or "-")), save, "--save", inputs=(config,))
+                write(npz(rec, inputs.tensor_arrays(config or "-", key)), save, "--save", inputs=(config,))
                 sys.stderr.write(f"{save}: {len({s.target for s in rec.steps})} converted tensors for {to.value}"
                                  f"{'' if rec.exact else ' (NOT exact: see the notes)'}\n")
             write(recipe_json(rec) if json_ else recipe_text(rec), output, inputs=(config,))
@@ -335,11 +348,12 @@ def layout(
         if save is not None:
             raise UsageError("--save goes with --to")
         if flags is not None:
+            _no_key(key)
             lay = flags_layout(flags)
         elif inputs.is_tensor_file(config or "-"):
-            lay = inputs.read_tensor_file(config or "-")
+            lay = inputs.read_tensor_file(config or "-", key)
         else:
-            lay = conventions.layout(inputs.load(config or "-"))
+            lay = conventions.layout(inputs.load(config or "-", key))
         if layer is not None:
             chosen = [each for each in lay.layers if each.name == layer]
             if not chosen:
@@ -348,6 +362,7 @@ def layout(
             lay = lay._replace(layers=tuple(chosen))
         write(render_json(lay) if json_ else render_table(lay, color=_color() and output is None), output,
               inputs=(config,))
+        notes(config or "flags", lay.notes)
 
 
 @app.command()
@@ -357,7 +372,7 @@ def compare(
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the recurrent layer "
                                                               "to compare (by name; needed when there are "
                                                               "several).")] = None,
-    layer_flags: FlagOptions = FlagOptions(), json_: JsonOpt = False, output: OutputOpt = None,
+    layer_flags: FlagOptions = FlagOptions(), key: KeyOpt = None, json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """The same layer in every framework and variant, side by side, with why each count differs."""
     from .output import write
@@ -369,9 +384,11 @@ def compare(
         if flags is None:
             from .tools import pick
 
-            flags = pick(config or "-", layer).flags
+            flags = pick(config or "-", layer, key=key).flags
         elif layer is not None:
             raise UsageError("--layer goes with a spec or model file")
+        else:
+            _no_key(key)
         result = rows(flags)
         write(compare_json(result) if json_ else compare_table(result, flags, color=_color() and output is None),
               output, inputs=(config,))
@@ -387,7 +404,8 @@ def solve(
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the layer whose size "
                                                               "to solve for (by name; by default the only "
                                                               "recurrent layer).")] = None,
-    layer_flags: FlagOptions = FlagOptions(), dtype: DTypeOpt = DType.float32, json_: JsonOpt = False,
+    layer_flags: FlagOptions = FlagOptions(), dtype: DTypeOpt = DType.float32, key: KeyOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """The largest units (or a spec layer's size) whose layer or model fits a parameter or byte budget."""
     import json
@@ -406,17 +424,19 @@ def solve(
         if flags is None:
             path = config or "-"
             if inputs.is_tensor_file(path):  # the file's other tensors keep their shapes
-                picked = pick(path, layer)
+                picked = pick(path, layer, key=key)
+                picked.check_plain("solve for its size")
                 arg, what = "hidden_size", f"{picked.layer.name}.hidden_size"
                 sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
             else:
-                model = inputs.load(path)
+                model = inputs.load(path, key)
                 name = layer if layer is not None else pick(path, None, model).layer.name
                 arg, sol = solve_model(model, name, limit)
                 what = f"{name}.{arg}"
         else:
             if layer is not None:
                 raise UsageError("--layer goes with a spec or model file")
+            _no_key(key)
             sol = solve_flags(flags, limit)
             arg, what = "units", "units"
         if json_:
@@ -425,6 +445,18 @@ def solve(
         else:
             sys.stdout.write(f"{what} = {sol.units:,}: {sol.params:,} parameters (budget {limit:,}; "
                              f"{sol.units + 1:,} would need {sol.next_params:,})\n")
+
+
+def notes(source: str, lines: tuple[str, ...]) -> None:
+    """What a report asks the user to read beside its numbers (tied tensors, entries left out, MACs
+    counted once), on stderr: the report itself stays what scripts parse."""
+    for line in lines:
+        sys.stderr.write(f"{source}: note: {line}\n")
+
+
+def _no_key(key: str | None) -> None:
+    if key is not None:
+        raise UsageError("--key picks an entry of a PyTorch checkpoint; flags describe one layer")
 
 
 def parse_size(text: str, flag: str) -> int:
@@ -460,6 +492,7 @@ def verify(
                                                                         "layers than this.")] = 2_000,
     output: Annotated[str | None, typer.Option("--output", "-O", help="Write the results to this file "
                                                                       "(atomically) instead of stdout.")] = None,
+    key: KeyOpt = None,
 ) -> None:
     """Build each model (or the layer the flags describe) in the real framework and reconcile it with the
     analytic count, weight by weight.
@@ -473,10 +506,12 @@ def verify(
     with guarded():
         limit = parse_size(max_memory, "--max-memory")
         flags = layer_flags.flags(configs[0] if configs else None)
-        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, max_layers)
+        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, max_layers, key)
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)
         write(text, output, inputs=tuple(configs or ()))
+        for res in results:
+            notes(res.path, res.report.notes + res.notes)
         if not json_:
             ok = sum(r.ok for r in results)
             sys.stderr.write(f"{ok} of {len(results)} file(s) verified\n")

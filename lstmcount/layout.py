@@ -24,7 +24,22 @@ LSTM_GATES = ("input", "forget", "cell", "output")
 GRU_GATES = ("update", "reset", "candidate")
 RNN_GATES = ("hidden",)
 
+# A tensor file may not say which of several classes a module is (a lone 2-D weight is an Embedding,
+# a bias-free Linear or a bias-free LayerNorm): its type then names every class that fits.
+ALTERNATIVE = " or "
 
+
+def alternatives(type_name: str) -> tuple[str, ...]:
+    """The classes a layer's type names: one, or every class that fits (`Embedding or Linear`)."""
+    return tuple(type_name.split(ALTERNATIVE))
+
+
+def tensor_key(layer: str, weight: str) -> str:
+    """A weight's full name as a PyTorch state_dict keys it: `decoder.weight`; a root module's are bare."""
+    return weight if layer == ROOT else f"{layer}.{weight}"
+
+
+ROOT = "(root)"  # the layer name of a state_dict's root module (its keys have no module path)
 
 
 class Slice(NamedTuple):
@@ -54,10 +69,20 @@ class Weight(NamedTuple):
     # cuDNN: each gate block holds its (units, rows) matrix row by row, in this tensor's (rows, units)
     # block: reshaping the block to (units, rows) gives the matrix the layer multiplies by.
     packed: bool = False
+    # The tensor this one is (the same storage, as a weight-tied decoder is its embedding): it is
+    # counted there, once, as model.parameters() counts a shared Parameter. None: its own tensor.
+    tied: str | None = None
+    dtype: str | None = None  # the element type a file stores it in; None: not known (specs, flags)
+
+    @property
+    def size(self) -> int:
+        """The elements it holds (what a product with it multiplies), tied or not."""
+        return math.prod(self.shape)
 
     @property
     def params(self) -> int:
-        return math.prod(self.shape)
+        """The parameters it adds to the count: its elements, or none when it is tied to another."""
+        return 0 if self.tied is not None else math.prod(self.shape)
 
     @property
     def directions(self) -> int:
@@ -148,6 +173,7 @@ class ModelLayout(NamedTuple):
     layers: tuple[LayerLayout, ...]
     graph: bool = False  # a graph model: its layers include its InputLayers and say what each call reads
     outputs: tuple[str, ...] = ()  # graph models: the output tensors, `name[node][tensor]`
+    notes: tuple[str, ...] = ()  # what a reader wants the user to know (tied tensors, entries left out)
 
     @property
     def params(self) -> int:

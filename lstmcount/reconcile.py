@@ -18,9 +18,12 @@ class ActualWeight:
     name: str
     shape: tuple[int, ...]
     trainable: bool = True
+    tied: str | None = None  # the framework holds it as the same tensor as this one (counted there)
 
     @property
     def params(self) -> int:
+        if self.tied is not None:
+            return 0
         n = 1
         for d in self.shape:
             n *= d
@@ -46,6 +49,7 @@ class Built:
     layers: tuple[ActualLayer, ...]
     native_total: int  # the framework's own count (Keras count_params(), PyTorch numel() sum)
     summary: str | None = None
+    notes: tuple[str, ...] = ()  # how the framework's own count was taken, where the user should know
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class WeightDiff:
     actual: tuple[int, ...] | None  # None: lstmcount predicts a weight the framework lacks
     expected_trainable: bool | None = None
     actual_trainable: bool | None = None
+    expected_tied: str | None = None
+    actual_tied: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class FileResult:
     native_total: int
     expect_failures: tuple[str, ...] = ()
     summary: str | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -110,8 +117,8 @@ def reconcile(path: str, rep: Report, built: Built, expect: dict[str, Any] | Non
             a = actual_w.pop(w.name, None)
             if a is None:
                 diffs.append(WeightDiff(w.name, w.shape, None))
-            elif a.shape != w.shape or a.trainable != w.trainable:
-                diffs.append(WeightDiff(w.name, w.shape, a.shape, w.trainable, a.trainable))
+            elif a.shape != w.shape or a.trainable != w.trainable or a.tied != w.tied:
+                diffs.append(WeightDiff(w.name, w.shape, a.shape, w.trainable, a.trainable, w.tied, a.tied))
         diffs += [WeightDiff(a.name, None, a.shape) for a in actual_w.values()]
         checks.append(LayerCheck(layer.name, layer.type, layer.params, act.params, tuple(diffs),
                                  layer.output_shape, act.output_shape))
@@ -121,7 +128,7 @@ def reconcile(path: str, rep: Report, built: Built, expect: dict[str, Any] | Non
     actual_total = sum(layer.params for layer in built.layers)
     actual_trainable = sum(w.params for layer in built.layers for w in layer.weights if w.trainable)
     return FileResult(path, rep.framework, rep, tuple(checks), actual_total, actual_trainable,
-                      built.native_total, tuple(check_expect(rep, expect)), built.summary)
+                      built.native_total, tuple(check_expect(rep, expect)), built.summary, built.notes)
 
 
 def describe(diff: WeightDiff) -> str:
@@ -131,6 +138,11 @@ def describe(diff: WeightDiff) -> str:
         return f"{diff.name}: the framework has shape {list(diff.actual)}, lstmcount does not expect it"
     if diff.expected != diff.actual:
         return f"{diff.name}: lstmcount expects shape {list(diff.expected)}, the framework has {list(diff.actual)}"
+    if diff.expected_tied != diff.actual_tied:
+        def tie(name: str | None) -> str:
+            return f"the same tensor as {name}" if name else "a tensor of its own"
+
+        return f"{diff.name}: lstmcount expects {tie(diff.expected_tied)}, the framework has {tie(diff.actual_tied)}"
     return (f"{diff.name}: lstmcount expects trainable={diff.expected_trainable}, "
             f"the framework has trainable={diff.actual_trainable}")
 

@@ -13,7 +13,7 @@ from . import conventions, inputs
 from .accounting import report
 from .conventions.flags import RECURRENT, SUPPORT, closed_form, fewest_units, flags_layout
 from .errors import LstmcountError, UsageError
-from .layout import EXTRA_ROLES, LayerLayout, ModelLayout
+from .layout import EXTRA_ROLES, LayerLayout, ModelLayout, tensor_key
 from .model import LayerFlags, Model
 
 
@@ -160,6 +160,7 @@ SIZE_ARGS = ("units", "hidden_size", "filters", "out_features", "output_dim", "e
 
 def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Solution]:
     """The largest size of one named layer (units, hidden_size, filters, ...) for the whole model's total."""
+    model = conventions.flat(model)
     laid = [lay for lay in conventions.layout(model).layers if lay.entry is not None]
     names = [lay.name for lay in laid]
     if layer_name not in names:
@@ -228,28 +229,41 @@ class Picked(NamedTuple):
 
     def tensor_names(self) -> dict[str, str]:
         """The flags layout's `layer/weight` names -> the names this file gives the same tensors."""
+        self.check_plain("convert it")
         planned = [f"{lay.name}/{w.name}" for lay in flags_layout(self.flags).layers for w in lay.weights]
         if self.layout.framework == "onnx":
             real = [w.name for w in self.layer.weights]
         elif self.tensor_file:  # state_dict keys
-            real = [w.name if self.layer.name == "(root)" else f"{self.layer.name}.{w.name}"
-                    for w in self.layer.weights]
+            real = [tensor_key(self.layer.name, w.name) for w in self.layer.weights]
         else:
             real = [f"{self.layer.name}/{w.name}" for w in self.layer.weights]
         return dict(zip(planned, real, strict=True))
 
+    def check_plain(self, to: str) -> None:
+        """UsageError unless the layer holds the plain layer's tensors: no parametrization's own (weight_norm's
+        magnitudes), none tied to another layer's."""
+        planned = [w.shape for lay in flags_layout(self.flags).layers for w in lay.weights]
+        if planned == [w.shape for w in self.layer.weights] and not any(w.tied for w in self.layer.weights):
+            return
+        extra = [w.name for w in self.layer.weights if w.role in EXTRA_ROLES or w.tied]
+        raise UsageError(f"{self.layer.name!r} ({self.layer.type}) does not hold its weights as the plain layer does "
+                         f"({', '.join(extra) or 'other tensors'}: a parametrization such as weight_norm, or a tied "
+                         f"tensor); to {to}, save the model with its plain weights (remove_parametrizations)")
 
-def pick(path: str, layer_name: str | None, model: Model | None = None) -> Picked:
+
+def pick(path: str, layer_name: str | None, model: Model | None = None, key: str | None = None) -> Picked:
     """A recurrent layer by name (or the only one) of a YAML spec, Keras file, state_dict or ONNX file.
 
-    `model`: the spec at `path` when the caller has loaded it already (standard input reads once).
+    `model`: the spec at `path` when the caller has loaded it already (standard input reads once);
+    `key`: the entry of a PyTorch checkpoint to look in.
     """
     tensor = model is None and inputs.is_tensor_file(path)
     if tensor:
-        layout, found = inputs.tensor_file(path)
+        layout, found = inputs.tensor_file(path, key)
     else:
         if model is None:
-            model = inputs.load(path)
+            model = inputs.load(path, key)
+        model = conventions.flat(model)
         layout = conventions.layout(model)
         found = {}
         for layer in layout.layers:

@@ -29,11 +29,12 @@ class Verified(NamedTuple):
 
 
 def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: int,
-        importing: Callable[[], AbstractContextManager[None]] = nullcontext, max_layers: int = MAX_LAYERS
-        ) -> Verified:
+        importing: Callable[[], AbstractContextManager[None]] = nullcontext, max_layers: int = MAX_LAYERS,
+        key: str | None = None) -> Verified:
     """Verify each file (and the layer the flags describe). `importing` wraps the frameworks' import
     (the CLI makes Ctrl-C end the process at once there). A model over `max_bytes` of weights (at each
-    layer's own dtype) or `max_layers` layers is refused before anything is built."""
+    layer's own dtype) or `max_layers` layers is refused before anything is built. `key` picks an entry
+    of each PyTorch checkpoint."""
     from .bridges import bridge
     from .render import human_bytes
 
@@ -46,13 +47,15 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         raise UsageError("standard input (-) can be read only once")
     state_dicts = [path for path in paths if inputs.is_state_dict(path)]
     onnx_files = [path for path in paths if inputs.is_onnx(path)]
+    if key is not None and (len(state_dicts) != len(paths) or flags is not None):
+        raise UsageError("--key picks an entry of a PyTorch checkpoint; give only checkpoints with it")
     models = [inputs.load(path) for path in paths if path not in state_dicts and path not in onnx_files]
     if flags is not None:
         models.append(inputs.from_flags(flags))
     layouts = [conventions.layout(m) for m in models]
     reports = [report(lay) for lay in layouts]
     for model, lay, rep in zip(models, layouts, reports, strict=True):
-        need = weight_bytes(model, lay.layers)
+        need = weight_bytes(conventions.flat(model), lay.layers)
         if model.framework == "keras" and need > max_bytes:  # PyTorch builds large models on the meta device
             raise UsageError(f"{model.source}: building it would allocate {human_bytes(need)} of weights "
                              f"({rep.total:,} parameters), over the {human_bytes(max_bytes)} limit; "
@@ -70,9 +73,10 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}  # each framework imported once
     results = []
     for path in state_dicts:
-        from .bridges.torch import check_state_dict
+        from .bridges.torch import check_checkpoint
 
-        results.append(reconcile(path, report(inputs.read_tensor_file(path)), check_state_dict(path), None))
+        ck, lay = inputs.checkpoint(path, key)
+        results.append(reconcile(path, report(lay), check_checkpoint(ck), None))
     for path in onnx_files:
         from .bridges.onnx import check_onnx
 

@@ -39,6 +39,7 @@ def modules_after(*args: str) -> tuple[set[str], int]:
     ["params", "--units", "75", "--input", "28", "--json"],
     ["params", "configs/text_bilstm.yaml", "-o", "markdown"],
     ["params", "configs/torch_projection_cells.yaml", "-o", "csv", "--check"],
+    ["params", "configs/torch_crnn.yaml", "-T", "5", "--per-step", "fc"],
     ["params", "configs/does_not_exist.yaml"],
 ])
 def test_params_imports_no_framework(args):
@@ -59,6 +60,18 @@ def test_layout_compare_solve_import_no_framework(args):
     mods, code = modules_after(*args)
     assert code == 0
     assert mods.isdisjoint(HEAVY), mods & set(HEAVY)
+
+
+def test_a_checkpoint_imports_torch_and_no_other_framework(tmp_path):
+    """The one reader a checkpoint needs is torch (which brings NumPy): not TensorFlow, Keras, ONNX or JAX."""
+    import torch
+
+    torch.save({"model": torch.nn.GRU(3, 4).state_dict(), "epoch": 1}, tmp_path / "checkpoint.pth.tar")
+    for command in ("params", "layout", "compare", "solve"):
+        mods, code = modules_after(command, str(tmp_path / "checkpoint.pth.tar"),
+                                   *(["--budget", "1000"] if command == "solve" else []))
+        assert code == 0 and "torch" in mods, command
+        assert mods.isdisjoint({"tensorflow", "keras", "onnx", "jax"}), (command, mods)
 
 
 def test_json_output_does_not_import_rich():

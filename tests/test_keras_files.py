@@ -764,6 +764,9 @@ def test_hdf5_files_say_what_saved_them(saved, cli, tmp_path):
         assert r.stderr == f"{path}: saved by Keras {package.__version__}\n"
     r = cli("params", saved[3, "dense_graph"].paths[1])  # Keras 3's to_json() does not say
     assert r.exit_code == 0 and r.stderr == ""
+    unnamed = tmp_path / "model"  # known by its content
+    unnamed.write_bytes(Path(saved[2, "dense_graph"].paths[2]).read_bytes())
+    assert analyze(str(unnamed)).total == saved[2, "dense_graph"].model.count_params()
     L = tf_keras.layers
     seq = tf_keras.Sequential([tf_keras.Input((7, 4)), L.Dense(3, name="d"), L.Flatten(name="f"), L.Dense(2, name="e")])
     seq.save(tmp_path / "seq.h5")
@@ -784,7 +787,7 @@ def test_hdf5_files_that_hold_no_model(saved, cli, tmp_path):
                                               "does not say what the model is; save the model itself (model.save) "
                                               "to count it\n")
     r = cli("params", str(text))
-    assert r.exit_code == 2 and r.stderr.startswith(f"{text}: not an HDF5 file that h5py can open ("), r.stderr
+    assert r.exit_code == 2 and r.stderr.startswith(f"{text}: h5py cannot open it as an HDF5 file ("), r.stderr
 
 
 def _probe(*args: str, pre: str = "") -> tuple[int, str, set[str]]:

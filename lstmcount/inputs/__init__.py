@@ -4,12 +4,13 @@
 - `keras`: Keras model configs (`.keras` archives, `model.to_json()` files, legacy `.h5` files (h5py
   imported only there), live Keras objects), as graphs;
 - `state_dict`: PyTorch state_dicts and checkpoints (torch imported only there);
+- `torch_module`: live torch.nn.Module objects (read through the same grouping as state_dicts);
 - `onnx`: ONNX models (onnx imported only there);
 - `flags`: a layer from the `params` flags.
 
-Model descriptions (specs, Keras configs, flags) become a `Model`; tensor files (state_dicts, ONNX),
-which say only what tensors they hold, become a layout directly. Nothing outside this package reads
-a file format.
+Model descriptions (specs, Keras configs, flags) become a `Model`; tensor files (state_dicts, ONNX)
+and live torch modules, which say what tensors they hold, become a layout directly. A file is
+recognised by its content (`sniff`), whatever its name. Nothing outside this package reads a file format.
 """
 
 from __future__ import annotations
@@ -24,21 +25,74 @@ from ..model import MAX_BYTES, LayerFlags, Model
 if TYPE_CHECKING:
     from ..layout import ModelLayout
 
-STATE_DICT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
-KERAS_SUFFIXES = (".keras", ".json", ".h5", ".hdf5")
+# A file is recognised by its first bytes; a name only where the content says nothing (ONNX's protobuf
+# has no signature) or to keep a file's error in its format's words (a broken .pt is torch's to explain).
+PYTORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar", ".pkl")
+ONNX_SUFFIXES = (".onnx",)
+KERAS_SUFFIXES = (".keras", ".json")
+HDF5_SUFFIXES = (".h5", ".hdf5")
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+LEGACY_MAGIC = bytes.fromhex("6cfc9c46f9206aa85019")  # torch < 1.6 files: a pickle opening with this number
+SNIFF_BYTES = 4096
+
+
+def sniff(path: str) -> str:
+    """What a file holds, from its content: `pytorch` (a torch >= 1.6 zip holding */data.pkl, or the
+    legacy pickle format), `keras` (a zip holding config.json, or model.to_json() text), `hdf5`,
+    `onnx` (by its .onnx name: protobuf has no signature), or `text` (a YAML spec; also what cannot be
+    read, for the text reader to explain)."""
+    if path == "-" or not os.path.isfile(path):
+        return "text"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError:
+        return "text"
+    lower = path.lower()
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        first = head[30:30 + int.from_bytes(head[26:28], "little")]  # the first member's name
+        if first == b"data.pkl" or first.endswith(b"/data.pkl"):  # torch.save writes its pickle first
+            return "pytorch"
+        names = _zip_names(path)
+        if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
+            return "pytorch"
+        if "config.json" in names:
+            return "keras"
+    if head[:1] == b"\x80" and LEGACY_MAGIC in head[:32]:
+        return "pytorch"
+    if head.startswith(HDF5_SIGNATURE) or lower.endswith(HDF5_SUFFIXES):  # by name: h5py says what is wrong
+        return "hdf5"
+    if lower.endswith(ONNX_SUFFIXES):
+        return "onnx"
+    if lower.endswith(PYTORCH_SUFFIXES):
+        return "pytorch"
+    text = head.lstrip()
+    if lower.endswith(KERAS_SUFFIXES) or (text.startswith(b"{") and b'"class_name"' in head):
+        return "keras"
+    return "text"
+
+
+def _zip_names(path: str) -> list[str]:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return []
 
 
 def is_state_dict(path: str) -> bool:
-    return path.endswith(STATE_DICT_SUFFIXES)
+    return sniff(path) == "pytorch"
 
 
 def is_onnx(path: str) -> bool:
-    return path.endswith(".onnx")
+    return sniff(path) == "onnx"
 
 
 def is_tensor_file(path: str) -> bool:
-    """A file that holds tensors rather than a model description: a PyTorch state_dict or an ONNX model."""
-    return is_state_dict(path) or is_onnx(path)
+    """A file that holds tensors rather than a model description: a PyTorch checkpoint or an ONNX model."""
+    return sniff(path) in ("pytorch", "onnx")
 
 
 def read_text(path: str) -> tuple[str, str]:
@@ -65,7 +119,8 @@ def read_text(path: str) -> tuple[str, str]:
     if len(raw) > MAX_BYTES:
         raise UsageError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not a model spec")
     if b"\x00" in raw:
-        raise UsageError(f"{name}: binary data, not a YAML model spec")
+        raise UsageError(f"{name}: binary data, not a YAML model spec (nor a file lstmcount recognises by its "
+                         "content: a PyTorch checkpoint, a Keras .keras archive, HDF5; ONNX files are named .onnx)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -75,13 +130,27 @@ def read_text(path: str) -> tuple[str, str]:
     return name, text
 
 
-def load(path: str) -> Model:
+def load(path: str, key: str | None = None) -> Model:
     """A model from a YAML spec (or - for standard input), or from a Keras `.keras` archive,
-    `model.to_json()` file or legacy `.h5` / `.hdf5` file."""
-    if path != "-" and path.endswith(KERAS_SUFFIXES) and not os.path.isdir(path):
+    `model.to_json()` file or legacy HDF5 (`.h5`) file. `key` (a checkpoint's entry) is refused: a model
+    description has none."""
+    if key is not None:
+        raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; this is a model description")
+    what = sniff(path)
+    if what == "keras":
+        if path.lower().endswith(".keras") or not _zip_names(path):
+            from .keras import read_keras
+
+            return read_keras(path)
+        raise UsageError(f"{path}: a Keras archive (a zip holding config.json); lstmcount reads it when its name "
+                         "ends in .keras")
+    if what == "hdf5":  # a legacy Keras model file (h5py imported there)
         from .keras import read_keras
 
-        return read_keras(path)
+        return read_keras(path, hdf5=True)
+    if what in ("pytorch", "onnx"):
+        raise UsageError(f"{path}: a {'PyTorch checkpoint' if what == 'pytorch' else 'ONNX model'} holds tensors, "
+                         "not a model description")
     name, text = read_text(path)
     return loads(text, name)
 
@@ -107,35 +176,62 @@ def from_flags(f: LayerFlags) -> Model:
     return model_from_flags(f)
 
 
-def read_tensor_file(path: str) -> ModelLayout:
-    """A state_dict's or ONNX file's layout."""
-    return tensor_file(path)[0]
+def read_tensor_file(path: str, key: str | None = None) -> ModelLayout:
+    """A PyTorch checkpoint's or ONNX file's layout (`key`: one entry of a checkpoint)."""
+    return tensor_file(path, key)[0]
 
 
-def tensor_file(path: str) -> tuple[ModelLayout, dict[str, LayerFlags]]:
-    """A state_dict's or ONNX file's layout, and the `params` flags of its recognised LSTM/GRU/RNN
-    layers by layer name, from one read of the file."""
-    if is_onnx(path):
+def tensor_file(path: str, key: str | None = None) -> tuple[ModelLayout, dict[str, LayerFlags]]:
+    """A PyTorch checkpoint's or ONNX file's layout, and the `params` flags of its recognised
+    LSTM/GRU/RNN layers by layer name, from one read of the file."""
+    if sniff(path) == "onnx":
+        _no_key(path, key)
         from .onnx import onnx_groups, onnx_layout, onnx_model
 
         groups = onnx_groups(onnx_model(path))
         return onnx_layout(groups, path), {g.name: g.flags for g in groups if g.flags is not None}
-    from .state_dict import state_dict_flags, state_dict_layout, state_dict_modules
+    from .state_dict import checkpoint_flags, checkpoint_layout, read_checkpoint
 
-    modules = state_dict_modules(path)
-    return state_dict_layout(modules, path), state_dict_flags(modules)
+    ck = read_checkpoint(path, key)
+    return checkpoint_layout(ck), checkpoint_flags(ck)
 
 
-def tensor_arrays(path: str) -> dict[str, Any]:
-    """Every tensor of a state_dict or ONNX file as a NumPy array, by its key or initializer name."""
-    if is_onnx(path):
+def checkpoint(path: str, key: str | None = None) -> tuple[Any, ModelLayout]:
+    """A PyTorch file's modules and tied tensors (a `state_dict.Checkpoint`: what verify builds), and
+    its layout."""
+    from .state_dict import checkpoint_layout, read_checkpoint
+
+    ck = read_checkpoint(path, key)
+    return ck, checkpoint_layout(ck)
+
+
+def tensor_arrays(path: str, key: str | None = None) -> dict[str, Any]:
+    """Every tensor of a checkpoint or ONNX file as a NumPy array, by its full key or initializer name."""
+    if sniff(path) == "onnx":
+        _no_key(path, key)
         from onnx import numpy_helper
 
         from .onnx import onnx_model
 
         model = onnx_model(path)
         return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
-    from .state_dict import state_dict_modules
+    from .state_dict import checkpoint_arrays, read_checkpoint
 
-    return {(f"{prefix}.{leaf}" if prefix else leaf): tensor.detach().cpu().numpy()
-            for prefix, _, tensors in state_dict_modules(path) for leaf, tensor in tensors.items()}
+    return checkpoint_arrays(read_checkpoint(path, key))
+
+
+def _no_key(path: str, key: str | None) -> None:
+    if key is not None:
+        raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; an ONNX model has none")
+
+
+def live(obj: Any) -> ModelLayout | None:
+    """A live model object's layout (a torch.nn.Module), or None when it is not one lstmcount reads.
+    Only the object's own framework is touched: torch is looked up, never imported."""
+    torch = sys.modules.get("torch")
+    nn = getattr(torch, "nn", None)
+    if nn is None or not isinstance(obj, nn.Module):
+        return None
+    from .torch_module import module_layout
+
+    return module_layout(obj)

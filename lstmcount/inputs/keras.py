@@ -65,13 +65,10 @@ DEFAULT_CALL_ARGS = {"return_attention_scores": False}  # harmless at these valu
 MAX_DEPTH = 32  # nesting of the lists inside one node
 
 
-HDF5_SUFFIXES = (".h5", ".hdf5")
-
-
-def read_keras(path: str) -> Model:
-    """A `.keras` archive's, `model.to_json()` file's or legacy HDF5 file's model."""
+def read_keras(path: str, hdf5: bool = False) -> Model:
+    """A `.keras` archive's or `model.to_json()` file's model, or (`hdf5`) a legacy HDF5 file's."""
     loc = Loc(path)
-    data, version = _hdf5(path, loc) if path.endswith(HDF5_SUFFIXES) else _config(path, loc)
+    data, version = _hdf5(path, loc) if hdf5 else _config(path, loc)
     if version is None and isinstance(data, dict) and isinstance(data.get("keras_version"), str):
         version = data["keras_version"]  # Keras 2's to_json() says it
     model = model_from_config(data, path)
@@ -198,7 +195,7 @@ def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
     except FileNotFoundError:
         raise SpecError([problem(loc, None, "no such file")]) from None
     except OSError as exc:  # h5py says "file signature not found" and the like
-        raise SpecError([problem(loc, None, f"not an HDF5 file that h5py can open ({exc})")]) from None
+        raise SpecError([problem(loc, None, f"h5py cannot open it as an HDF5 file ({exc})")]) from None
     if raw is None:
         what = "weights only (model.save_weights), with" if weights else "an HDF5 file with"
         raise SpecError([problem(loc, None, f"{what} no model_config: it does not say what the model is; save "

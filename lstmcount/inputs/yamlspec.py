@@ -38,6 +38,15 @@ EXPECT_KEYS = ("total", "trainable", "non_trainable", "max_total", "layers")
 CALL_KEYS = ("inputs", "initial_state", "mask")
 REUSE_KEYS = ("reuse", "name", *CALL_KEYS)
 NESTED_TYPES = ("Sequential", "Functional", "Model")  # a model used as a layer
+TORCH_PREFIXES = ("torch.nn.", "nn.")  # how PyTorch code names its Sequential
+
+
+def _bare(type_name: str) -> str:
+    """A nested model's class without the module path PyTorch code writes it with (nn.Sequential)."""
+    for prefix in TORCH_PREFIXES:
+        if type_name.startswith(prefix):
+            return type_name[len(prefix):]
+    return type_name
 FRAMEWORK_ALIASES = {"torch": "pytorch", "tf.keras": "keras", "tensorflow": "keras"}
 
 
@@ -85,16 +94,34 @@ def model_from_data(data: Any, name: str) -> Model:
         mname = str(mname)
     body = _body(data, root, name, problems, 0)
     expect = _expect(data, root, problems)
-    if framework != "keras" and (body.inputs or body.outputs or any(
-            s.call is not None or s.reuse is not None or s.model is not None for s in body.layers)):
+    if framework != "keras" and (body.inputs or body.outputs or not _modules(body.layers, problems)):
         problems.append(problem(loc_of(data, "layers", root), None,
-                                "graph models (inputs:, outputs:, reuse:, nested models) are Keras models; "
-                                f"a {framework} spec is a list of modules"))
+                                "graph models (inputs:, outputs:, reuse:, nested functional models) are Keras "
+                                f"models; a {framework} spec is a list of modules (a Sequential of them too)"))
     if problems:
         raise SpecError(problems)
     locs = {str(k): loc_of(data, k, root) for k in data}
     return Model(framework, body.layers, body.input_shape, dtype, mname, expect, name, locs, body.inputs,
                  body.outputs)
+
+
+def _modules(layers: tuple[LayerSpec, ...], problems: list[str]) -> bool:
+    """Whether these PyTorch entries are modules in a chain, Sequentials of them included (a graph's
+    calls and reuses are Keras's); a Sequential's own keys that torch has not are problems."""
+    ok = True
+    for spec in layers:
+        if spec.call is not None or spec.reuse is not None:
+            return False
+        if spec.model is None:
+            continue
+        if _bare(spec.type) != "Sequential" or spec.model.inputs or spec.model.outputs:
+            return False
+        if spec.model.input_shape is not None or "trainable" in spec.args:
+            key = "input_shape" if spec.model.input_shape is not None else "trainable"
+            problems.append(problem(spec.arg_loc(key), spec.where(), f"a PyTorch Sequential takes name and "
+                                                                     f"layers, not {key}"))
+        ok = _modules(spec.model.layers, problems) and ok
+    return ok
 
 
 def _body(data: dict[str, Any], root: Loc, name: str, problems: list[str], depth: int) -> Model:
@@ -144,7 +171,7 @@ def _entry(entry: Any, index: int, loc: Loc, name: str, problems: list[str], dep
         return None
     assert isinstance(entry, dict)
     eloc = entry.loc if isinstance(entry, LocDict) else loc
-    nested = spec.type in NESTED_TYPES
+    nested = _bare(spec.type) in NESTED_TYPES
     own_inputs = nested and isinstance(entry.get("inputs"), dict)  # a nested functional model's own inputs
     call = _call(entry, eloc, problems, skip_inputs=own_inputs)
     model = None

@@ -17,8 +17,8 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
         "trainable": layer.trainable,
         "non_trainable": layer.non_trainable,
         "output_shape": None if layer.output_shape is None else [None, *layer.output_shape],
-        "weights": [{"name": w.name, "shape": list(w.shape), "params": w.params, "trainable": w.trainable}
-                    for w in layer.weights],
+        "weights": [{"name": w.name, "shape": list(w.shape), "params": w.params, "trainable": w.trainable,
+                     **({"tied": w.tied} if w.tied else {})} for w in layer.weights],
         "formula": layer.formula,
         "macs": layer.macs,
         "elementwise_flops": layer.elementwise_flops,

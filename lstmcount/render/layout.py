@@ -14,6 +14,8 @@ def weight_dict(layer: str, w: Weight) -> dict[str, Any]:
     d: dict[str, Any] = {"layer": layer, "name": w.name, "shape": list(w.shape), "params": w.params,
                          "gate_axis": w.gate_axis if w.gates else None,
                          "slices": [{"gate": s.gate, "start": s.start, "stop": s.stop} for s in w.slices]}
+    if w.tied:  # the same tensor as another weight, counted there
+        d["tied"] = w.tied
     if w.gates and w.gate_axis is None:  # one tensor per gate (Flax)
         d["gate"] = w.gates[0]
     if w.direction_axis is not None and w.directions == 2:
