@@ -814,3 +814,23 @@ def test_hdf5_needs_only_h5py(saved):
     assert code == 0 and mods.isdisjoint({"h5py", "numpy", "tensorflow", "keras", "torch"})
     code, err, _ = _probe("params", saved[3, "seq2seq"].paths[2], pre="import sys; sys.modules['h5py'] = None")
     assert (code, err.strip()) == (3, "lstmcount: h5py is not installed; install it with: pip install 'lstmcount[h5]'")
+
+
+def test_cells_are_layer_specs(tmp_path):
+    """An RNN's cell and a StackedRNNCells' cells are handed on as layers (type and arguments), as a
+    wrapper's layer is."""
+    import keras
+
+    L = keras.layers
+    x = keras.Input((5, 3))
+    y = L.RNN(L.StackedRNNCells([L.GRUCell(3, name="g"), L.SimpleRNNCell(2, name="s")]), name="stacked")(
+        L.RNN(L.LSTMCell(4, name="c"), return_sequences=True, name="one")(x))
+    from lstmcount.inputs.keras import _args  # (counted once the RNN kinds are in the table)
+
+    config = json.loads(keras.Model(x, y).to_json())["config"]
+    specs = {entry["name"]: _args(entry) for entry in config["layers"]}
+    one, stacked = specs["one"]["cell"], specs["stacked"]["cell"]
+    assert (one["type"], one["name"], one["units"]) == ("LSTMCell", "c", 4)
+    assert stacked["type"] == "StackedRNNCells"
+    assert [(c["type"], c["name"], c["units"]) for c in stacked["cells"]] == [("GRUCell", "g", 3),
+                                                                           ("SimpleRNNCell", "s", 2)]

@@ -63,6 +63,8 @@ KEYWORD_INPUTS = ("inputs", "sequences", "query", "value")
 IGNORED_CALL_ARGS = ("training", "use_causal_mask")  # change what is computed, not weights or shapes
 DEFAULT_CALL_ARGS = {"return_attention_scores": False}  # harmless at these values; others are refused
 MAX_DEPTH = 32  # nesting of the lists inside one node
+# Arguments that hold layers: a wrapper's layer, an RNN's cell (or list of cells), StackedRNNCells' cells.
+LAYER_ARGS = ("layer", "backward_layer", "cell", "cells")
 
 
 def read_keras(path: str, hdf5: bool = False) -> Model:
@@ -541,17 +543,16 @@ class _Reader:
             self.add(where, f"unknown keras layer type {cls!r}{why}")
             return
         config = entry.get("config")
-        for arg in ("layer", "backward_layer"):
-            inner = config.get(arg) if isinstance(config, dict) else None
-            if inner is None:
-                continue
-            if not isinstance(inner, dict) or not isinstance(inner.get("class_name"), str) \
-                    or not isinstance(inner.get("config"), dict):
-                self.add(where, f"its {arg} is not a Keras layer config (a mapping with class_name and config)")
-                continue
-            name = inner["config"].get("name")
-            self.check_kind(inner, f"{where}: its {arg} " + (f"{name!r} " if isinstance(name, str) else "")
-                            + f"({inner['class_name']})")
+        for arg in LAYER_ARGS:
+            held = config.get(arg) if isinstance(config, dict) else None
+            for k, inner in enumerate(held if isinstance(held, list) else [] if held is None else [held]):
+                what = f"{arg}[{k}]" if isinstance(held, list) else arg
+                if not _is_layer(inner):
+                    self.add(where, f"its {what} is not a Keras layer config (a mapping with class_name and config)")
+                    continue
+                name = inner["config"].get("name")
+                self.check_kind(inner, f"{where}: its {what} " + (f"{name!r} " if isinstance(name, str) else "")
+                                + f"({inner['class_name']})")
 
     def shape(self, raw: Any, what: str, prefix: str = "", where: str | None = None) -> Shape | None:
         """A stored batch shape -> one sample's shape (the batch axis dropped)."""
@@ -852,9 +853,10 @@ def _args(entry: dict[str, Any]) -> dict[str, Any]:
             continue
         if key == "dtype" and isinstance(value, dict) and isinstance(value.get("config"), dict):
             value = value["config"].get("name")  # a dtype policy, by its name
-        elif key in ("layer", "backward_layer") and isinstance(value, dict) and "class_name" in value \
-                and isinstance(value.get("config"), dict):
+        elif key in LAYER_ARGS and _is_layer(value):
             value = {"type": value["class_name"], **_args(value)}
+        elif key in LAYER_ARGS and isinstance(value, list):  # a list of cells
+            value = [{"type": v["class_name"], **_args(v)} if _is_layer(v) else v for v in value]
         elif isinstance(value, dict):
             value = _clean(value)
         args[key] = value
@@ -862,6 +864,12 @@ def _args(entry: dict[str, Any]) -> dict[str, Any]:
     if isinstance(backward, dict) and _mirrors(backward, args.get("layer")):
         del args["backward_layer"]  # Keras 3 stores the mirrored backward layer it made itself
     return args
+
+
+def _is_layer(value: Any) -> bool:
+    """A serialized layer: a class name and its config mapping."""
+    return isinstance(value, dict) and isinstance(value.get("class_name"), str) and isinstance(value.get("config"),
+                                                                                                 dict)
 
 
 def _clean(value: dict[str, Any]) -> dict[str, Any]:
