@@ -241,7 +241,8 @@ def _labels(K, tensor) -> list[str]:
     Keras operation computes (the NotEqual of Embedding's mask) -> the tensors it is computed from."""
     layer, node, k = tensor._keras_history
     if not isinstance(layer, K.layers.Layer):
-        return [label for t in _flatten(layer._inbound_nodes[node].input_tensors) for label in _labels(K, t)]
+        return list(dict.fromkeys(label for t in _flatten(layer._inbound_nodes[node].input_tensors)
+                                  for label in _labels(K, t)))  # each tensor a mask is computed from, once
     if K.__name__ != "keras" and _is_model(K, layer) and layer._inbound_nodes and layer._inbound_nodes[0].is_input:
         node -= 1  # Keras 2 counts a nested model's own first node
     return [f"{layer.name}[{node}][{k}]"]
@@ -816,7 +817,7 @@ def test_hdf5_needs_only_h5py(saved):
     assert (code, err.strip()) == (3, "lstmcount: h5py is not installed; install it with: pip install 'lstmcount[h5]'")
 
 
-def test_cells_are_layer_specs(tmp_path):
+def test_cells_are_layer_specs():
     """An RNN's cell and a StackedRNNCells' cells are handed on as layers (type and arguments), as a
     wrapper's layer is."""
     import keras
@@ -834,3 +835,60 @@ def test_cells_are_layer_specs(tmp_path):
     assert stacked["type"] == "StackedRNNCells"
     assert [(c["type"], c["name"], c["units"]) for c in stacked["cells"]] == [("GRUCell", "g", 3),
                                                                            ("SimpleRNNCell", "s", 2)]
+
+
+# --- merge, attention and RNN-cell layers (their kinds come with the kinds branch) ----------------------
+
+
+def attention_seq2seq(K):
+    """Masked embeddings, the decoder started from the encoder's states, Attention over the encoder."""
+    L = K.layers
+    enc_tokens, dec_tokens = K.Input((None,), dtype="int32", name="enc_tokens"), K.Input((None,), dtype="int32",
+                                                                                          name="dec_tokens")
+    enc, h, c = L.LSTM(6, return_sequences=True, return_state=True, name="encoder")(
+        L.Embedding(30, 8, mask_zero=True, name="enc_embed")(enc_tokens))
+    dec = L.LSTM(6, return_sequences=True, name="decoder")(L.Embedding(30, 8, mask_zero=True, name="dec_embed")(
+        dec_tokens), initial_state=[h, c])
+    joined = L.Concatenate(name="joined")([dec, L.Attention(name="attention")([dec, enc])])
+    return K.Model([enc_tokens, dec_tokens], L.Dense(30, name="out")(joined), name="attention_seq2seq")
+
+
+def multi_head(K):
+    """MultiHeadAttention called twice: (query, value) by position, then query, value and key by keyword."""
+    L = K.layers
+    x = K.Input((7, 4), name="x")
+    q = L.Dense(4, name="q")(x)
+    mha = L.MultiHeadAttention(2, 3, name="mha")
+    both = L.Add(name="add")([mha(q, x), mha(query=q, value=x, key=q)])
+    return K.Model(x, [both, L.Dot(axes=(2, 2), name="dot")([both, x])], name="multi_head")
+
+
+def cells(K):
+    L = K.layers
+    s = K.Input((5, 3), name="s")
+    one = L.RNN(L.LSTMCell(4), return_sequences=True, name="one")(s)
+    stacked = L.RNN(L.StackedRNNCells([L.GRUCell(3), L.SimpleRNNCell(2)]), name="stacked")(one)
+    return K.Model(s, L.Average(name="avg")([L.Dense(2, name="a")(stacked), L.Dense(2, name="b")(stacked)]))
+
+
+def masked_merge(K):
+    L = K.layers
+    t = K.Input((None,), dtype="int32", name="t")
+    e = L.Embedding(20, 4, mask_zero=True, name="e")(t)
+    both = L.Add(name="both")([L.LSTM(3, return_sequences=True, name="l")(e), L.GRU(3, return_sequences=True,
+                                                                                   name="g")(e)])
+    return K.Model(t, L.LSTM(2, name="last")(both), name="masked_merge")
+
+
+@pytest.mark.skipif("Attention" not in conventions.KERAS.kinds, reason="merge and attention kinds: kinds branch")
+@pytest.mark.parametrize("build", [attention_seq2seq, multi_head, cells, masked_merge], ids=lambda b: b.__name__)
+def test_merge_attention_and_cells(build, tmp_path):
+    import keras
+
+    model = build(keras)
+    archive, config, h5 = (tmp_path / f"m.{ext}" for ext in ("keras", "json", "h5"))
+    model.save(archive)
+    config.write_text(model.to_json())
+    model.save(h5)
+    for path in (archive, config, h5):
+        check_against_keras(str(path), model, keras)
