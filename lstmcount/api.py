@@ -42,8 +42,8 @@ def analyze(source: Any, dtype: str | None = None, *, timesteps: int | None = No
     if isinstance(source, Model):
         return report(conventions.layout(source), dtype, timesteps, per_step)
     if not isinstance(source, str):
-        raise UsageError(f"analyze takes a path, a YAML spec's text, a Model, a torch.nn.Module or a Keras model, "
-                         f"got a {type(source).__name__}")
+        raise UsageError(f"analyze takes a path, a YAML spec's text, a Model or a torch.nn.Module, got a "
+                         f"{type(source).__name__}")
     if "\n" in source and "layers" in source:
         return report(conventions.layout(inputs.loads(source)), dtype, timesteps, per_step)
     if inputs.is_tensor_file(source):  # a PyTorch checkpoint or an ONNX model

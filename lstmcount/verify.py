@@ -64,7 +64,7 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         if layers > max_layers:
             raise UsageError(f"{model.source}: it has {layers:,} layers, over the limit of {max_layers:,} that "
                              "verify builds; raise it with --max-layers if you mean it")
-        if model.is_graph:  # until the Keras bridge builds functional models
+        if model.framework == "keras" and model.is_graph:  # until the Keras bridge builds functional models
             raise UsageError(f"{model.source}: verify builds models that are a chain of layers yet, and this one is "
                              "a graph (named inputs, layers called on other layers' outputs, shared or nested "
                              "layers); `lstmcount params` counts it")
