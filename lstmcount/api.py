@@ -23,32 +23,42 @@ __all__ = ["analyze", "count", "count_layer", "formula", "model_report"]
 
 
 def model_report(model: Model, dtype: str = "float32") -> Report:
-    """Report for a parsed Model (raises SpecError listing every problem)."""
-    return report(conventions.layout(model), dtype)
+    """Report for a parsed Model (raises SpecError listing every problem); a notebook shows it as a table."""
+    from .render.notebook import shown
+
+    return shown(report(conventions.layout(model), dtype))
 
 
 def analyze(source: Any, dtype: str | None = None, *, timesteps: int | None = None,
             per_step: tuple[str, ...] = (), key: str | None = None) -> Report:
     """Report for a YAML spec, a Keras .keras/.json file, a PyTorch checkpoint or an ONNX file (by path),
-    a YAML string containing `layers:`, a Model, a live torch.nn.Module, or a live Keras model or layer.
+    a YAML string containing `layers:`, a layer expression such as "LSTM(75, input_shape=(28, 28))", a
+    Model, a live torch.nn.Module, or a live Keras model or layer. In a notebook the report shows as a
+    table (the Markdown format's).
 
     `dtype`: the element type for the size in bytes (None: as a checkpoint stores each tensor, float32
     otherwise); `timesteps`: also count MACs for one sample over this many steps, `per_step` naming
     modules applied at every step; `key`: a PyTorch checkpoint's entry (`a.b` for a nested one).
     """
+    from .render.notebook import shown
+
+    return shown(report(_layout(source, key), dtype, timesteps, per_step))
+
+
+def _layout(source: Any, key: str | None) -> ModelLayout:
     live = _live(source)
     if live is not None:
-        return report(live, dtype, timesteps, per_step)
+        return live
     if isinstance(source, Model):
-        return report(conventions.layout(source), dtype, timesteps, per_step)
+        return conventions.layout(source)
     if not isinstance(source, str):
-        raise UsageError(f"analyze takes a path, a YAML spec's text, a Model or a torch.nn.Module, got a "
-                         f"{type(source).__name__}")
+        raise UsageError(f"analyze takes a path, a YAML spec's text, a layer expression, a Model or a "
+                         f"torch.nn.Module, got a {type(source).__name__}")
     if "\n" in source and "layers" in source:
-        return report(conventions.layout(inputs.loads(source)), dtype, timesteps, per_step)
+        return conventions.layout(inputs.loads(source))
     if inputs.is_tensor_file(source):  # a PyTorch checkpoint or an ONNX model
-        return report(inputs.read_tensor_file(source, key), dtype, timesteps, per_step)
-    return report(conventions.layout(inputs.load(source, key)), dtype, timesteps, per_step)
+        return inputs.read_tensor_file(source, key)
+    return conventions.layout(inputs.load(source, key))
 
 
 def _live(obj: Any) -> ModelLayout | None:

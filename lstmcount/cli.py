@@ -7,22 +7,52 @@ No `from __future__ import annotations` here: Typer reads every command's signat
 and string annotations would have it eval() some 340 of them (about 17 ms of each `params` call).
 """
 
+import difflib
 import functools
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from .errors import LstmcountError, UsageError
-from .model import LayerFlags
+from .model import FRAMEWORK_ALIASES, LayerFlags
+
+if TYPE_CHECKING:
+    from .model import Model
+    from .tools import Picked
+
+# What people call a command they look for, when it is not its name (`lstmcount count`).
+COMMAND_SYNONYMS = {"count": "params", "counts": "params", "param": "params", "parameters": "params",
+                    "summary": "params", "show": "layout", "weights": "layout", "gates": "layout",
+                    "convert": "layout", "diff": "compare", "fit": "solve", "budget": "solve", "size": "solve",
+                    "test": "verify", "validate": "verify"}
+
+
+class Commands(TyperGroup):
+    """The command group: an unknown command is answered with the near one (by spelling, or by what
+    people call it) and the list of commands, exit 2."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None and not ctx.resilient_parsing:
+            names = [n for n, c in self.commands.items() if not c.hidden]
+            near = COMMAND_SYNONYMS.get(name.lower()) or next(iter(difflib.get_close_matches(name, names, 1)), None)
+            hint = f" Did you mean {near!r}?" if near in names else ""
+            ctx.fail(f"No such command {name!r}.{hint} The commands: {', '.join(names)} "
+                     f"(lstmcount COMMAND --help says more).")
+        return super().resolve_command(ctx, args)
+
 
 app = typer.Typer(
-    add_completion=False,
+    cls=Commands,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Exact parameter counts for LSTM, GRU and RNN layers: per layer, per gate, per framework.",
@@ -47,7 +77,9 @@ class FrameworkName(str, Enum):
 class Format(str, Enum):
     table = "table"
     json = "json"
+    yaml = "yaml"
     markdown = "markdown"
+    html = "html"
     csv = "csv"
     latex = "latex"
 
@@ -73,12 +105,14 @@ INTERRUPTED = b"lstmcount: interrupted\n"
 
 
 @contextmanager
-def guarded() -> Iterator[None]:
-    """Turn lstmcount's exceptions into one message per problem and the documented exit code."""
+def guarded(*configs: str | None) -> Iterator[None]:
+    """Turn lstmcount's exceptions into one message per problem and the documented exit code. A problem
+    in a layer expression (one of `configs`) shows the expression with a caret under its column."""
     try:
         yield
     except LstmcountError as exc:
-        fail([f"lstmcount: {m}" if not _located(m) else m for m in exc.messages()], exc.exit_code)
+        messages = [f"lstmcount: {m}" if not _located(m) else m for m in exc.messages()]
+        fail([_pointed(m, configs) for m in messages], exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write(INTERRUPTED.decode())
         raise typer.Exit(130) from None
@@ -117,6 +151,25 @@ def _interrupt_ends_process() -> Iterator[None]:
         os.close(err)
 
 
+_EXPRESSION_AT = re.compile(r"<expression>:(\d+):(\d+): ")
+
+
+def _pointed(message: str, configs: tuple[str | None, ...]) -> str:
+    """A problem located in the one layer expression among `configs`, with that line and a caret under
+    the column, as Python points at a syntax error."""
+    where = _EXPRESSION_AT.match(message)
+    if where is None:
+        return message
+    from .inputs import is_expression
+
+    expressions = [c for c in configs if c is not None and is_expression(c)]
+    lines = expressions[0].splitlines() if len(expressions) == 1 else []
+    line, column = int(where.group(1)), int(where.group(2))
+    if not 0 < line <= len(lines):
+        return message
+    return f"{message}\n  {lines[line - 1]}\n  {' ' * (column - 1)}^"
+
+
 def _located(message: str) -> bool:
     head = message.split(": ", 1)[0]
     return ":" in head or head.startswith(("<", "/", ".")) or head.endswith((".yaml", ".yml"))
@@ -142,19 +195,42 @@ def _root(
     """Exact parameter counts for LSTM, GRU and RNN layers: per layer, per gate, per framework."""
 
 
+def framework_name(text: Any) -> str:
+    """A --framework or --to value: a framework's name or a common alias (torch, tf.keras, tensorflow), in
+    any case. Typer turns the name into a FrameworkName."""
+    given = str(getattr(text, "value", text))
+    key = FRAMEWORK_ALIASES.get(given.strip().lower(), given.strip().lower())
+    names = [f.value for f in FrameworkName]
+    if key not in names:
+        near = difflib.get_close_matches(key, [*names, *FRAMEWORK_ALIASES], 1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise typer.BadParameter(f"{given!r} is not a framework lstmcount knows: {', '.join(names)} (or torch, "
+                                 f"tf.keras, tensorflow){hint}")
+    return key
+
+
+def framework_names(incomplete: str) -> list[str]:
+    """Shell completion of a framework name."""
+    return [f.value for f in FrameworkName if f.value.startswith(incomplete.lower())]
+
+
 ConfigArg = Annotated[str | None, typer.Argument(help="A YAML model spec (or - for standard input), a Keras "
-                                                      ".keras/.json file, a PyTorch state_dict or an ONNX file.",
+                                                      ".keras/.json file, a PyTorch state_dict, an ONNX file, or a "
+                                                      "layer expression such as 'LSTM(75, input_shape=(28, 28))' "
+                                                      "or 'nn.LSTM(28, 75)' (read, never run).",
                                                  show_default=False)]
 # The options that describe one layer from flags: declared once, given to a command by `layer_options`.
 FLAG_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("units", Annotated[int | None, typer.Option("--units", "-u", help="Hidden size of the layer.")], None),
-    ("input", Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step.")], None),
+    ("input", Annotated[int | None, typer.Option("--input", "-i", help="Input features per time step (also for "
+                                                                      "a layer expression that leaves them out).")],
+     None),
     ("type", Annotated[LayerType, typer.Option("--type", "-t", case_sensitive=False, help="Layer type.")],
      LayerType.lstm),
-    ("framework", Annotated[FrameworkName, typer.Option(
-        "--framework", "-f", case_sensitive=False,
-        help="Whose convention: keras, pytorch (also in spec files), onnx, tf1, cudnn, flax (flags only).")],
-     FrameworkName.keras),
+    ("framework", Annotated[FrameworkName | None, typer.Option(
+        "--framework", "-f", parser=framework_name, metavar="NAME", autocompletion=framework_names,
+        show_default=False, help="Whose convention: keras (the default; also tf.keras, tensorflow), pytorch "
+                                 "(also torch), onnx, tf1, cudnn, flax.")], None),
     ("bidirectional", Annotated[bool, typer.Option("--bidirectional", help="Both directions.")], False),
     ("num_layers", Annotated[int, typer.Option("--num-layers", help="Stacked layers; layer k>1 takes the previous "
                                                                     "layer's output.")], 1),
@@ -174,7 +250,7 @@ class FlagOptions(NamedTuple):
     units: int | None = None
     input: int | None = None
     type: LayerType = LayerType.lstm
-    framework: FrameworkName = FrameworkName.keras
+    framework: FrameworkName | None = None
     bidirectional: bool = False
     num_layers: int = 1
     no_bias: bool = False
@@ -183,13 +259,22 @@ class FlagOptions(NamedTuple):
     peepholes: bool = False
 
     def flags(self, config: str | None, need_units: bool = True) -> LayerFlags | None:
-        """LayerFlags from these options, or None when a spec file is given instead (never both)."""
+        """LayerFlags from these options, or None when a spec file or a layer expression is given instead
+        (never both; an expression takes --input and -f, for what it does not say itself)."""
         if config is not None:
-            given = [k for k, v in {"--units": self.units, "--input": self.input, "--proj-size": self.proj_size,
-                                    "--reset-after": self.reset_after}.items() if v is not None]
+            from .inputs import is_expression
+
+            expression = is_expression(config)
+            given = [k for k, v in {"--units": self.units, "--input": None if expression else self.input,
+                                    "--proj-size": self.proj_size, "--reset-after": self.reset_after}.items()
+                     if v is not None]
+            given += ["--framework"] if self.framework is not None and not expression else []
             given += [k for k, v in {"--bidirectional": self.bidirectional, "--no-bias": self.no_bias,
                                      "--peepholes": self.peepholes, "--num-layers": self.num_layers != 1}.items()
                       if v]
+            if given and expression:
+                raise UsageError(f"{', '.join(given)} describe a layer from flags; a layer expression says it "
+                                 "itself (only --input and -f go with one, for what it leaves out)")
             if given:
                 raise UsageError(f"{', '.join(given)} describe a layer from flags; they cannot be combined with "
                                  f"a model spec file ({config})")
@@ -197,9 +282,35 @@ class FlagOptions(NamedTuple):
         if (self.units is None and need_units) or self.input is None:
             raise UsageError("give a model spec file (lstmcount params model.yaml) or a layer from flags "
                              "(lstmcount params --units 75 --input 28)")
-        return LayerFlags(self.type.value, self.framework.value, 1 if self.units is None else self.units, self.input,
+        framework = (self.framework or FrameworkName.keras).value
+        return LayerFlags(self.type.value, framework, 1 if self.units is None else self.units, self.input,
                           self.bidirectional, self.num_layers, not self.no_bias, self.reset_after, self.proj_size,
                           self.peepholes)
+
+    def load(self, config: str, key: str | None = None) -> "Model":
+        """The model of a spec or Keras file, or of a layer expression (with these --input and -f)."""
+        from . import inputs
+
+        if not inputs.is_expression(config):
+            return inputs.load(config, key)
+        return inputs.load(config, key, features=self.input,
+                           framework=None if self.framework is None else self.framework.value)
+
+    def pick(self, config: str, layer: str | None, key: str | None = None) -> "Picked":
+        """One recurrent layer (by name, or the only one) of a spec, Keras, tensor file or expression."""
+        from . import inputs
+        from .tools import pick
+
+        if inputs.is_tensor_file(config):
+            return pick(config, layer, key=key)
+        return pick(_label(config), layer, self.load(config, key))
+
+
+def _label(config: str) -> str:
+    """How messages name a config: its path, or <expression> for a layer expression."""
+    from .inputs import is_expression
+
+    return "<expression>" if is_expression(config) else config
 
 
 assert tuple(name for name, _, _ in FLAG_OPTIONS) == FlagOptions._fields
@@ -260,14 +371,14 @@ def params(
                            "an LSTM's outputs); repeatable.", show_default=False)] = None,
     key: KeyOpt = None, output: OutputOpt = None,
 ) -> None:
-    """Count parameters per layer and per gate, from flags or from a YAML model spec."""
+    """Count parameters per layer and per gate, from flags, a layer expression or a model file."""
     from . import conventions, inputs
     from .accounting import check_expect, report
     from .conventions.flags import flags_layout
     from .output import write
     from .render import renderer
 
-    with guarded():
+    with guarded(config):
         flags = layer_flags.flags(config)
         model = None
         steps = (timesteps, tuple(per_step or ()))
@@ -279,7 +390,7 @@ def params(
                     raise UsageError("--check needs a spec with an expect: block; a state_dict has none")
                 rep = report(inputs.read_tensor_file(config, key), asked, *steps)
             else:
-                model = inputs.load(config, key)
+                model = layer_flags.load(config, key)
                 rep = report(conventions.layout(model), asked, *steps)
                 if model.saved_by:
                     sys.stderr.write(f"{model.source}: saved by {model.saved_by}\n")
@@ -304,7 +415,8 @@ def params(
 @layer_options()
 def layout(
     config: ConfigArg = None, layer_flags: FlagOptions = FlagOptions(),
-    to: Annotated[FrameworkName | None, typer.Option("--to", case_sensitive=False, help="Print the recipe that "
+    to: Annotated[FrameworkName | None, typer.Option("--to", parser=framework_name, metavar="NAME",
+                                                     autocompletion=framework_names, help="Print the recipe that "
                                                      "converts these weights to another framework's layout.")] = None,
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: only this layer (by "
                                                               "name); with --to, the recurrent layer to convert "
@@ -320,19 +432,18 @@ def layout(
     from .output import write
     from .render.layout import recipe_json, recipe_text, render_json, render_table
 
-    with guarded():
+    with guarded(config):
         flags = layer_flags.flags(config)
         if flags is not None and layer is not None:
             raise UsageError("--layer goes with a spec or model file")
         if to is not None:
             from .convert import recipe
-            from .tools import pick
 
             if flags is not None:
                 _no_key(key)
                 rec = recipe(flags, to.value)
             else:
-                picked = pick(config or "-", layer, key=key)
+                picked = layer_flags.pick(config or "-", layer, key)
                 rec = recipe(picked.flags, to.value, picked.tensor_names())
             if save is not None:
                 if flags is not None or not picked.tensor_file:
@@ -353,7 +464,7 @@ def layout(
         elif inputs.is_tensor_file(config or "-"):
             lay = inputs.read_tensor_file(config or "-", key)
         else:
-            lay = conventions.layout(inputs.load(config or "-", key))
+            lay = conventions.layout(layer_flags.load(config or "-", key))
         if layer is not None:
             chosen = [each for each in lay.layers if each.name == layer]
             if not chosen:
@@ -379,12 +490,10 @@ def compare(
     from .render.tools import compare_json, compare_table
     from .tools import compare as rows
 
-    with guarded():
+    with guarded(config):
         flags = layer_flags.flags(config)
         if flags is None:
-            from .tools import pick
-
-            flags = pick(config or "-", layer, key=key).flags
+            flags = layer_flags.pick(config or "-", layer, key).flags
         elif layer is not None:
             raise UsageError("--layer goes with a spec or model file")
         else:
@@ -398,9 +507,11 @@ def compare(
 @layer_options("units")
 def solve(
     config: ConfigArg = None,
-    budget: Annotated[int | None, typer.Option("--budget", help="Parameter budget.")] = None,
-    max_bytes: Annotated[str | None, typer.Option("--max-bytes", help="Memory budget for the weights, e.g. "
-                                                                      "64KiB; with --dtype.")] = None,
+    budget: Annotated[str | None, typer.Option("--budget", metavar="COUNT", help="Parameter budget, e.g. "
+                                                                                 "100000, 250k, 1M or 2.5e6.")]
+    = None,
+    max_bytes: Annotated[str | None, typer.Option("--max-bytes", metavar="SIZE", help="Memory budget for the "
+                                                  "weights, e.g. 64KiB or 1M; with --dtype.")] = None,
     layer: Annotated[str | None, typer.Option("--layer", help="With a spec or model file: the layer whose size "
                                                               "to solve for (by name; by default the only "
                                                               "recurrent layer).")] = None,
@@ -408,16 +519,15 @@ def solve(
     json_: JsonOpt = False,
 ) -> None:
     """The largest units (or a spec layer's size) whose layer or model fits a parameter or byte budget."""
-    import json
-
     from . import inputs
     from .accounting import DTYPE_BYTES
     from .tools import pick, solve_flags, solve_model
 
-    with guarded():
+    with guarded(config):
         if (budget is None) == (max_bytes is None):
             raise UsageError("give exactly one of --budget N (parameters) or --max-bytes SIZE (with --dtype)")
-        limit = budget if budget is not None else parse_size(max_bytes or "", "--max-bytes") // DTYPE_BYTES[dtype.value]
+        limit = parse_count(budget, "--budget") if budget is not None else \
+            parse_size(max_bytes or "", "--max-bytes") // DTYPE_BYTES[dtype.value]
         if limit < 1:
             raise UsageError(f"the budget must be at least 1 parameter, got {limit}")
         flags = layer_flags.flags(config, need_units=False)
@@ -429,8 +539,8 @@ def solve(
                 arg, what = "hidden_size", f"{picked.layer.name}.hidden_size"
                 sol = solve_flags(picked.flags, limit, picked.layout.params - picked.layer.params, what)
             else:
-                model = inputs.load(path, key)
-                name = layer if layer is not None else pick(path, None, model).layer.name
+                model = layer_flags.load(path, key)
+                name = layer if layer is not None else pick(_label(path), None, model).layer.name
                 arg, sol = solve_model(model, name, limit)
                 what = f"{name}.{arg}"
         else:
@@ -440,8 +550,9 @@ def solve(
             sol = solve_flags(flags, limit)
             arg, what = "units", "units"
         if json_:
-            sys.stdout.write(json.dumps({"units": sol.units, "argument": arg, "params": sol.params,
-                                         "budget": limit, "next_params": sol.next_params}) + "\n")
+            from .render.tools import solve_json
+
+            sys.stdout.write(solve_json(sol, arg, limit))
         else:
             sys.stdout.write(f"{what} = {sol.units:,}: {sol.params:,} parameters (budget {limit:,}; "
                              f"{sol.units + 1:,} would need {sol.next_params:,})\n")
@@ -459,20 +570,49 @@ def _no_key(key: str | None) -> None:
         raise UsageError("--key picks an entry of a PyTorch checkpoint; flags describe one layer")
 
 
-def parse_size(text: str, flag: str) -> int:
-    """`1GiB`, `512MiB`, `2GB`, `1000000` -> bytes; `flag` names the option in the message."""
-    units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-             "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-    raw = text.strip().lower().replace(" ", "")
-    num = raw.rstrip("kmgtib")
-    unit = raw[len(num):]
+COUNT_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
+SIZE_UNITS = {**COUNT_UNITS, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+MAX_DIGITS = 30  # no budget or size of any model comes near 10**30
+
+
+def _amount(text: str, flag: str, units: dict[str, int], what: str, example: str) -> int:
+    """A whole amount written as people write it: `1_000_000`, `2.5e6`, `250k`, `64KiB`. Exact: decimal
+    arithmetic with the precision the digits need, no float."""
+    from decimal import Decimal, InvalidOperation, localcontext
+
+    match = re.fullmatch(r"([0-9_.eE+-]+) ?([A-Za-z]*)", text.strip())
+    written = match.group(2) if match else ""
+    unit = written.lower().removesuffix("b") if what == "bytes" else written.lower()
     try:
-        value = float(num)
-    except ValueError:
-        value = -1.0
-    if unit not in units or value <= 0:
-        raise UsageError(f"{flag} {text!r}: give a size such as 512MiB or 2GiB")
-    return int(value * units[unit])
+        value = Decimal(match.group(1)) if match and unit in units else None
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        in_bytes = what != "bytes" and written.lower() not in COUNT_UNITS and \
+            written.lower().removesuffix("b") in SIZE_UNITS
+        hint = f" ({written} is a size in bytes; this counts parameters)" if in_bytes else ""
+        raise UsageError(f"{flag} {text!r}: give {example}{hint}")
+    if value.adjusted() >= MAX_DIGITS:
+        raise UsageError(f"{flag} {text!r}: larger than any model (at most 10^{MAX_DIGITS})")
+    with localcontext() as exact:
+        exact.prec = len(value.as_tuple().digits) + MAX_DIGITS
+        amount = value * units[unit]
+        if amount != amount.to_integral_value():
+            raise UsageError(f"{flag} {text!r} is {amount.normalize():f} {what}; it must be a whole number")
+    if amount <= 0:
+        raise UsageError(f"{flag} {text!r}: must be at least 1")
+    return int(amount)
+
+
+def parse_count(text: str, flag: str) -> int:
+    """`100000`, `1_000_000`, `2.5e6`, `250k`, `1M` -> a number of parameters; `flag` names the option."""
+    return _amount(text, flag, COUNT_UNITS, "parameters", "a count such as 100000, 250k, 1M or 2.5e6")
+
+
+def parse_size(text: str, flag: str) -> int:
+    """`1GiB`, `512MiB`, `2GB`, `64k`, `1000000` -> bytes (k, M, G, T are powers of 1000; Ki, Mi, Gi, Ti
+    of 1024; the B is optional); `flag` names the option in the message."""
+    return _amount(text, flag, SIZE_UNITS, "bytes", "a size such as 512MiB, 2GiB or 1e6")
 
 
 @app.command()
@@ -480,14 +620,14 @@ def parse_size(text: str, flag: str) -> int:
 def verify(
     configs: Annotated[list[str] | None, typer.Argument(help="YAML model specs (or - for standard input), Keras "
                                                              ".keras/.json files, PyTorch state_dicts, ONNX "
-                                                             "files.", show_default=False)] = None,
+                                                             "files, layer expressions.", show_default=False)] = None,
     layer_flags: FlagOptions = FlagOptions(),
     json_: Annotated[bool, typer.Option("--json", help="Machine-readable results.")] = False,
     summary: Annotated[bool, typer.Option("--summary", help="Also print the framework's own summary "
                                                             "(Keras model.summary(), PyTorch module listing).")]
     = False,
-    max_memory: Annotated[str, typer.Option("--max-memory", help="Refuse to build a model whose weights "
-                                                                 "would take more than this.")] = "1GiB",
+    max_memory: Annotated[str, typer.Option("--max-memory", metavar="SIZE", help="Refuse to build a model whose "
+                                                                 "weights would take more than this.")] = "1GiB",
     max_layers: Annotated[int, typer.Option("--max-layers", min=1, help="Refuse to build a model of more "
                                                                         "layers than this.")] = 2_000,
     output: Annotated[str | None, typer.Option("--output", "-O", help="Write the results to this file "
@@ -503,10 +643,13 @@ def verify(
     from .render.verify import render_json, render_table
     from .verify import run
 
-    with guarded():
+    with guarded(*(configs or [])):
         limit = parse_size(max_memory, "--max-memory")
         flags = layer_flags.flags(configs[0] if configs else None)
-        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, max_layers, key)
+        for config in (configs or [])[1:]:
+            layer_flags.flags(config)
+        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, max_layers, key,
+                                layer_flags.load)
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)
         write(text, output, inputs=tuple(configs or ()))
@@ -517,6 +660,67 @@ def verify(
             sys.stderr.write(f"{ok} of {len(results)} file(s) verified\n")
         if not all(r.ok for r in results):
             raise typer.Exit(1)
+
+
+@app.command()
+def check(
+    files: Annotated[list[str], typer.Argument(help="Model specs; with --budget, also Keras, state_dict and ONNX "
+                                                    "files and layer expressions.", show_default=False)],
+    budget: Annotated[str | None, typer.Option("--budget", metavar="COUNT", help="Also fail every file whose "
+                                               "total is over this (e.g. 1M); files without an expect: block are "
+                                               "then counted too.")] = None,
+) -> None:
+    """Check the expect: blocks of model specs, as a pre-commit hook or a CI step does; files without one
+    are skipped. Exit 1 if a check fails, 2 if a file cannot be read as a model."""
+    from .tools import check_file
+
+    with guarded():
+        limit = None if budget is None else parse_count(budget, "--budget")
+    counts = {"ok": 0, "failed": 0, "skipped": 0, "unreadable": 0}
+    for path in files:
+        try:
+            done = check_file(path, limit)
+        except LstmcountError as exc:
+            counts["unreadable"] += 1
+            for m in exc.messages():
+                sys.stderr.write(f"{_pointed(m if _located(m) else f'{path}: {m}', (path,))}\n")
+            continue
+        if not done.checked:
+            counts["skipped"] += 1
+        elif done.failures:
+            counts["failed"] += 1
+            sys.stderr.write("".join(f"{done.source}: {f}\n" for f in done.failures) + f"{done.source}: check FAILED\n")
+        else:
+            counts["ok"] += 1
+            sys.stderr.write(f"{done.source}: check ok ({', '.join(done.checked)})\n")
+    sys.stderr.write(", ".join(f"{n} {what}" for what, n in counts.items() if n or what == "ok") + "\n")
+    if counts["unreadable"] or counts["failed"]:
+        raise typer.Exit(2 if counts["unreadable"] else 1)
+
+
+class SchemaName(str, Enum):
+    params = "params"
+    layout = "layout"
+    recipe = "recipe"
+    compare = "compare"
+    solve = "solve"
+    verify = "verify"
+
+
+@app.command()
+def schema(
+    name: Annotated[SchemaName | None, typer.Argument(case_sensitive=False, show_default=False,
+                                                      help="Which output's schema; without it, the list.")] = None,
+) -> None:
+    """Print the JSON Schema (draft 2020-12) of a command's --json output; every such output carries its
+    schema_version."""
+    from .render.schema import SCHEMAS, schema_text
+
+    if name is None:
+        width = max(map(len, SCHEMAS))
+        sys.stdout.write("".join(f"{n:<{width}}  {what}\n" for n, what in SCHEMAS.items()))
+        return
+    sys.stdout.write(schema_text(name.value))
 
 
 def main() -> None:

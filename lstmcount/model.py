@@ -26,6 +26,9 @@ MAX_INPUTS = 1_000  # named inputs of one model, and tensors one call reads
 
 Shape = tuple[int | None, ...]
 
+# Other names people write for a framework (a spec's `framework:`, `-f` on the command line).
+FRAMEWORK_ALIASES = {"torch": "pytorch", "tf.keras": "keras", "tensorflow": "keras"}
+
 
 def stopped(source: str, count: int) -> str:
     return f"{source}: stopping after {count} problems"

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import conventions, inputs
-from .accounting import report
+from .accounting import check_expect, report
 from .conventions.flags import RECURRENT, SUPPORT, closed_form, fewest_units, flags_layout
 from .errors import LstmcountError, UsageError
 from .layout import EXTRA_ROLES, LayerLayout, ModelLayout, tensor_key
@@ -284,3 +284,37 @@ def pick(path: str, layer_name: str | None, model: Model | None = None, key: str
                          f"{', '.join(found) or 'none'})")
     layer = next(lay for lay in layout.layers if lay.name == layer_name)
     return Picked(found[layer_name], layer, layout, tensor)
+
+
+class Checked(NamedTuple):
+    """What `check` found in one file: what it checked (empty: nothing to check) and each failure."""
+
+    source: str
+    checked: tuple[str, ...]
+    failures: tuple[str, ...] = ()
+
+
+def check_file(path: str, budget: int | None = None) -> Checked:
+    """A spec's expect: block, and the budget if one is given, against the file's count.
+
+    Without a budget, only specs with an expect: block are checked (inputs.with_expect), so a
+    repository's other YAML files pass a hook untouched. With one, every file is counted (specs,
+    Keras files, tensor files, layer expressions).
+    """
+    expect: dict[str, Any] | None = None
+    if inputs.is_tensor_file(path) or inputs.is_expression(path) or path.endswith(inputs.KERAS_SUFFIXES):
+        if budget is None:
+            return Checked(path, ())
+        lay = inputs.read_tensor_file(path) if inputs.is_tensor_file(path) else conventions.layout(inputs.load(path))
+        source = "<expression>" if inputs.is_expression(path) else path
+    else:
+        model = inputs.with_expect(path) if budget is None else inputs.load(path)
+        if model is None or (budget is None and not model.expect):
+            return Checked(path, ())
+        lay, expect, source = conventions.layout(model), model.expect, model.source
+    rep = report(lay)
+    failures = check_expect(rep, expect)
+    if budget is not None and rep.total > budget:
+        failures.append(f"total {rep.total:,} is over the budget of {budget:,} (--budget) by {rep.total - budget:,}")
+    return Checked(source, tuple(sorted(expect or {})) + (("budget",) if budget is not None else ()),
+                   tuple(failures))

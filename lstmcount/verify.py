@@ -30,11 +30,12 @@ class Verified(NamedTuple):
 
 def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: int,
         importing: Callable[[], AbstractContextManager[None]] = nullcontext, max_layers: int = MAX_LAYERS,
-        key: str | None = None) -> Verified:
-    """Verify each file (and the layer the flags describe). `importing` wraps the frameworks' import
-    (the CLI makes Ctrl-C end the process at once there). A model over `max_bytes` of weights (at each
-    layer's own dtype) or `max_layers` layers is refused before anything is built. `key` picks an entry
-    of each PyTorch checkpoint."""
+        key: str | None = None, load: Callable[[str], Model] = inputs.load) -> Verified:
+    """Verify each file or layer expression (and the layer the flags describe). `importing` wraps the
+    frameworks' import (the CLI makes Ctrl-C end the process at once there); `load` reads a spec, Keras
+    file or expression (the CLI's gives an expression its --input and -f). A model over `max_bytes` of
+    weights (at each layer's own dtype) or `max_layers` layers is refused before anything is built. `key`
+    picks an entry of each PyTorch checkpoint."""
     from .bridges import bridge
     from .render import human_bytes
 
@@ -49,7 +50,7 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
     onnx_files = [path for path in paths if inputs.is_onnx(path)]
     if key is not None and (len(state_dicts) != len(paths) or flags is not None):
         raise UsageError("--key picks an entry of a PyTorch checkpoint; give only checkpoints with it")
-    models = [inputs.load(path) for path in paths if path not in state_dicts and path not in onnx_files]
+    models = [load(path) for path in paths if path not in state_dicts and path not in onnx_files]
     if flags is not None:
         models.append(inputs.from_flags(flags))
     layouts = [conventions.layout(m) for m in models]

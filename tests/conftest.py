@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import functools
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -36,11 +39,74 @@ class Run:
 
 @pytest.fixture
 def cli() -> Callable[..., Run]:
-    """Run the CLI in-process; stdout and stderr kept apart."""
+    """Run the CLI in-process; stdout and stderr kept apart. Every JSON (and YAML) report a run writes is
+    checked against the JSON Schema of its command, as shipped (lstmcount/schemas/)."""
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None) -> Run:
         result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
-        return Run(result.exit_code, result.stdout, result.stderr)
+        done = Run(result.exit_code, result.stdout, result.stderr)
+        if done.exit_code in (0, 1):
+            check_against_schema(list(args), done.stdout)
+        return done
 
     return run
+
+
+SCHEMAS = ROOT / "lstmcount" / "schemas"
+checked: dict[str, int] = {}  # schema -> outputs checked in this run (tests/test_schema.py reads it)
+
+
+@functools.cache
+def validator(name: str) -> Any:
+    import jsonschema
+
+    schema = json.loads((SCHEMAS / f"{name}.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@functools.cache
+def _value_options(command: str) -> frozenset[str]:
+    """The options of a command that take a value (so a `--json` after one is that value)."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    cmd = group.commands.get(command)  # type: ignore[attr-defined]
+    if cmd is None:
+        return frozenset()
+    return frozenset(o for p in cmd.params if getattr(p, "is_flag", True) is False and not p.count
+                     for o in [*p.opts, *p.secondary_opts] if getattr(p, "param_type_name", "") == "option")
+
+
+def output_schema(args: list[str]) -> tuple[str, str] | None:
+    """(schema, format) of what a command line writes to stdout, when it writes JSON or YAML."""
+    if not args or any(a in ("--help", "--version", "-O", "--output") or a.startswith("--output=") for a in args):
+        return None
+    command, takes = args[0], _value_options(args[0])
+    asked = [a for i, a in enumerate(args) if i == 0 or args[i - 1] not in takes]
+    formats = [args[i + 1].lower() for i, a in enumerate(args[:-1]) if a in ("--format", "-o")
+               and (i == 0 or args[i - 1] not in takes)]
+    fmt = "json" if "--json" in asked else (formats[-1] if formats else "")
+    if fmt not in ("json", "yaml") or command not in ("params", "layout", "compare", "solve", "verify"):
+        return None
+    if command == "layout" and "--to" in asked:
+        return "recipe", fmt
+    return command, fmt
+
+
+def check_against_schema(args: list[str], stdout: str) -> None:
+    found = output_schema(args)
+    if found is None or not stdout.strip():
+        return
+    name, fmt = found
+    if fmt == "yaml":
+        import yaml
+
+        data = yaml.safe_load(stdout)
+    else:
+        data = json.loads(stdout)
+    errors = sorted(validator(name).iter_errors(data), key=lambda e: list(e.absolute_path))
+    assert not errors, f"{args}: the output does not follow schemas/{name}.json: " + "; ".join(
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in errors[:5])
+    checked[name] = checked.get(name, 0) + 1

@@ -263,6 +263,7 @@ def test_json_layer_lines_are_the_layer_dicts_encoded(timesteps):
         rep = report(conventions.layout(inputs.load(str(config))), timesteps=timesteps)
         out = render(rep)
         assert json.loads(out) == report_dict(rep)
-        lines = out.splitlines()[13:13 + len(rep.layers)]
+        head = out.splitlines().index(' "layers": [') + 1
+        lines = out.splitlines()[head:head + len(rep.layers)]
         assert [line.strip().rstrip(",") for line in lines] == [
             json.dumps(layer_dict(layer), ensure_ascii=False) for layer in rep.layers]

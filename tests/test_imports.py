@@ -41,6 +41,8 @@ def modules_after(*args: str) -> tuple[set[str], int]:
     ["params", "configs/torch_projection_cells.yaml", "-o", "csv", "--check"],
     ["params", "configs/torch_crnn.yaml", "-T", "5", "--per-step", "fc"],
     ["params", "configs/does_not_exist.yaml"],
+    ["params", "Sequential([Input((28, 28)), LSTM(75), Dense(10)])", "-o", "markdown"],
+    ["params", "nn.LSTM(28, 75, num_layers=2, bidirectional=True)", "--json"],
 ])
 def test_params_imports_no_framework(args):
     mods, code = modules_after(*args)
@@ -86,8 +88,10 @@ def test_the_guard_can_fail():
     assert code == 0 and "keras" in mods
 
 
-def test_flags_import_no_yaml():
-    """A layer from flags needs no YAML reader, and JSON output no Rich."""
-    mods, code = modules_after("params", "--units", "75", "--input", "28", "--json")
+@pytest.mark.parametrize("args", [["params", "--units", "75", "--input", "28", "--json"],
+                                  ["params", "LSTM(75, input_shape=(28, 28))", "--json"]])
+def test_flags_import_no_yaml(args):
+    """A layer from flags or an expression needs no YAML reader, and JSON output no Rich."""
+    mods, code = modules_after(*args)
     assert code == 0
     assert mods.isdisjoint({"yaml", "rich"}), mods & {"yaml", "rich"}

@@ -339,6 +339,6 @@ def test_solve_a_spec_from_standard_input(cli):
     r = cli("solve", "-", "--budget", "50000", "--json", input=text)
     assert r.exit_code == 0, r.stderr
     # LSTM(u) on 28 inputs plus Dense(10) on u: 4 × ((28 + u) × u + u) + 10 × u + 10; u = 97 gives 49,868
-    assert json.loads(r.stdout) == {"units": 97, "argument": "units", "params": 49_868, "budget": 50_000,
-                                    "next_params": 4 * ((28 + 98) * 98 + 98) + 10 * 98 + 10}
+    assert json.loads(r.stdout) == {"schema_version": 1, "units": 97, "argument": "units", "params": 49_868,
+                                    "budget": 50_000, "next_params": 4 * ((28 + 98) * 98 + 98) + 10 * 98 + 10}
     assert 4 * ((28 + 97) * 97 + 97) + 10 * 97 + 10 == 49_868

@@ -498,8 +498,8 @@ def _save(model: nn.Module, how: dict, path) -> int:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.function_scoped_fixture])
-@given(case=saved_models())
-def test_random_models_saved_any_way_count_as_torch_does(case, tmp_path):
+@given(case=saved_models().filter(lambda case: len(case[0].state_dict()) > 0))  # a model of no tensors saves
+def test_random_models_saved_any_way_count_as_torch_does(case, tmp_path):        # nothing to read (a refusal)
     model, how = case
     path = tmp_path / f"model{how['suffix']}"
     with warnings.catch_warnings():

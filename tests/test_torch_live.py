@@ -135,8 +135,8 @@ def _cells(table: str) -> list[list[str]]:
 
 
 def test_analyze_refuses_what_it_cannot_read():
-    with pytest.raises(lstmcount.UsageError, match="analyze takes a path, a YAML spec's text, a Model or a "
-                                                   "torch.nn.Module, got a int"):
+    with pytest.raises(lstmcount.UsageError, match="analyze takes a path, a YAML spec's text, a layer expression, "
+                                                   "a Model or a torch.nn.Module, got a int"):
         analyze(3)
 
 

@@ -6,6 +6,7 @@
 - `state_dict`: PyTorch state_dicts and checkpoints (torch imported only there);
 - `torch_module`: live torch.nn.Module objects (read through the same grouping as state_dicts);
 - `onnx`: ONNX models (onnx imported only there);
+- `expression`: layer expressions (`LSTM(75, input_shape=(28, 28))`), read with `ast`, never evaluated;
 - `flags`: a layer from the `params` flags.
 
 Model descriptions (specs, Keras configs, flags) become a `Model`; tensor files (state_dicts, ONNX)
@@ -16,6 +17,7 @@ recognised by its content (`sniff`), whatever its name. Nothing outside this pac
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +97,12 @@ def is_tensor_file(path: str) -> bool:
     return sniff(path) in ("pytorch", "onnx")
 
 
+def is_expression(arg: str) -> bool:
+    """A layer expression (`LSTM(75, input_shape=(28, 28))`) rather than a file: it has a call's
+    parenthesis and names no existing file."""
+    return "(" in arg and not os.path.exists(arg)
+
+
 def read_text(path: str) -> tuple[str, str]:
     """Read a spec file (or `-` for standard input) -> (display name, text)."""
     if path == "-":
@@ -130,10 +138,18 @@ def read_text(path: str) -> tuple[str, str]:
     return name, text
 
 
-def load(path: str, key: str | None = None) -> Model:
-    """A model from a YAML spec (or - for standard input), or from a Keras `.keras` archive,
-    `model.to_json()` file or legacy HDF5 (`.h5`) file. `key` (a checkpoint's entry) is refused: a model
-    description has none."""
+def load(path: str, key: str | None = None, features: int | None = None, framework: str | None = None) -> Model:
+    """A model from a YAML spec (or - for standard input), a Keras `.keras` archive, `model.to_json()`
+    file or legacy HDF5 (`.h5`) file, or a layer expression. `features` and `framework` (--input and -f)
+    are for an expression: the input features where it gives none, the framework of class names without
+    a module prefix. `key` (a checkpoint's entry) is refused: a model description has none."""
+    if is_expression(path):
+        from .expression import loads as expression_loads
+
+        return expression_loads(path, features, framework)
+    if features is not None or framework is not None:
+        raise UsageError(f"{path}: --input and -f describe a layer expression or a layer from flags; a model "
+                         "file says its own input and framework")
     if key is not None:
         raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; this is a model description")
     what = sniff(path)
@@ -168,6 +184,35 @@ def loads(text: str, name: str = "<string>") -> Model:
     from .yamlspec import loads as yaml_loads
 
     return yaml_loads(text, name)
+
+
+def with_expect(path: str) -> Model | None:
+    """The spec at `path` if it is one with a top-level `expect:` block, else None. For checking a
+    repository's files: YAML that is not such a spec (a CI workflow, an empty file, YAML with tags the
+    spec reader refuses) is passed over; a file whose text never says `expect` is not even parsed."""
+    try:
+        name, text = read_text(path)
+    except UsageError:
+        if path != "-" and os.path.isfile(path) and os.path.getsize(path) <= MAX_BYTES:
+            with open(path, "rb") as fh:
+                if not fh.read().strip():
+                    return None  # an empty file
+        raise
+    if "expect" not in text:
+        return None
+    from ..errors import SpecError
+    from .yamlfile import parse_yaml
+    from .yamlspec import model_from_data
+
+    try:
+        data = parse_yaml(text, name)
+    except SpecError:
+        if re.search(r"(?m)^expect\s*:", text):  # a spec with an expect: block, and broken: say so
+            raise
+        return None
+    if not isinstance(data, dict) or "expect" not in data:
+        return None
+    return model_from_data(data, name)
 
 
 def from_flags(f: LayerFlags) -> Model:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import Loc, SpecError, problem, show
 from ..model import (
+    FRAMEWORK_ALIASES,
     MAX_INPUTS,
     MAX_LAYERS,
     MAX_NESTING,
@@ -47,7 +48,6 @@ def _bare(type_name: str) -> str:
         if type_name.startswith(prefix):
             return type_name[len(prefix):]
     return type_name
-FRAMEWORK_ALIASES = {"torch": "pytorch", "tf.keras": "keras", "tensorflow": "keras"}
 
 
 def loads(text: str, name: str = "<string>") -> Model:

@@ -6,15 +6,19 @@ from collections.abc import Callable
 
 from .common import gate_label, human_bytes, rows, shape_text, summary_lines
 
-FORMATS = ("table", "json", "markdown", "csv", "latex")
+FORMATS = ("table", "json", "yaml", "markdown", "html", "csv", "latex")
 
 
 def renderer(fmt: str) -> Callable[..., str]:
     """The render function for a format, importing only that renderer (rich only for tables)."""
     if fmt == "json":
         from .json import render
+    elif fmt == "yaml":
+        from .yaml import render
     elif fmt == "markdown":
         from .markdown import render
+    elif fmt == "html":
+        from .html import render
     elif fmt == "csv":
         from .csv import render
     elif fmt == "latex":

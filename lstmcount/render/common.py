@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..accounting import GateRow, LayerReport, Report
 
+SCHEMA_VERSION = 1  # of every --json output (lstmcount/schemas/): changes when a field changes meaning or goes
+
 
 def gate_label(row: GateRow) -> str:
     """`input`, `backward input`, `l1 backward input`: gate name with its depth and direction."""

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..accounting import LayerReport, Report
+from .common import SCHEMA_VERSION
 
 
 def layer_dict(layer: LayerReport) -> dict[str, Any]:
@@ -51,6 +52,7 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
 def _fields(rep: Report) -> dict[str, Any]:
     """The report's own fields, before its layers."""
     return {
+        "schema_version": SCHEMA_VERSION,
         "framework": rep.framework,
         "name": rep.name,
         "input_shape": None if rep.input_shape is None else list(rep.input_shape),

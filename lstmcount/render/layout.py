@@ -8,6 +8,7 @@ from typing import Any
 
 from ..convert import Recipe, describe
 from ..layout import ModelLayout, Weight
+from .common import SCHEMA_VERSION
 
 
 def weight_dict(layer: str, w: Weight) -> dict[str, Any]:
@@ -39,7 +40,8 @@ def weight_dict(layer: str, w: Weight) -> dict[str, Any]:
 
 def render_json(lay: ModelLayout) -> str:
     weights = [weight_dict(layer.name, w) for layer in lay.layers for w in layer.weights]
-    return json.dumps({"framework": lay.framework, "params": lay.params, "weights": weights},
+    return json.dumps({"schema_version": SCHEMA_VERSION, "framework": lay.framework, "params": lay.params,
+                       "weights": weights},
                       indent=2, ensure_ascii=False) + "\n"
 
 
@@ -88,7 +90,8 @@ def recipe_json(rec: Recipe) -> str:
                          "transpose": p.transpose, "reshape": p.reshape or None,
                          "moves": [{"gate": m.gate, "from": list(m.source), "to": list(m.target)} for m in p.moves]}
                         for p in s.parts]} for s in rec.steps]
-    return json.dumps({"from": rec.source, "to": rec.target, "exact": rec.exact, "notes": list(rec.notes),
+    return json.dumps({"schema_version": SCHEMA_VERSION, "from": rec.source, "to": rec.target, "exact": rec.exact,
+                       "notes": list(rec.notes),
                        "steps": steps}, indent=2) + "\n"
 
 

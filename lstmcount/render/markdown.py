@@ -1,33 +1,51 @@
-"""A GitHub-flavoured Markdown table, ready to paste into a README."""
+"""A GitHub-flavoured Markdown table, ready to paste into a README (and a notebook's display)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from ..accounting import Report
 from .common import rows, summary_lines
+
+HEADER = ("Layer", "Type", "Gate / part", "Output shape", "Kernel", "Recurrent", "Bias", "Params")
+GRAPH_HEADER = (*HEADER, "Connected to")  # a graph model's table: what each call reads
+NUMERIC = range(4, 8)  # the number columns (right-aligned)
+CODE = (0, 3)  # the columns written as code: the layer's name, its output shape
 
 
 def _num(v: object) -> str:
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
-def render(rep: Report, **_: Any) -> str:
-    graph = rep.graph
-    lines = ["| Layer | Type | Gate / part | Output shape | Kernel | Recurrent | Bias | Params |"
-             + (" Connected to |" if graph else ""),
-             "|---|---|---|---|---:|---:|---:|---:|" + ("---|" if graph else "")]
+def header(rep: Report) -> tuple[str, ...]:
+    return GRAPH_HEADER if rep.graph else HEADER
+
+
+def cells(rep: Report) -> Iterator[tuple[str, ...]]:
+    """Each row's cells as plain text, in header(rep)'s order."""
     for r in rows(rep):
-        layer = f"`{r['layer']}`" if r["kind"] == "layer" else ""
-        rtype = str(r["type"]) if r["kind"] == "layer" else ""
-        shape = f"`{r['shape']}`" if r["shape"] else ""
-        link = f" {r['connected']} |" if graph else ""
-        lines.append(f"| {layer} | {rtype} | {r['part']} | {shape} | {_num(r['kernel'])} | {_num(r['recurrent'])} "
-                     f"| {_num(r['bias'])} | {_num(r['params'])} |{link}")
-    lines.append(f"| **Total** | | | | | | | **{rep.total:,}** |" + (" |" if graph else ""))
+        first = r["kind"] == "layer"
+        yield (str(r["layer"]) if first else "", str(r["type"]) if first else "", str(r["part"]), str(r["shape"]),
+               *(_num(r[k]) for k in ("kernel", "recurrent", "bias", "params")),
+               *((str(r["connected"]),) if rep.graph else ()))
+
+
+def formulas(rep: Report) -> list[tuple[str, str]]:
+    """(layer name, formula) of each recurrent layer: how its count comes about."""
+    return [(layer.name, layer.formula) for layer in rep.layers if layer.formula and layer.recurrent]
+
+
+def render(rep: Report, **_: Any) -> str:
+    head = header(rep)
+    lines = ["| " + " | ".join(head) + " |", "|" + "".join("---:|" if k in NUMERIC else "---|"
+                                                          for k in range(len(head)))]
+    for row in cells(rep):
+        shown = [f"`{text}`" if k in CODE and text else text for k, text in enumerate(row)]
+        lines.append("| " + " | ".join(shown) + " |")
+    lines.append(f"| **Total** | | | | | | | **{rep.total:,}** |" + (" |" if rep.graph else ""))
     lines.append("")
     lines += [f"- {line}" for line in summary_lines(rep)]
-    formulas = [f"- `{layer.name}`: {layer.formula}" for layer in rep.layers if layer.formula and layer.recurrent]
-    if formulas:
-        lines += ["", *formulas]
+    if formulas(rep):
+        lines += ["", *(f"- `{name}`: {text}" for name, text in formulas(rep))]
     return "\n".join(lines) + "\n"

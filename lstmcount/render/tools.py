@@ -6,11 +6,19 @@ import io
 import json
 
 from ..model import LayerFlags
-from ..tools import Row
+from ..tools import Row, Solution
+from .common import SCHEMA_VERSION
 
 
 def compare_json(rows: list[Row]) -> str:
-    return json.dumps({"rows": [r._asdict() for r in rows]}, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps({"schema_version": SCHEMA_VERSION, "rows": [r._asdict() for r in rows]}, indent=2,
+                      ensure_ascii=False) + "\n"
+
+
+def solve_json(sol: Solution, argument: str, budget: int) -> str:
+    """One line: the size found, the argument it is, its count, the budget, what one more would need."""
+    return json.dumps({"schema_version": SCHEMA_VERSION, "units": sol.units, "argument": argument,
+                       "params": sol.params, "budget": budget, "next_params": sol.next_params}) + "\n"
 
 
 def compare_table(rows: list[Row], f: LayerFlags, color: bool = False, width: int = 140) -> str:

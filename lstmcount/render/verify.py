@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..reconcile import FileResult, describe, result_dict, shape_problem
+from .common import SCHEMA_VERSION
 
 FRAMEWORK_LABEL = {"keras": "Keras", "pytorch": "PyTorch", "onnx": "ONNX Runtime"}
 
@@ -71,7 +72,7 @@ def render_table(results: list[FileResult], versions: dict[str, str], color: boo
 
 
 def render_json(results: list[FileResult], versions: dict[str, str]) -> str:
-    out: dict[str, Any] = {"ok": all(r.ok for r in results), "versions": versions,
+    out: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "ok": all(r.ok for r in results), "versions": versions,
                            "files": [result_dict(r) for r in results]}
     for res, entry in zip(results, out["files"], strict=True):
         if res.summary:
