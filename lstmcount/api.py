@@ -33,7 +33,8 @@ def analyze(source: Any, dtype: str | None = None, *, timesteps: int | None = No
             per_step: tuple[str, ...] = (), key: str | None = None) -> Report:
     """Report for a YAML spec, a Keras .keras/.json file, a PyTorch checkpoint or an ONNX file (by path),
     a YAML string containing `layers:`, a layer expression such as "LSTM(75, input_shape=(28, 28))", a
-    Model, or a live torch.nn.Module. In a notebook the report shows as a table (the Markdown format's).
+    Model, a live torch.nn.Module, or a live Keras model or layer. In a notebook the report shows as a
+    table (the Markdown format's).
 
     `dtype`: the element type for the size in bytes (None: as a checkpoint stores each tensor, float32
     otherwise); `timesteps`: also count MACs for one sample over this many steps, `per_step` naming
@@ -61,9 +62,14 @@ def _layout(source: Any, key: str | None) -> ModelLayout:
 
 
 def _live(obj: Any) -> ModelLayout | None:
-    """The layout of a live torch.nn.Module (walking its modules: exact classes, constructor attributes),
-    or None for anything else. torch is never imported for it: the object brings it."""
-    return inputs.live(obj) if not isinstance(obj, (str, Model)) else None
+    """The layout of a live torch.nn.Module (walking its modules: exact classes, constructor attributes)
+    or of a live Keras model or layer (through its get_config(); a layer on the shape it was built with),
+    or None for anything else. No framework is imported for it: the object brings its own."""
+    if isinstance(obj, (str, Model)):
+        return None
+    if callable(getattr(obj, "get_config", None)):  # a Keras model or layer
+        return conventions.layout(inputs.keras_object(obj))
+    return inputs.live(obj)
 
 
 def count(type: str = "lstm", *, units: int, input: int, framework: str = "keras", bidirectional: bool = False,

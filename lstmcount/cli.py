@@ -392,6 +392,8 @@ def params(
             else:
                 model = layer_flags.load(config, key)
                 rep = report(conventions.layout(model), asked, *steps)
+                if model.saved_by:
+                    sys.stderr.write(f"{model.source}: saved by {model.saved_by}\n")
             if check and model is not None and not model.expect:
                 raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
         else:

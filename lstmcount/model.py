@@ -155,6 +155,7 @@ class Model:
     outputs: tuple[Ref, ...] = ()  # empty: the last entry
     # Warnings about the input that do not stop the count (one located line each), printed to stderr.
     notes: tuple[str, ...] = ()
+    saved_by: str | None = None  # what saved a model file, when it says (e.g. "Keras 2.21.0")
 
     @property
     def is_graph(self) -> bool:

@@ -1,7 +1,8 @@
 """Every input format, one module each, and the one way in.
 
 - `yamlspec`: YAML model specs (chains and graphs), read with locations;
-- `keras`: Keras model configs (`.keras` archives, `model.to_json()` files), as graphs;
+- `keras`: Keras model configs (`.keras` archives, `model.to_json()` files, legacy `.h5` files (h5py
+  imported only there), live Keras objects), as graphs;
 - `state_dict`: PyTorch state_dicts and checkpoints (torch imported only there);
 - `torch_module`: live torch.nn.Module objects (read through the same grouping as state_dicts);
 - `onnx`: ONNX models (onnx imported only there);
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 PYTORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".tar", ".pkl")
 ONNX_SUFFIXES = (".onnx",)
 KERAS_SUFFIXES = (".keras", ".json")
+HDF5_SUFFIXES = (".h5", ".hdf5")
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 LEGACY_MAGIC = bytes.fromhex("6cfc9c46f9206aa85019")  # torch < 1.6 files: a pickle opening with this number
 SNIFF_BYTES = 4096
@@ -60,7 +62,7 @@ def sniff(path: str) -> str:
             return "keras"
     if head[:1] == b"\x80" and LEGACY_MAGIC in head[:32]:
         return "pytorch"
-    if head.startswith(HDF5_SIGNATURE):
+    if head.startswith(HDF5_SIGNATURE) or lower.endswith(HDF5_SUFFIXES):  # by name: h5py says what is wrong
         return "hdf5"
     if lower.endswith(ONNX_SUFFIXES):
         return "onnx"
@@ -137,10 +139,10 @@ def read_text(path: str) -> tuple[str, str]:
 
 
 def load(path: str, key: str | None = None, features: int | None = None, framework: str | None = None) -> Model:
-    """A model from a YAML spec (or - for standard input), a Keras `.keras` archive or `model.to_json()`
-    file, or a layer expression. `features` and `framework` (--input and -f) are for an expression: the
-    input features where it gives none, the framework of class names without a module prefix. `key` (a
-    checkpoint's entry) is refused: a model description has none."""
+    """A model from a YAML spec (or - for standard input), a Keras `.keras` archive, `model.to_json()`
+    file or legacy HDF5 (`.h5`) file, or a layer expression. `features` and `framework` (--input and -f)
+    are for an expression: the input features where it gives none, the framework of class names without
+    a module prefix. `key` (a checkpoint's entry) is refused: a model description has none."""
     if is_expression(path):
         from .expression import loads as expression_loads
 
@@ -158,14 +160,23 @@ def load(path: str, key: str | None = None, features: int | None = None, framewo
             return read_keras(path)
         raise UsageError(f"{path}: a Keras archive (a zip holding config.json); lstmcount reads it when its name "
                          "ends in .keras")
-    if what == "hdf5":
-        raise UsageError(f"{path}: an HDF5 file (a Keras .h5 model?); lstmcount reads Keras models from .keras "
-                         "archives and model.to_json() files")
+    if what == "hdf5":  # a legacy Keras model file (h5py imported there)
+        from .keras import read_keras
+
+        return read_keras(path, hdf5=True)
     if what in ("pytorch", "onnx"):
         raise UsageError(f"{path}: a {'PyTorch checkpoint' if what == 'pytorch' else 'ONNX model'} holds tensors, "
                          "not a model description")
     name, text = read_text(path)
     return loads(text, name)
+
+
+def keras_object(obj: Any) -> Model:
+    """A live Keras model or layer (Keras 3 or tf_keras), read through its `get_config()`: no weights
+    are read and Keras is not imported here (the object's own Keras is already loaded)."""
+    from .keras import from_object
+
+    return from_object(obj)
 
 
 def loads(text: str, name: str = "<string>") -> Model:

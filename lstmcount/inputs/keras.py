@@ -1,63 +1,165 @@
-"""Real Keras model files as input: a `.keras` archive or a `model.to_json()` file.
+"""Keras model configs as input: a `.keras` archive, a `model.to_json()` file, a legacy `.h5` /
+`.hdf5` file, or a live Keras model or layer (read through its `get_config()`), saved by Keras 3
+or by Keras 2 (tf_keras).
 
-Only the stored configuration is read (zipfile + json): TensorFlow is never imported, and the
-weights file is not needed to count. The result is the same Model a YAML spec gives.
+Only the configuration is read (zipfile + json; h5py for HDF5 files, its `model_config` attribute
+and never a weight array): no framework is imported, and the weights are not needed to count. The
+result is the Model a YAML spec gives:
+
+- a Sequential is a chain (its InputLayer, or `build_input_shape`, gives `input_shape`);
+- a functional model is a graph: its InputLayers are the named inputs, each layer's first inbound
+  node is its call and each further node a `reuse:` of it, `output_layers` are its outputs; a
+  Sequential or functional model used as a layer is a nested Model.
+
+Keras 3 writes a node as `{"args": [...], "kwargs": {...}}`, each tensor a `__keras_tensor__` whose
+`keras_history` is [layer, node, tensor]; Keras 2 as a list of `[layer, node, tensor, kwargs]`
+entries, a recurrent layer's initial states after its input. Node numbers of a nested model count
+its own first node (the one linking its inputs to its outputs) where the saving Keras does: Keras 2
+everywhere, Keras 3 in `input_layers` / `output_layers` only (`_skips_first_node`).
+
+Keras operations (`keras.ops.*` in Keras 3, TFOpLambda in Keras 2) are not layers: the masks Keras
+computes with them (Embedding's mask_zero) are followed back to the tensors they are computed from;
+anything else read through one is refused.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import zipfile
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
-from ..errors import Loc, SpecError, problem
-from ..model import MAX_BYTES, LayerSpec, Model
+from ..conventions import KERAS
+from ..errors import FrameworkMissing, Loc, SpecError, problem, show
+from ..model import (
+    MAX_BYTES,
+    MAX_INPUTS,
+    MAX_LAYERS,
+    MAX_NESTING,
+    MAX_PROBLEMS,
+    MAX_RANK,
+    MAX_SIZE,
+    Call,
+    InputSpec,
+    LayerSpec,
+    Model,
+    Ref,
+    Shape,
+    kind_of,
+    stopped,
+    suggest,
+)
 
 # Serialization-only entries of a layer config that are not constructor arguments.
 DROP = ("zero_output_for_mask", "build_config", "compile_config", "shared_object_id")
+MODELS = ("Sequential", "Functional", "Model")  # a model's class; nested, a model used as a layer
+OPS_MODULES = ("keras.src.ops.", "keras.ops.")  # Keras 3 operations (ops.not_equal, ...) in a config
+TF_OPS = ("TFOpLambda", "SlicingOpLambda")  # Keras 2's TensorFlow operations in a config
+CONSTANT = "_CONSTANT_VALUE"  # Keras 2's node entry for a constant argument
+# Call arguments that hold the tensors a layer is called on when given by keyword (Keras 3 RNNs call
+# theirs `sequences`, attention layers `query` and `value`): they go with the positional ones.
+KEYWORD_INPUTS = ("inputs", "sequences", "query", "value")
+IGNORED_CALL_ARGS = ("training", "use_causal_mask")  # change what is computed, not weights or shapes
+DEFAULT_CALL_ARGS = {"return_attention_scores": False}  # harmless at these values; others are refused
+MAX_DEPTH = 32  # nesting of the lists inside one node
+# Arguments that hold layers: a wrapper's layer, an RNN's cell (or list of cells), StackedRNNCells' cells.
+LAYER_ARGS = ("layer", "backward_layer", "cell", "cells")
 
 
-def read_keras(path: str) -> Model:
+def read_keras(path: str, hdf5: bool = False) -> Model:
+    """A `.keras` archive's or `model.to_json()` file's model, or (`hdf5`) a legacy HDF5 file's."""
     loc = Loc(path)
-    data = _config(path, loc)
-    if not isinstance(data, dict) or data.get("class_name") not in ("Sequential", "Functional", "Model"):
-        raise SpecError([problem(loc, None, "not a Keras model file: expected a Sequential or Functional "
-                                            "model configuration")])
-    config = data.get("config") or {}
-    entries = config.get("layers")
-    if not isinstance(entries, list):
-        raise SpecError([problem(loc, None, "the model configuration has no `layers` list")])
-    if data["class_name"] != "Sequential":
-        _check_chain(entries, config, loc)
-    input_shape = config.get("build_input_shape")
-    layers: list[LayerSpec] = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
-            raise SpecError([problem(loc, None, f"a layer entry is not a Keras layer config: {str(entry)[:80]}")])
-        if entry.get("class_name") == "InputLayer":
-            input_shape = entry["config"].get("batch_shape") or entry["config"].get("batch_input_shape")
-            continue
-        layers.append(LayerSpec(str(entry.get("class_name")), _args(entry), len(layers) + 1, loc, {}))
-    if not isinstance(input_shape, list) or not input_shape:
-        raise SpecError([problem(loc, None, "the model configuration does not say its input shape "
-                                            "(no InputLayer and no build_input_shape)")])
-    return Model("keras", tuple(layers), tuple(input_shape[1:]), None, config.get("name"), None, path,
+    data, version = _hdf5(path, loc) if hdf5 else _config(path, loc)
+    if version is None and isinstance(data, dict) and isinstance(data.get("keras_version"), str):
+        version = data["keras_version"]  # Keras 2's to_json() says it
+    model = model_from_config(data, path)
+    return replace(model, saved_by=f"Keras {version}") if isinstance(version, str) and version else model
+
+
+def from_object(obj: Any) -> Model:
+    """A live Keras model or layer (Keras 3 or tf_keras), read through its `get_config()`: no weights
+    are read and nothing is imported. A layer is counted on the input shape it was built with."""
+    cls = type(obj).__name__
+    name = getattr(obj, "name", None)
+    source = f"<{cls} {name!r}>" if isinstance(name, str) else f"<{cls}>"
+    loc = Loc(source)
+    try:
+        config = obj.get_config()
+    except Exception as exc:  # a subclassed model raises NotImplementedError, and user code anything
+        raise SpecError([problem(loc, None, f"its get_config() failed ({type(exc).__name__}: {exc}); lstmcount "
+                                            "reads Sequential and functional models and Keras layers")]) from None
+    if not isinstance(config, dict):
+        raise SpecError([problem(loc, None, f"its get_config() gave {type(config).__name__}, not a mapping")])
+    try:
+        config = _plain(config)
+    except RecursionError:
+        raise SpecError([problem(loc, None, "its config is nested too deeply")]) from None
+    if "layers" in config or cls in MODELS or callable(getattr(obj, "compile", None)):  # a model
+        if "layers" not in config:
+            raise SpecError([problem(loc, None, f"a subclassed Keras model ({cls}) does not describe its layers in "
+                                                "its config; lstmcount counts Sequential and functional models, "
+                                                "and single layers")])
+        kind = cls if cls in MODELS else ("Functional" if "output_layers" in config else "Sequential")
+        return model_from_config({"class_name": kind, "config": config}, source)
+    build = getattr(obj, "get_build_config", None)
+    try:
+        built = build() if callable(build) else None
+    except Exception:  # user code; an unbuilt layer is said below
+        built = None
+    shape = _plain(built.get("input_shape")) if isinstance(built, dict) else None
+    if not isinstance(shape, list) or not shape:
+        raise SpecError([problem(loc, None, f"the {cls} is not built, so its input shape is unknown: build it "
+                                            "(layer.build((None, 28, 28))) or call it on an input first")])
+    reader = _Reader(source, loc)
+    entry = {"class_name": cls, "config": config}
+    reader.check_kind(entry, f"layer 1 {name!r} ({cls})")
+    input_shape = reader.shape(shape, "its build input shape")
+    reader.done()
+    assert input_shape is not None
+    return Model("keras", (LayerSpec(cls, _args(entry), 1, loc, {}),), input_shape, None, None, None, source,
                  {"layers": loc, "input_shape": loc})
 
 
-def _config(path: str, loc: Loc) -> Any:
+def _plain(value: Any) -> Any:
+    """A live config as its JSON would hold it: tuples as lists, NumPy values as Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    tolist = getattr(value, "tolist", None)
+    return _plain(tolist()) if callable(tolist) else value
+
+
+def model_from_config(data: Any, source: str) -> Model:
+    """A model config (`{"class_name": ..., "config": ...}`, as `to_json()` writes it) -> Model."""
+    loc = Loc(source)
+    if not isinstance(data, dict) or data.get("class_name") not in MODELS:
+        raise SpecError([problem(loc, None, "not a Keras model file: expected a Sequential or Functional "
+                                            "model configuration")])
+    reader = _Reader(source, loc)
+    model = reader.model(data, "", 0, None)
+    reader.done()
+    assert model is not None
+    return model
+
+
+def _config(path: str, loc: Loc) -> tuple[Any, str | None]:
+    """The model config of a `.keras` archive (and the Keras version its metadata names) or JSON file."""
     try:
         if path.endswith(".keras"):
             with zipfile.ZipFile(path) as archive:
                 info = archive.getinfo("config.json")
                 if info.file_size > MAX_BYTES:
                     raise SpecError([problem(loc, None, "config.json is larger than 16 MiB")])
-                return json.loads(archive.read(info))
+                return json.loads(archive.read(info)), _archive_version(archive)
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
         if len(raw) > MAX_BYTES:
             raise SpecError([problem(loc, None, "larger than 16 MiB; not a model file")])
-        return json.loads(raw)
+        return json.loads(raw), None
     except FileNotFoundError:
         raise SpecError([problem(loc, None, "no such file")]) from None
     except KeyError:
@@ -72,21 +174,675 @@ def _config(path: str, loc: Loc) -> Any:
         raise SpecError([problem(loc, None, f"cannot be read ({exc.strerror or exc})")]) from None
 
 
-def _check_chain(entries: list[Any], config: dict[str, Any], loc: Loc) -> None:
-    """A functional model is counted when it is a chain: each layer reads the one before it."""
-    previous = None
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        name = (entry.get("config") or {}).get("name") or entry.get("name")
-        nodes = entry.get("inbound_nodes") or []
-        sources = [arg.get("config", {}).get("keras_history", [None])[0]
-                   for node in nodes if isinstance(node, dict) for arg in node.get("args", [])
-                   if isinstance(arg, dict)]
-        if previous is not None and sources != [previous]:
-            raise SpecError([problem(loc, None, f"layer {name!r} reads {sources or 'nothing'}, not just {previous!r}: "
-                                                "only models that are a single chain of layers can be counted yet")])
-        previous = name
+def _archive_version(archive: zipfile.ZipFile) -> str | None:
+    try:
+        info = archive.getinfo("metadata.json")
+        meta = json.loads(archive.read(info)) if info.file_size <= MAX_BYTES else None
+    except (KeyError, ValueError):
+        return None
+    version = meta.get("keras_version") if isinstance(meta, dict) else None
+    return version if isinstance(version, str) else None
+
+
+def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
+    """The `model_config` attribute of a legacy HDF5 file, and its `keras_version` (weights are not read)."""
+    try:
+        import h5py
+    except ImportError:
+        raise FrameworkMissing("h5py", "h5") from None
+    try:
+        with h5py.File(path, "r") as fh:
+            raw, version = fh.attrs.get("model_config"), fh.attrs.get("keras_version")
+            weights = "layers" in fh or "model_weights" in fh or "layer_names" in fh.attrs
+    except FileNotFoundError:
+        raise SpecError([problem(loc, None, "no such file")]) from None
+    except OSError as exc:  # h5py says "file signature not found" and the like
+        raise SpecError([problem(loc, None, f"h5py cannot open it as an HDF5 file ({exc})")]) from None
+    if raw is None:
+        what = "weights only (model.save_weights), with" if weights else "an HDF5 file with"
+        raise SpecError([problem(loc, None, f"{what} no model_config: it does not say what the model is; save "
+                                            "the model itself (model.save) to count it")])
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        if len(text) > MAX_BYTES:
+            raise SpecError([problem(loc, None, "its model_config is larger than 16 MiB")])
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError([problem(loc, None, f"its model_config is not valid JSON ({exc})")]) from None
+    except RecursionError:
+        raise SpecError([problem(loc, None, "its model_config is JSON nested too deeply")]) from None
+    if isinstance(version, bytes):
+        version = version.decode("utf-8", "replace")
+    return data, version if isinstance(version, str) else None
+
+
+class _T(NamedTuple):
+    """A tensor a node reads, as Keras records it: [layer, node, tensor]."""
+
+    layer: str
+    node: int
+    tensor: int
+
+
+class _Bad(Exception):
+    """A node that is not what Keras writes (the text says what is wrong)."""
+
+
+@dataclass
+class _Entry:
+    """One entry of a functional config's `layers`."""
+
+    pos: int  # 1-based, in the config's `layers`
+    name: str
+    cls: str
+    raw: dict[str, Any]
+    role: str  # input, op, nested, layer
+    where: str
+    recurrent: bool = False
+    nodes: list[tuple[list[Any], dict[str, Any]]] = field(default_factory=list)  # each call's (args, kwargs)
+    calls: list[str] = field(default_factory=list)  # the Model entry name of each call
+    skip: int = 0  # node numbers before its first call in inbound references (a nested model's own node)
+    skip_io: int = 0  # the same in input_layers / output_layers
+    broken: bool = False  # its inbound_nodes are not Keras's (said once; nothing that reads it is checked)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _flat(value: Any) -> list[Any]:
+    """The leaves of a (nested) list of call arguments."""
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _flat(item)]
+    if isinstance(value, dict):
+        return [leaf for key in sorted(value, key=str) for leaf in _flat(value[key])]
+    return [value]
+
+
+class _Reader:
+    """Reads one model config (and the models nested in it), collecting every problem found."""
+
+    def __init__(self, source: str, loc: Loc) -> None:
+        self.source = source
+        self.loc = loc
+        self.problems: list[str] = []
+
+    def add(self, where: str | None, text: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem(self.loc, where or None, text))
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append(stopped(self.source, MAX_PROBLEMS))
+
+    def done(self) -> None:
+        if self.problems:
+            raise SpecError(self.problems)
+
+    # --- models ----------------------------------------------------------------------------------
+
+    def model(self, data: dict[str, Any], prefix: str, depth: int, version: int | None) -> Model | None:
+        """A Sequential or functional model's config (`prefix` locates a nested one in messages)."""
+        config = data.get("config")
+        if not isinstance(config, dict):
+            self.add(_at(prefix), f"the model configuration is {kind_of(config)}, not a mapping")
+            return None
+        if data["class_name"] == "Sequential":
+            return self.sequential(config, prefix, depth, version)
+        return self.functional(config, prefix, depth, version)
+
+    def sequential(self, config: dict[str, Any], prefix: str, depth: int, version: int | None) -> Model | None:
+        entries = config.get("layers")
+        if not isinstance(entries, list):
+            self.add(_at(prefix), "the model configuration has no `layers` list")
+            return None
+        if len(entries) > MAX_LAYERS:
+            self.add(_at(prefix), f"{len(entries):,} layers is more than the limit of {MAX_LAYERS:,}")
+            return None
+        shape_raw = config.get("build_input_shape")
+        layers: list[LayerSpec] = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+                self.add(_at(prefix), f"a layer entry is not a Keras layer config: {str(entry)[:80]}")
+                continue
+            if entry.get("class_name") == "InputLayer":
+                shape_raw = entry["config"].get("batch_shape") or entry["config"].get("batch_input_shape")
+                continue
+            index = len(layers) + 1
+            cls = str(entry.get("class_name"))
+            name = entry["config"].get("name")
+            where = f"{prefix}layer {index} " + (f"{name!r} " if isinstance(name, str) else "") + f"({cls})"
+            if cls in MODELS:
+                spec = self.nested(entry, index, where, depth, version, None)
+                if spec is not None:
+                    layers.append(spec)
+                continue
+            self.check_kind(entry, where)
+            layers.append(LayerSpec(cls, _args(entry), index, self.loc, {}))
+        input_shape: Shape | None = None
+        if shape_raw is None:
+            if depth == 0:
+                self.add(None, "the model configuration does not say its input shape (no InputLayer and no "
+                               "build_input_shape)")
+        else:
+            input_shape = self.shape(shape_raw, "the input shape", prefix)
+        return Model("keras", tuple(layers), input_shape, None, _name(config), None, self.source,
+                     {"layers": self.loc, "input_shape": self.loc})
+
+    def nested(self, entry: dict[str, Any], index: int, where: str, depth: int, version: int | None,
+               call: Call | None) -> LayerSpec | None:
+        """A Sequential or functional model used as a layer: a LayerSpec holding its own Model."""
+        if depth + 1 > MAX_NESTING:
+            self.add(where, f"models nested more than {MAX_NESTING} deep")
+            return None
+        inner = self.model(entry, f"{where}: ", depth + 1, version)
+        if inner is None:
+            return None
+        config = entry["config"]
+        args: dict[str, Any] = {}
+        name = entry.get("name") or config.get("name")
+        if isinstance(name, str) and name:
+            args["name"] = name
+        if isinstance(config.get("trainable"), bool):
+            args["trainable"] = config["trainable"]
+        return LayerSpec(str(entry["class_name"]), args, index, self.loc, {}, call, None, inner)
+
+    def functional(self, config: dict[str, Any], prefix: str, depth: int, version: int | None) -> Model | None:
+        where0 = _at(prefix)
+        raw_layers = config.get("layers")
+        if not isinstance(raw_layers, list) or not raw_layers:
+            self.add(where0, "the model configuration has no `layers` list")
+            return None
+        if len(raw_layers) > MAX_LAYERS:
+            self.add(where0, f"{len(raw_layers):,} layers is more than the limit of {MAX_LAYERS:,}")
+            return None
+        entries = self.entries(raw_layers, prefix)
+        if entries is None:
+            return None
+        by_name = {e.name: e for e in entries}
+        version = self.version(entries, version, where0)
+        calls = 0
+        for e in entries:
+            if e.role in ("layer", "nested", "op"):
+                self.nodes(e)
+                calls += len(e.nodes)
+        if calls > MAX_LAYERS:
+            self.add(where0, f"{calls:,} layer calls is more than the limit of {MAX_LAYERS:,}")
+            return None
+        for e in entries:
+            e.skip_io = int(_skips_first_node(e, version, io=True))
+            e.skip = int(_skips_first_node(e, version, io=False))
+        self.name_calls(entries)
+        inputs = self.inputs(config, by_name, where0)
+        graph = _Graph(self, by_name)
+        built: list[tuple[_Entry, int, Call | None]] = []
+        for e in entries:
+            if e.role not in ("layer", "nested"):
+                continue
+            if not e.nodes and not e.broken:
+                self.add(e.where, "is called on nothing (its inbound_nodes list is empty), so it is not part of the "
+                                  "model's graph")
+            for k, (node_args, node_kwargs) in enumerate(e.nodes):
+                built.append((e, k, graph.call(e, k, node_args, node_kwargs)))
+        outputs = tuple(graph.outputs(config.get("output_layers"), where0))
+        layers: list[LayerSpec] = []
+        for e, k, call in _in_order(built):
+            if k == 0:
+                if e.role == "nested":
+                    spec = self.nested(e.raw, e.pos, e.where, depth, version, call)
+                    if spec is not None:
+                        layers.append(spec)
+                    continue
+                args = _args(e.raw)
+                args["name"] = e.name
+                layers.append(LayerSpec(e.cls, args, e.pos, self.loc, {}, call))
+            else:
+                layers.append(LayerSpec(e.cls, {"name": e.calls[k]}, e.pos, self.loc, {}, call, e.name))
+        return Model("keras", tuple(layers), None, None, _name(config), None, self.source, {"layers": self.loc},
+                     inputs, outputs)
+
+    def entries(self, raw_layers: list[Any], prefix: str) -> list[_Entry] | None:
+        """Each `layers` entry with its name, class and role; problems for entries Keras would not read."""
+        out: list[_Entry] = []
+        names: set[str] = set()
+        for pos, raw in enumerate(raw_layers, 1):
+            head = f"{prefix}layer {pos}"
+            if not isinstance(raw, dict) or not isinstance(raw.get("class_name"), str):
+                self.add(head, f"is not a Keras layer config (a mapping with a class_name): {str(raw)[:80]}")
+                continue
+            cls = raw["class_name"]
+            config = raw.get("config")
+            if not isinstance(config, dict):
+                self.add(f"{head} ({cls})", f"its config is {kind_of(config)}, not a mapping")
+                continue
+            name = raw.get("name", config.get("name"))
+            if not isinstance(name, str) or not name:
+                self.add(f"{head} ({cls})", f"has no name (got {show(name)}); each layer of a functional model "
+                                            "is named")
+                continue
+            where = f"{head} {name!r} ({cls})"
+            if name in names:
+                self.add(where, f"{name!r} is the name of an earlier layer too; Keras names each layer once")
+                continue
+            names.add(name)
+            module = raw.get("module")
+            if cls == "InputLayer":
+                role = "input"
+            elif cls in MODELS:
+                role = "nested"
+            elif cls in TF_OPS or (isinstance(module, str) and module.startswith(OPS_MODULES)) or \
+                    (module is None and "trainable" not in config):  # legacy configs name no module; every
+                role = "op"  # layer's config says `trainable`, an operation's (Keras 3's NotEqual) does not
+            else:
+                role = "layer"
+                self.check_kind(raw, where)
+            kind = KERAS.kind(cls, None) if role == "layer" else None
+            out.append(_Entry(pos, name, cls, raw, role, where, kind is not None and kind.recurrent))
+        return out if len(out) == len(raw_layers) else None
+
+    def version(self, entries: list[_Entry], given: int | None, where: str | None) -> int | None:
+        """Which Keras wrote the nodes: 3 (mappings), 2 (lists); a nested model's are its outer model's."""
+        found = set()
+        for e in entries:
+            nodes = e.raw.get("inbound_nodes", [])
+            if isinstance(nodes, list):
+                found |= {3 if isinstance(n, dict) else 2 for n in nodes if isinstance(n, (dict, list))}
+        if len(found) > 1:
+            self.add(where, "its inbound_nodes mix the Keras 3 form ({args, kwargs}) and the Keras 2 form (lists)")
+        elif given is not None and found and found != {given}:
+            self.add(where, f"its inbound_nodes are in the Keras {5 - given} form, its outer model's in the "
+                            f"Keras {given} form")
+        if given is not None:
+            return given
+        return next(iter(found)) if len(found) == 1 else None
+
+    def nodes(self, e: _Entry) -> None:
+        """Each call of a layer (or operation) as its (args, kwargs), in either Keras's form."""
+        raw = e.raw.get("inbound_nodes", [])
+        if not isinstance(raw, list):
+            self.add(e.where, f"inbound_nodes must be a list of the layer's calls, got {kind_of(raw)}")
+            e.broken = True
+            return
+        for k, node in enumerate(raw):
+            try:
+                if isinstance(node, dict):
+                    e.nodes.append(_node3(node))
+                elif isinstance(node, list):
+                    e.nodes.append(_node2(node))
+                else:
+                    raise _Bad(f"is {kind_of(node)}, not a Keras node")
+            except _Bad as exc:
+                self.add(e.where, f"inbound_nodes[{k}] {exc}")
+                e.nodes.clear()
+                e.broken = True
+                return
+
+    def name_calls(self, entries: list[_Entry]) -> None:
+        """The Model entry name of each call: the layer's name, then `name#k` (kept apart from every name)."""
+        taken = {e.name for e in entries}
+        for e in entries:
+            e.calls = [e.name]
+            for k in range(1, len(e.nodes)):
+                name = f"{e.name}#{k}"
+                while name in taken:
+                    name += "#"
+                taken.add(name)
+                e.calls.append(name)
+
+    def inputs(self, config: dict[str, Any], by_name: dict[str, _Entry], where: str | None) -> tuple[InputSpec, ...]:
+        out: list[InputSpec] = []
+        seen: set[str] = set()
+        raw = config.get("input_layers")
+        leaves = _io_leaves(raw)
+        if leaves is None or not leaves:
+            self.add(where, f"input_layers must list the model's inputs as [layer, node, tensor] triples, got "
+                            f"{show(raw)}")
+            return ()
+        if len(leaves) > MAX_INPUTS:
+            self.add(where, f"{len(leaves):,} inputs is more than the limit of {MAX_INPUTS:,}")
+            return ()
+        for name, node, tensor in leaves:
+            e = by_name.get(name)
+            if e is None or e.role != "input":
+                what = f"not a layer of the model{suggest(name, list(by_name))}" if e is None else \
+                    f"a {e.cls}, not an InputLayer"
+                self.add(where, f"input_layers: {name!r} is {what}")
+                continue
+            if node != 0 or tensor != 0:
+                self.add(where, f"input_layers: [{name!r}, {node}, {tensor}]: an InputLayer has one tensor, "
+                                "[name, 0, 0]")
+                continue
+            if name in seen:
+                continue
+            seen.add(name)
+            ic = e.raw["config"]
+            shape = self.shape(ic.get("batch_shape", ic.get("batch_input_shape")), f"input {name!r}", "", e.where)
+            dtype = ic.get("dtype")
+            if isinstance(dtype, dict) and isinstance(dtype.get("config"), dict):
+                dtype = dtype["config"].get("name")
+            if shape is not None:
+                out.append(InputSpec(name, shape, dtype if isinstance(dtype, str) else None, self.loc))
+        for e in by_name.values():
+            if e.role == "input" and e.name not in seen:
+                self.add(e.where, "is not one of the model's inputs (input_layers)")
+        return tuple(out)
+
+    # --- checks ----------------------------------------------------------------------------------
+
+    def check_kind(self, entry: dict[str, Any], where: str) -> None:
+        """A located refusal for a layer class lstmcount has no table for (also inside a wrapper)."""
+        cls = str(entry.get("class_name"))
+        kind = KERAS.kind(cls, None)
+        if kind is None or kind.name == "custom":  # `custom` is a spec's declaration, not a Keras class
+            module, registered = entry.get("module"), entry.get("registered_name")
+            if isinstance(registered, str) and ">" in registered:
+                why = f": a custom layer (registered as {registered!r}), which lstmcount has no table for"
+            elif isinstance(module, str) and module != "keras" and not module.startswith(("keras.", "tf_keras.")):
+                why = f": a custom layer (from module {module!r}), which lstmcount has no table for"
+            else:
+                why = suggest(cls, [k for k in KERAS.kinds if k != "custom"]) or \
+                    f": lstmcount has no table for it ({len(KERAS.kinds)} keras layer kinds are known)"
+            self.add(where, f"unknown keras layer type {cls!r}{why}")
+            return
+        config = entry.get("config")
+        for arg in LAYER_ARGS:
+            held = config.get(arg) if isinstance(config, dict) else None
+            for k, inner in enumerate(held if isinstance(held, list) else [] if held is None else [held]):
+                what = f"{arg}[{k}]" if isinstance(held, list) else arg
+                if not _is_layer(inner):
+                    self.add(where, f"its {what} is not a Keras layer config (a mapping with class_name and config)")
+                    continue
+                name = inner["config"].get("name")
+                self.check_kind(inner, f"{where}: its {what} " + (f"{name!r} " if isinstance(name, str) else "")
+                                + f"({inner['class_name']})")
+
+    def shape(self, raw: Any, what: str, prefix: str = "", where: str | None = None) -> Shape | None:
+        """A stored batch shape -> one sample's shape (the batch axis dropped)."""
+        at = where or _at(prefix)
+        if not isinstance(raw, (list, tuple)) or not raw:
+            self.add(at, f"{what} is not stored as a batch shape such as [null, 28, 28] (got {show(raw)})")
+            return None
+        if len(raw) - 1 > MAX_RANK:
+            self.add(at, f"{what} has {len(raw) - 1} axes; at most {MAX_RANK} are allowed")
+            return None
+        dims = list(raw[1:])
+        if not all(d is None or (_is_int(d) and 0 < d <= MAX_SIZE) for d in dims):
+            self.add(at, f"{what} {show(list(raw))}: sizes must be positive integers up to {MAX_SIZE:,} or null")
+            return None
+        return tuple(dims)
+
+
+class _Graph:
+    """Turns one functional model's nodes into Calls, resolving [layer, node, tensor] to Refs."""
+
+    def __init__(self, reader: _Reader, by_name: dict[str, _Entry]) -> None:
+        self.r = reader
+        self.by_name = by_name
+        self.refused_ops: set[str] = set()
+
+    def call(self, e: _Entry, k: int, args: list[Any], kwargs: dict[str, Any]) -> Call | None:
+        where = f"{e.where}: inbound_nodes[{k}]"
+        kwargs = dict(kwargs)
+        positional = list(args)
+        for key in KEYWORD_INPUTS:
+            value = kwargs.pop(key, None)
+            if value is not None:
+                positional.append(value)
+        if e.recurrent:  # its input, then its initial states (Keras 2 lists them after the input)
+            first = _flat(positional[0]) if positional else []
+            main, states = first[:1], first[1:] + _flat(positional[1:]) + _flat(kwargs.pop("initial_state", None))
+            listed = False
+        else:
+            main = _flat(positional)
+            listed = not (len(positional) == 1 and isinstance(positional[0], _T))
+            states = _flat(kwargs.pop("initial_state", None))
+        ok = True
+        for value in main + states:
+            if not isinstance(value, _T) and value is not None:
+                self.r.add(where, f"is called on {show(value)}, which is not a tensor; lstmcount follows only "
+                                  "the tensors of the graph")
+                ok = False
+        if not any(isinstance(v, _T) for v in main):
+            self.r.add(where, "is called on no tensor")
+            return None
+        inputs = self.refs([v for v in main if isinstance(v, _T)], where, e.where)
+        initial = self.refs([v for v in states if isinstance(v, _T)], where, e.where)
+        masks = [r for v in _flat(kwargs.pop("mask", None)) if isinstance(v, _T)
+                 for r in self.ref(v, where, e.where, mask=True)]
+        keywords: list[tuple[str, Ref]] = []
+        for key, value in kwargs.items():
+            tensors = [v for v in _flat(value) if isinstance(v, _T)]
+            if tensors:
+                found = self.refs(tensors, where, e.where)
+                keywords += [(key, ref) for ref in found or ()]
+                ok = ok and found is not None
+            elif not (key in IGNORED_CALL_ARGS or value is None
+                      or (key in DEFAULT_CALL_ARGS and DEFAULT_CALL_ARGS[key] == value)):
+                self.r.add(where, f"the call argument {key!r} = {show(value)} changes what the layer returns, "
+                                  "which lstmcount does not model yet")
+                ok = False
+        masks = list(dict.fromkeys(masks))
+        keywords += [("mask", ref) for ref in masks[1:]]  # a list of masks (attention): each one is read
+        if not ok or inputs is None or initial is None:
+            return None
+        return Call(tuple(inputs), listed, tuple(initial), masks[0] if masks else None, tuple(keywords))
+
+    def refs(self, tensors: list[_T], where: str, reader: str) -> list[Ref] | None:
+        out: list[Ref] = []
+        ok = True
+        for t in tensors:
+            found = self.ref(t, where, reader)
+            ok = ok and bool(found)
+            out += found
+        return out if ok else None
+
+    def ref(self, t: _T, where: str, reader: str, mask: bool = False, io: bool = False,
+            seen: frozenset[str] = frozenset()) -> list[Ref]:
+        """The Ref of a tensor that `reader` reads (`io`: listed in input_layers / output_layers); a mask
+        computed by Keras operations -> the tensors it is computed from."""
+        e = self.by_name.get(t.layer)
+        if e is None:
+            self.r.add(where, f"reads {t.layer!r} (keras_history {list(t)}), which is not a layer of the model"
+                              f"{suggest(t.layer, list(self.by_name))}")
+            return []
+        if e.broken:
+            return []
+        node = t.node - (e.skip_io if io else e.skip)
+        count = 1 if e.role == "input" else len(e.nodes)
+        if not 0 <= node < count:
+            self.r.add(where, f"reads call {t.node} of {t.layer!r} (keras_history {list(t)}), which "
+                              + (f"is called {count} time{'s' if count != 1 else ''}" if e.role != "input"
+                                 else "is an input (node 0)"))
+            return []
+        if e.role == "op":
+            if not mask:
+                self.refuse_op(e, reader)
+                return []
+            if e.name in seen:
+                return []
+            args, kwargs = e.nodes[node]
+            return [r for v in _flat([args, kwargs]) if isinstance(v, _T)
+                    for r in self.ref(v, where, reader, True, False, seen | {e.name})]
+        return [Ref(e.name if e.role == "input" else e.calls[node], t.tensor, self.r.loc)]
+
+    def refuse_op(self, e: _Entry, reader: str) -> None:
+        if e.name in self.refused_ops:
+            return
+        self.refused_ops.add(e.name)
+        module = e.raw.get("module")
+        if e.cls in TF_OPS:
+            what = f"the TensorFlow operation {e.raw['config'].get('function')!r}"
+        elif module is not None:
+            what = f"a Keras operation ({module}), not a layer"
+        else:  # a legacy config: no module, and no `trainable` in its config as every Keras layer has
+            what = "a Keras operation (its config has none of a layer's keys such as `trainable`)"
+        self.r.add(e.where, f"is {what}; lstmcount follows shapes only through layers, and {reader} reads it")
+
+    def outputs(self, raw: Any, where: str | None) -> list[Ref]:
+        """The model's outputs (`output_layers`) as Refs."""
+        leaves = _io_leaves(raw)
+        at = f"{where}: output_layers" if where else "output_layers"
+        if not leaves:
+            self.r.add(where, f"output_layers must list the model's outputs as [layer, node, tensor] triples, got "
+                              f"{show(raw)}")
+            return []
+        out: list[Ref] = []
+        for t in leaves:
+            out += self.ref(_T(*t), at, "the model's output_layers", io=True)
+        return out
+
+
+def _skips_first_node(e: _Entry, version: int | None, io: bool) -> bool:
+    """Whether Keras numbers this layer's calls from 1: a nested model's first node links its own inputs
+    to its outputs. Keras 2 skips it for functional models and for Sequentials built on an InputLayer,
+    in every reference; Keras 3 for functional models, in input_layers / output_layers only."""
+    if e.role != "nested":
+        return False
+    if version == 2:
+        if e.cls != "Sequential":
+            return True
+        layers = e.raw["config"].get("layers")
+        return isinstance(layers, list) and bool(layers) and isinstance(layers[0], dict) \
+            and layers[0].get("class_name") == "InputLayer"
+    return io and e.cls != "Sequential"
+
+
+def _node3(node: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """A Keras 3 node: {"args": [...], "kwargs": {...}} with `__keras_tensor__` entries."""
+    args, kwargs = node.get("args", []), node.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise _Bad("is not {args: [...], kwargs: {...}}")
+    return [_value3(a, 0) for a in args], {str(k): _value3(v, 0) for k, v in kwargs.items()}
+
+
+def _value3(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise _Bad("nests its arguments too deeply")
+    if isinstance(value, list):
+        return [_value3(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        cls = value.get("class_name")
+        config = value.get("config")
+        if cls == "__keras_tensor__":
+            history = config.get("keras_history") if isinstance(config, dict) else None
+            return _history(history)
+        if cls == "__tuple__" and isinstance(config, dict) and isinstance(config.get("value"), list):
+            return [_value3(v, depth + 1) for v in config["value"]]
+        if "class_name" in value:
+            return value  # another serialized object: a constant
+        return {str(k): _value3(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _history(history: Any) -> _T:
+    if not (isinstance(history, list) and len(history) == 3 and isinstance(history[0], str) and history[0]
+            and _is_int(history[1]) and _is_int(history[2]) and history[1] >= 0 and history[2] >= 0):
+        raise _Bad(f"has a tensor whose keras_history is {show(history)}, not [layer, node, tensor]")
+    return _T(history[0], history[1], history[2])
+
+
+def _is_entry2(x: Any) -> bool:
+    return isinstance(x, list) and len(x) in (3, 4) and isinstance(x[0], str) and _is_int(x[1]) \
+        and (x[0] == CONSTANT or _is_int(x[2]))
+
+
+def _node2(node: list[Any]) -> tuple[list[Any], dict[str, Any]]:
+    """A Keras 2 node: [[layer, node, tensor, kwargs], ...]; called on the one tensor, or on the list."""
+    kwargs: dict[str, Any] = {}
+
+    def walk(x: Any, depth: int) -> Any:
+        nonlocal kwargs
+        if depth > MAX_DEPTH:
+            raise _Bad("nests its tensors too deeply")
+        if _is_entry2(x):
+            if len(x) == 4:
+                if not isinstance(x[3], dict):
+                    raise _Bad(f"has an entry whose call arguments are {kind_of(x[3])}, not a mapping")
+                kwargs = x[3]  # the same in every entry; Keras keeps the last
+            if x[0] == CONSTANT:
+                return {"constant": x[2]}
+            if x[1] < 0 or x[2] < 0:
+                raise _Bad(f"has the entry {show(x)}: node and tensor numbers are 0 or more")
+            return _T(x[0], x[1], x[2])
+        if isinstance(x, list) and x and all(isinstance(v, list) for v in x):
+            return [walk(v, depth + 1) for v in x]
+        raise _Bad(f"has {show(x)} where a [layer, node, tensor, kwargs] entry belongs")
+
+    structure = walk(node, 0)
+    arg = structure[0] if isinstance(structure, list) and len(structure) == 1 else structure
+    return [arg], {str(k): _kwarg2(v, 0) for k, v in kwargs.items()}
+
+
+def _kwarg2(value: Any, depth: int) -> Any:
+    """Keras 2 call arguments: a tensor is a [layer, node, tensor] triple."""
+    if depth > MAX_DEPTH:
+        raise _Bad("nests its call arguments too deeply")
+    if isinstance(value, list):
+        if len(value) == 3 and isinstance(value[0], str) and _is_int(value[1]) and _is_int(value[2]):
+            return _history(value)
+        return [_kwarg2(v, depth + 1) for v in value]
+    return value
+
+
+def _io_leaves(raw: Any) -> list[tuple[str, int, int]] | None:
+    """input_layers / output_layers: one [name, node, tensor] triple, or (nested) lists or mappings of them."""
+    out: list[tuple[str, int, int]] = []
+
+    def walk(x: Any, depth: int) -> bool:
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(x, list) and len(x) == 3 and isinstance(x[0], str):
+            if not (_is_int(x[1]) and _is_int(x[2]) and x[1] >= 0 and x[2] >= 0):
+                return False
+            out.append((x[0], x[1], x[2]))
+            return True
+        if isinstance(x, list):
+            return all(walk(v, depth + 1) for v in x)
+        if isinstance(x, dict):  # Keras orders a mapping's tensors by key
+            return all(walk(x[k], depth + 1) for k in sorted(x, key=str))
+        return False
+
+    return out if walk(raw, 0) else None
+
+
+def _in_order(built: list[tuple[_Entry, int, Call | None]]) -> list[tuple[_Entry, int, Call | None]]:
+    """The calls in an order the walk keeps as it is (each after what it reads, a layer's calls in
+    Keras's node order), so the walk numbers each layer's calls as Keras does; file order where the
+    references allow it. What cannot be ordered (a circle) follows in file order, for the walk to report."""
+    index = {(e.name if k == 0 else e.calls[k]): i for i, (e, k, _) in enumerate(built)}
+    deps: list[set[int]] = []
+    for i, (_, k, call) in enumerate(built):
+        need = {index[r.name] for r in (call.refs() if call else ()) if r.name in index}
+        if k > 0:
+            need.add(i - 1)  # the layer's previous call: `built` holds its calls one after another
+        need.discard(i)
+        deps.append(need)
+    users: list[list[int]] = [[] for _ in built]
+    waiting = [len(d) for d in deps]
+    for i, need in enumerate(deps):
+        for j in need:
+            users[j].append(i)
+    ready = [i for i, n in enumerate(waiting) if n == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in users[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                heapq.heappush(ready, j)
+    placed = set(order)
+    order += [i for i in range(len(built)) if i not in placed]
+    return [built[i] for i in order]
+
+
+def _at(prefix: str) -> str | None:
+    """Where a nested model's own problems are (its `layer k 'name' (Class)`), or None at the top."""
+    return prefix.removesuffix(": ") or None
+
+
+def _name(config: dict[str, Any]) -> str | None:
+    name = config.get("name")
+    return name if isinstance(name, str) else None
 
 
 def _args(entry: dict[str, Any]) -> dict[str, Any]:
@@ -95,10 +851,12 @@ def _args(entry: dict[str, Any]) -> dict[str, Any]:
     for key, value in entry["config"].items():
         if key in DROP:
             continue
-        if key == "dtype" and isinstance(value, dict):
-            value = (value.get("config") or {}).get("name")
-        elif key in ("layer", "backward_layer") and isinstance(value, dict) and "class_name" in value:
+        if key == "dtype" and isinstance(value, dict) and isinstance(value.get("config"), dict):
+            value = value["config"].get("name")  # a dtype policy, by its name
+        elif key in LAYER_ARGS and _is_layer(value):
             value = {"type": value["class_name"], **_args(value)}
+        elif key in LAYER_ARGS and isinstance(value, list):  # a list of cells
+            value = [{"type": v["class_name"], **_args(v)} if _is_layer(v) else v for v in value]
         elif isinstance(value, dict):
             value = _clean(value)
         args[key] = value
@@ -106,6 +864,12 @@ def _args(entry: dict[str, Any]) -> dict[str, Any]:
     if isinstance(backward, dict) and _mirrors(backward, args.get("layer")):
         del args["backward_layer"]  # Keras 3 stores the mirrored backward layer it made itself
     return args
+
+
+def _is_layer(value: Any) -> bool:
+    """A serialized layer: a class name and its config mapping."""
+    return isinstance(value, dict) and isinstance(value.get("class_name"), str) and isinstance(value.get("config"),
+                                                                                                 dict)
 
 
 def _clean(value: dict[str, Any]) -> dict[str, Any]:
