@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from .conftest import CONFIGS, ROOT
@@ -677,8 +677,13 @@ def test_fuzz_counts_agree_with_the_real_frameworks(cli, spec):
     assert_clean(r, "<stdin>")
     event(f"exit {r.exit_code}")
     if r.exit_code == 0:
+        total = json.loads(r.stdout)["total"]
+        # beyond this no framework here can even describe the tensors (PyTorch's meta device overflows its
+        # storage size): lstmcount's count stands, and verify refuses such a model by its memory limit
+        assume(max((w["params"] for layer in json.loads(r.stdout)["layers"] for w in layer["weights"]),
+                   default=0) < 2**40)
         res = real_check(text)
-        assert res.native_total == json.loads(r.stdout)["total"]
+        assert res.native_total == total
 
 
 NUMBERS = st.one_of(st.integers(-3, 200).map(str), st.sampled_from(["0", "1", "10" + "0" * 30, "-0", "0x10", "1.5",
