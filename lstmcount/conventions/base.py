@@ -270,12 +270,16 @@ _SCALARS = (str, int, float, bool, type(None))
 def _same_layer(kind: Kind, args: dict[str, Any], shape: Shape | None) -> tuple[Any, ...] | None:
     """What a layer's build depends on, when every argument is a plain value (a layer with a list or
     a nested layer is built afresh): large models repeat a few layers many times. Each value's type
-    is part of it: 1, 1.0 and true are equal in Python, not to a layer's argument checks."""
+    is part of it: 1, 1.0 and true are equal in Python, not to a layer's argument checks. A layer's
+    own name (a string) changes neither its weights nor its output, so named layers share builds too."""
     key: list[Any] = [kind.name, shape]
     for arg, value in args.items():
-        if type(value) not in _SCALARS:
+        kind_of_value = type(value)
+        if kind_of_value not in _SCALARS:
             return None
-        key += (arg, type(value), value)
+        if arg == "name" and kind_of_value is str:
+            continue
+        key += (arg, kind_of_value, value)
     return tuple(key)
 
 

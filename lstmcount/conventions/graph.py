@@ -120,7 +120,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
                 tensors[name] = entry
                 previous = entry
                 continue
-            key = _same_layer(kind, spec.args, shape_in) if not kind.many else None
+            key = _same_layer(kind, spec.args, shape_in)
             earlier = built.get(key) if key is not None else None
             if earlier is not None:  # the same class, arguments and input: the same weights and output
                 layer: LayerLayout | None = earlier._replace(name=name)

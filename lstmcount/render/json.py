@@ -24,8 +24,6 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
         "macs": layer.macs,
         "elementwise_flops": layer.elementwise_flops,
     }
-    if layer.inbound:  # a graph model's layer: what each call reads
-        d["inbound"] = [list(call) for call in layer.inbound]
     if layer.layers:  # a nested model: its own layers
         d["layers"] = [layer_dict(sub) for sub in layer.layers]
     if layer.recurrent:
@@ -46,6 +44,8 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
             if e.depth is not None:
                 extra["depth"] = e.depth
             d["extras"].append(extra)
+    if layer.inbound:  # a graph model's layer: what each call reads (last: see layer_json)
+        d["inbound"] = [list(call) for call in layer.inbound]
     return d
 
 
@@ -86,10 +86,15 @@ _UNNAMED_HEAD = '{"name": ""'
 
 
 def layer_json(layer: LayerReport) -> str:
-    """`layer_dict` encoded: the name, then the rest as memoized (the name is the dict's first key)."""
-    unnamed = _unnamed_json(layer[1:])
+    """`layer_dict` encoded: the name, then the rest as memoized (the name is the dict's first key), then
+    a graph layer's own `inbound` (its last key: every call reads other tensors, so it is not memoized)."""
+    inbound = layer.inbound
+    unnamed = _unnamed_json(layer[1:-1] + ((),)) if inbound else _unnamed_json(layer[1:])
     assert unnamed.startswith(_UNNAMED_HEAD)
-    return '{"name": ' + _ENCODER.encode(layer.name) + unnamed[len(_UNNAMED_HEAD):]
+    body = unnamed[len(_UNNAMED_HEAD):]
+    if inbound:
+        body = body[:-1] + ', "inbound": ' + _ENCODER.encode([list(call) for call in inbound]) + "}"
+    return '{"name": ' + _ENCODER.encode(layer.name) + body
 
 
 def render(rep: Report, **_: Any) -> str:
