@@ -8,14 +8,24 @@ on its own and becomes one layer holding its layers. Time and memory are linear 
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Loc, SpecError, problem, show
 from ..layout import Call as LayerCall
 from ..layout import LayerLayout, ModelLayout
-from ..model import MAX_INPUTS, MAX_PROBLEMS, InputSpec, LayerSpec, Model, Ref, Shape, stopped, suggest
+from ..model import (
+    MAX_INPUTS,
+    MAX_PROBLEMS,
+    InputSpec,
+    LayerSpec,
+    Model,
+    Ref,
+    Shape,
+    stopped,
+    suggest,
+    topological_order,
+)
 from .base import Framework, Kind, _same_layer, snake
 
 INPUT_LAYER = "InputLayer"
@@ -249,23 +259,10 @@ def _order(w: _Walk, names: list[str], tensors: dict[str, _Tensors], inputs: lis
             else:
                 need.add(target)
         deps.append(need)
-    users: list[list[int]] = [[] for _ in specs]
-    waiting = [len(d) for d in deps]
-    for i, need in enumerate(deps):
-        for j in need:
-            users[j].append(i)
-    ready = [i for i, n in enumerate(waiting) if n == 0]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for j in users[i]:
-            waiting[j] -= 1
-            if waiting[j] == 0:
-                heapq.heappush(ready, j)
+    order = topological_order(deps)
     if len(order) < len(specs):
-        left = {i for i, n in enumerate(waiting) if n}
+        placed = set(order)
+        left = {i for i in range(len(specs)) if i not in placed}
         cycle = _cycle(left, deps)
         spec = specs[cycle[0]]
         w.add(spec.loc, spec.where(), "the layers read each other in a circle: "

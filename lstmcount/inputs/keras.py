@@ -24,7 +24,6 @@ anything else read through one is refused.
 
 from __future__ import annotations
 
-import heapq
 import json
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -49,6 +48,7 @@ from ..model import (
     kind_of,
     stopped,
     suggest,
+    topological_order,
 )
 
 # Serialization-only entries of a layer config that are not constructor arguments.
@@ -815,21 +815,7 @@ def _in_order(built: list[tuple[_Entry, int, Call | None]]) -> list[tuple[_Entry
             need.add(i - 1)  # the layer's previous call: `built` holds its calls one after another
         need.discard(i)
         deps.append(need)
-    users: list[list[int]] = [[] for _ in built]
-    waiting = [len(d) for d in deps]
-    for i, need in enumerate(deps):
-        for j in need:
-            users[j].append(i)
-    ready = [i for i, n in enumerate(waiting) if n == 0]
-    heapq.heapify(ready)
-    order: list[int] = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for j in users[i]:
-            waiting[j] -= 1
-            if waiting[j] == 0:
-                heapq.heappush(ready, j)
+    order = topological_order(deps)
     placed = set(order)
     order += [i for i in range(len(built)) if i not in placed]
     return [built[i] for i in order]
