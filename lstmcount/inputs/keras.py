@@ -837,6 +837,10 @@ def _args(entry: dict[str, Any]) -> dict[str, Any]:
     for key, value in entry["config"].items():
         if key in DROP:
             continue
+        if key == "time_major" and value is False:  # Keras 2's default layout, the only one Keras 3 has
+            continue
+        if key == "batch_input_shape" and entry.get("inbound_nodes"):
+            continue  # Keras 2 keeps a layer's own input argument in a functional model, whose inputs say it
         if key == "dtype" and isinstance(value, dict) and isinstance(value.get("config"), dict):
             value = value["config"].get("name")  # a dtype policy, by its name
         elif key in LAYER_ARGS and _is_layer(value):
