@@ -277,3 +277,39 @@ def test_compare_solve_and_layout_on_a_graph_layer(cli, tmp_path):
     fixed = lstm(256, 71)
     u = sol["units"]
     assert sol["params"] == fixed + lstm(u, 93) + u * 93 + 93 <= 700_000 < fixed + lstm(u + 1, 93) + (u + 1) * 93 + 93
+
+
+# --- InputLayer / Input as a chain's first entry, as Keras's Sequential configs write it -------------
+
+@pytest.mark.parametrize("first", ["{type: InputLayer, shape: [28, 28]}", "{type: Input, shape: [28, 28]}",
+                                   "{type: InputLayer, batch_shape: [null, 28, 28]}",
+                                   "{type: InputLayer, batch_input_shape: [null, 28, 28], dtype: float32}"])
+def test_an_input_layer_gives_a_chain_its_input(first):
+    text = f"layers:\n- {first}\n- {{type: LSTM, units: 75}}\n- {{type: Dense, units: 10}}\n"
+    lay = conventions.layout(loads(text))
+    assert lay.input_shape == (28, 28) and [x.type for x in lay.layers] == ["LSTM", "Dense"]
+    assert lay.params == 31_960
+
+
+@pytest.mark.parametrize(("first", "message"), [
+    ("{type: InputLayer, shape: [28, 28], batch_shape: [null, 28, 28]}", "an input takes its shape once"),
+    ("{type: InputLayer, shape: [28, 0]}", "argument 'shape' entries must be positive integers"),
+    ("{type: InputLayer, shape: [28, 28], sparse: true}", "a sparse input is not modelled"),
+    ("{type: InputLayer, units: 3, shape: [3]}", "InputLayer takes no argument 'units'"),
+])
+def test_input_layer_errors(first, message):
+    with pytest.raises(SpecError) as err:
+        loads(f"layers:\n- {first}\n- {{type: LSTM, units: 75}}\n")
+    assert any(message in p for p in err.value.problems), err.value.problems
+
+
+def test_an_input_layer_and_input_shape_is_the_input_twice():
+    with pytest.raises(SpecError, match="the model's input is given twice"):
+        loads("input_shape: [28, 28]\nlayers:\n- {type: InputLayer, shape: [28, 28]}\n- {type: LSTM, units: 7}\n")
+
+
+@pytest.mark.keras
+def test_an_input_layer_chain_verifies_in_keras():
+    from .frameworks import real_check
+
+    real_check("layers:\n- {type: InputLayer, shape: [null, 5], dtype: float32}\n- {type: GRU, units: 4}\n")

@@ -105,8 +105,8 @@ def model_from_data(data: Any, name: str) -> Model:
     if problems:
         raise SpecError(problems)
     locs = {str(k): loc_of(data, k, root) for k in data}
-    return Model(framework, body.layers, body.input_shape, dtype, mname, expect, name, locs, body.inputs,
-                 body.outputs, tuple(notes))
+    return Model(framework, body.layers, body.input_shape, dtype or body.input_dtype, mname, expect, name, locs,
+                 body.inputs, body.outputs, tuple(notes))
 
 
 def _first_inputs(body: Model, framework: str, problems: list[str], notes: list[str]) -> Model:
@@ -119,13 +119,67 @@ def _first_inputs(body: Model, framework: str, problems: list[str], notes: list[
         return body
     layers = [replace(s, model=_first_inputs(s.model, framework, problems, notes)) if s.model is not None else s
               for s in body.layers]
-    shape = body.input_shape
+    shape, dtype = body.input_shape, body.input_dtype
     first = layers[0] if layers else None
-    if first is not None and not body.inputs and first.call is None and first.reuse is None and first.model is None:
+    chain = first is not None and not body.inputs and first.call is None and first.reuse is None
+    if chain and first is not None and first.type in INPUT_TYPES and framework == "keras":
+        shape, dtype = _input_layer(first, shape, problems)
+        layers.pop(0)
+        first = layers[0] if layers else None
+        if first is None:
+            problems.append(problem(body.locs.get("layers", first_loc(body)), None,
+                                    "the model has an input and no layer after it"))
+    if chain and first is not None and first.call is None and first.reuse is None and first.model is None:
         found, layers[0], more = fw.first_input(fw, first, shape, problems)
         notes += more
         shape = found if found is not None else shape
-    return replace(body, layers=tuple(layers), input_shape=shape)
+    return replace(body, layers=tuple(layers), input_shape=shape, input_dtype=dtype)
+
+
+INPUT_TYPES = ("InputLayer", "Input")  # a chain's first entry that is its input, as Keras writes it
+_INPUT_ARGS = ("shape", "batch_shape", "input_shape", "batch_input_shape", "batch_size", "dtype", "name", "sparse",
+               "ragged", "optional")
+
+
+def first_loc(body: Model) -> Loc:
+    return body.layers[0].loc if body.layers else Loc(body.source)
+
+
+def _input_layer(spec: LayerSpec, given: Shape | None, problems: list[str]) -> tuple[Shape | None, str | None]:
+    """The shape and dtype an InputLayer (or Input) entry gives a chain: `shape` (one sample's), or
+    `batch_shape` with its batch axis first (Keras 2: `input_shape`, `batch_input_shape`)."""
+    where = spec.where()
+    for key in spec.args:
+        if key not in _INPUT_ARGS:
+            problems.append(problem(spec.arg_loc(key), where, f"{spec.type} takes no argument {show(key)} (it "
+                                                              f"takes: {', '.join(_INPUT_ARGS)})"))
+    for flag in ("sparse", "ragged", "optional"):
+        if spec.args.get(flag) not in (None, False):
+            problems.append(problem(spec.arg_loc(flag), where, f"argument {flag!r}: a {flag} input is not "
+                                                               "modelled by lstmcount"))
+    given_as = [k for k in ("shape", "batch_shape", "input_shape", "batch_input_shape") if k in spec.args]
+    if len(given_as) != 1:
+        problems.append(problem(spec.loc, where, "an input takes its shape once: shape: (one sample's, e.g. [28, "
+                                                 f"28]) or batch_shape: (with the batch axis), got {len(given_as)}"))
+        return given, None
+    key = given_as[0]
+    raw = spec.args[key]
+    if key.startswith("batch"):
+        if not isinstance(raw, list) or len(raw) < 2:
+            problems.append(problem(spec.arg_loc(key), where, f"argument {key!r} holds the batch axis first and "
+                                                              f"then one sample's shape, got {kind_of(raw)}"))
+            return given, None
+        raw = raw[1:]
+    shape = _shape(raw, spec.arg_loc(key), f"argument {key!r}", problems)
+    if given is not None:
+        problems.append(problem(spec.loc, where, "the model's input is given twice: as input_shape: and by this "
+                                                 f"{spec.type}; keep one"))
+    dtype = spec.args.get("dtype")
+    if dtype is not None and not isinstance(dtype, str):
+        problems.append(problem(spec.arg_loc("dtype"), where, f"argument 'dtype' must be a dtype name such as "
+                                                              f"float32, got {kind_of(dtype)}"))
+        dtype = None
+    return shape, dtype
 
 
 def _modules(layers: tuple[LayerSpec, ...], problems: list[str]) -> bool:
