@@ -119,11 +119,21 @@ def stored_dtypes(layers: tuple[LayerReport, ...]) -> dict[str, int]:
     """Parameters per stored dtype (float32 for weights whose source states none), most first."""
     out: dict[str, int] = {}
     for layer in layers:
-        for w in layer.weights:
-            if w.params:
-                key = w.dtype or UNSTATED
-                out[key] = out.get(key, 0) + w.params
+        for key, params in _dtype_params(layer.weights):
+            out[key] = out.get(key, 0) + params
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+@functools.lru_cache(maxsize=1024)
+def _dtype_params(weights: tuple[Weight, ...]) -> tuple[tuple[str, int], ...]:
+    """One layer's parameters per stored dtype. Memoized (bounded) by the whole weight description:
+    a large model repeats a few layers many times."""
+    out: dict[str, int] = {}
+    for w in weights:
+        if w.params:
+            key = w.dtype or UNSTATED
+            out[key] = out.get(key, 0) + w.params
+    return tuple(out.items())
 
 
 def _groups(weights: tuple[Weight, ...]) -> list[list[Weight]]:

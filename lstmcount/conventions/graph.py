@@ -133,7 +133,7 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
             key = _same_layer(kind, spec.args, shape_in)
             earlier = built.get(key) if key is not None else None
             if earlier is not None:  # the same class, arguments and input: the same weights and output
-                layer: LayerLayout | None = earlier._replace(name=name)
+                layer: LayerLayout | None = earlier._replace(name=name, entry=i + 1)
             else:
                 layer, _, _ = fw.build_layer(spec, shape_in, name, w.problems)
                 if layer is not None and key is not None:
@@ -152,7 +152,9 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
     outputs = _outputs(w, names, tensors, order) if graph else ()
     if w.problems:
         raise SpecError(w.problems)
-    out_layers = [layers[i]._replace(calls=tuple(calls.get(i, ())), entry=i + 1) for i in sorted(layers)]
+    # a chain's layers know their entry already; a graph's also get their calls
+    out_layers = [layers[i]._replace(calls=tuple(calls.get(i, ())), entry=i + 1) if graph or layers[i].entry is None
+                  else layers[i] for i in sorted(layers)]
     if graph:
         out_layers = [LayerLayout(inp.name, INPUT_LAYER, (), inp.shape, calls=(LayerCall((), None, inp.shape),))
                       for inp in inputs] + out_layers
