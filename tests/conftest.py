@@ -3,6 +3,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,16 @@ if os.environ.get("CI"):
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from current output")
+
+
+def checkout_command(bin_dir: Path) -> Path:
+    """An `lstmcount` executable in `bin_dir` that runs this checkout (for tests that put it on PATH)."""
+    bin_dir.mkdir(exist_ok=True)
+    wrapper = bin_dir / "lstmcount"
+    wrapper.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+                       "from lstmcount.cli import main\nmain()\n")
+    wrapper.chmod(0o755)
+    return wrapper
 
 
 @dataclass

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import checkout_command
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
@@ -20,11 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash
 def env(tmp_path: Path) -> dict[str, str]:
     """PATH with an `lstmcount` that runs this checkout, and a HOME of its own (installing writes there)."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "lstmcount"
-    wrapper.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-                       "from lstmcount.cli import main\nmain()\n")
-    wrapper.chmod(0o755)
+    checkout_command(bin_dir)
     home = tmp_path / "home"
     home.mkdir()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("_LSTMCOUNT")}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CONFIGS, ROOT
+from .conftest import CONFIGS, ROOT, checkout_command
 
 GOOD = (ROOT / "configs" / "mnist_lstm.yaml").read_text()
 OVER = "input_shape: [28, 28]\nlayers:\n- {type: LSTM, units: 75}\nexpect: {max_total: 30000}\n"
@@ -76,11 +76,7 @@ def _git(repo: Path, *args: str) -> None:
 def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A git repository with specs, and an environment whose PATH runs this checkout's lstmcount."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    wrapper = bin_dir / "lstmcount"
-    wrapper.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-                       "from lstmcount.cli import main\nmain()\n")
-    wrapper.chmod(0o755)
+    checkout_command(bin_dir)
     repo = tmp_path / "project"
     repo.mkdir()
     _git(repo, "init", "-q")
