@@ -906,3 +906,25 @@ def test_merge_attention_and_cells(build, tmp_path):
     model.save(h5)
     for path in (archive, config, h5):
         check_against_keras(str(path), model, keras)
+
+
+@pytest.mark.parametrize("inner", [None, "enc", "forward_lstm"])
+def test_a_files_bidirectional_weights_have_keras_names(tmp_path, inner):
+    """The backward copy's weights are named as Keras names them (backward_lstm/..., not the mirror of the
+    stored forward name, backward_forward_lstm/...): the file's stored backward layer says it."""
+    import keras
+
+    from lstmcount.bridges.keras import load as load_keras
+    from lstmcount.bridges.keras import weight_names
+
+    load_keras()
+    lstm = keras.layers.LSTM(3, name=inner) if inner else keras.layers.LSTM(3)
+    bi = keras.layers.Bidirectional(lstm, name="bi")
+    model = keras.Sequential([keras.Input((None, 5)), bi])
+    for path, save in ((tmp_path / "m.keras", model.save), (tmp_path / "m.json", None)):
+        if save is not None:
+            save(path)
+        else:
+            path.write_text(model.to_json())
+        names = [w.name for w in conventions.layout(load(str(path))).layers[0].weights]
+        assert names == weight_names(bi), path

@@ -850,10 +850,7 @@ def _args(entry: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(value, dict):
             value = _clean(value)
         args[key] = value
-    backward = args.get("backward_layer")
-    if isinstance(backward, dict) and _mirrors(backward, args.get("layer")):
-        del args["backward_layer"]  # Keras 3 stores the mirrored backward layer it made itself
-    return args
+    return args  # a Bidirectional's stored backward_layer (also the mirror Keras made) names its weights
 
 
 def _is_layer(value: Any) -> bool:
@@ -866,9 +863,3 @@ def _clean(value: dict[str, Any]) -> dict[str, Any]:
     return {k: _clean(v) if isinstance(v, dict) else v for k, v in value.items() if k not in DROP}
 
 
-def _mirrors(backward: dict[str, Any], forward: Any) -> bool:
-    if not isinstance(forward, dict):
-        return False
-    ignore = {"name", "go_backwards"}
-    return {k: v for k, v in backward.items() if k not in ignore} == \
-        {k: v for k, v in forward.items() if k not in ignore}
