@@ -126,7 +126,7 @@ def time_distributed(K):
 
 
 def dense_graph(K):
-    """What Keras 2 configs can be counted with today: shared, nested and wrapped non-recurrent layers."""
+    """Shared, nested and wrapped non-recurrent layers in one graph."""
     L = K.layers
     a, b = K.Input((7, 5), name="a"), K.Input((7, 5), name="b")
     shared = L.Dense(4, name="shared")
@@ -357,14 +357,14 @@ class Recipe(NamedTuple):
 
 
 @st.composite
-def recipes(draw, recurrent: bool = True):
+def recipes(draw):
     """A random functional model, as data: each tensor's rank and width are tracked so every step fits."""
     inputs = tuple((draw(st.sampled_from([None, 3, 5])), draw(st.integers(1, 5)))
                    for _ in range(draw(st.integers(1, 2))))
     tensors: list[tuple[int, int]] = [(2, f) for _, f in inputs]  # (rank, width) of each tensor made
     made: list[tuple[Op, int, int, list[tuple[int, int]]]] = []  # (op, input rank, width, outputs) per layer
     ops: list[Op] = []
-    kinds = ["rnn", "bi", "dense", "td", "share", "nest"] if recurrent else ["dense", "td", "share", "nest"]
+    kinds = ["rnn", "bi", "dense", "td", "share", "nest"]
     for step in range(draw(st.integers(len(inputs), len(inputs) + 5))):
         # the first steps read each input in turn, so every input leads to an output
         kind = draw(st.sampled_from(kinds)) if step >= len(inputs) else draw(st.sampled_from(kinds[:-2]))
@@ -401,7 +401,7 @@ def recipes(draw, recurrent: bool = True):
             outs = [(2 if op.sequences else 1, width_out)] + [(1, units)] * (2 * need if op.state else 0)
         elif kind == "nest":
             op = Op("nest", src, draw(st.sampled_from(["Sequential", "Functional"])), units, draw(st.booleans()),
-                    width=width, inner=draw(st.sampled_from(RNNS)) if recurrent else "Dense")
+                    width=width, inner=draw(st.sampled_from(RNNS)))
             outs = [(2 if op.sequences or op.inner == "Dense" else 1, units)]
         else:  # dense on anything, td on a sequence
             op = Op(kind, src, units=units)
@@ -456,28 +456,28 @@ def build_recipe(K, recipe: Recipe):
 def test_random_keras3_graphs(recipe):
     import keras
 
-    model = build_recipe(keras, recipe)
-    with tempfile.TemporaryDirectory() as tmp:
-        archive, config = Path(tmp, "m.keras"), Path(tmp, "m.json")
-        model.save(archive)
-        config.write_text(model.to_json())
-        for path in (archive, config):
-            check_against_keras(str(path), model, keras)
+    _saved_and_checked(keras, recipe)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(recipes(recurrent=False))
+@given(recipes())
 def test_random_keras2_graphs(recipe):
-    """Keras 2 graphs of the layers whose Keras 2 configs lstmcount takes today (no recurrent ones)."""
+    """Keras 2 graphs, recurrent layers included (their time_major=False is read as Keras 2 meant it)."""
     import tf_keras
 
-    model = build_recipe(tf_keras, recipe)
+    _saved_and_checked(tf_keras, recipe)
+
+
+def _saved_and_checked(K, recipe) -> None:
+    """The recipe's model built and saved by this Keras (.keras archive and to_json), each file read
+    back and checked against the model layer by layer."""
+    model = build_recipe(K, recipe)
     with tempfile.TemporaryDirectory() as tmp:
         archive, config = Path(tmp, "m.keras"), Path(tmp, "m.json")
         model.save(archive)
         config.write_text(model.to_json())
         for path in (archive, config):
-            check_against_keras(str(path), model, tf_keras)
+            check_against_keras(str(path), model, K)
 
 
 # --- configs Keras would not write: located refusals, never a traceback ------------------------------
