@@ -40,6 +40,14 @@ def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
     return f"; did you mean {near[0]!r}?" if near else ""
 
 
+def shape_text(shape: Shape | None, batch: bool = True) -> str:
+    """(None, 28, 75): Keras's way of writing a shape with its batch axis ("" when unknown)."""
+    if shape is None:
+        return ""
+    dims = (None, *shape) if batch else shape
+    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+
+
 def kind_of(value: Any) -> str:
     """What a value is, in a user's words (for messages)."""
     if value is None:

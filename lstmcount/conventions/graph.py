@@ -22,6 +22,7 @@ from ..model import (
     Model,
     Ref,
     Shape,
+    shape_text,
     stopped,
     suggest,
     topological_order,
@@ -54,10 +55,7 @@ class _Walk:
 
 
 def _fmt(shape: Shape | None) -> str:
-    if shape is None:
-        return "an unknown shape"
-    dims = (None, *shape)
-    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ")"
+    return shape_text(shape) or "an unknown shape"
 
 
 def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | None = None,
