@@ -31,6 +31,13 @@ Shape = tuple[int | None, ...]
 FRAMEWORK_ALIASES = {"torch": "pytorch", "tf.keras": "keras", "tensorflow": "keras"}
 
 
+def layer_where(index: int, name: Any, cls: str) -> str:
+    """`layer 3 'lstm_1' (LSTM)`: where a layer stands in messages: its 1-based position, its name when
+    it has one (escaped and bounded as `show` writes values: names come from files), its class."""
+    named = f"{show(name)} " if isinstance(name, str) and name else ""
+    return f"layer {index} {named}({cls})"
+
+
 def stopped(source: str, count: int) -> str:
     return f"{source}: stopping after {count} problems"
 
@@ -156,7 +163,7 @@ class LayerSpec:
     model: Model | None = None
 
     def where(self) -> str:
-        return f"layer {self.index} ({self.type})"
+        return layer_where(self.index, self.args.get("name"), self.type)
 
     def arg_loc(self, arg: str | None) -> Loc:
         return self.arg_locs.get(arg, self.loc) if arg else self.loc

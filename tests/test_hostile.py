@@ -189,7 +189,7 @@ CORPUS = [
     _case("duplicate-layer-names",
           SHAPE + "layers:\n  - {type: LSTM, units: 3, return_sequences: true, name: a}\n"
           "  - {type: LSTM, units: 3, name: a}\n", 2,
-          "{f}:4:", "layer 2 (LSTM): argument 'name': 'a' is already the name of another layer"),
+          "{f}:4:", "layer 2 'a' (LSTM): argument 'name': 'a' is already the name of another layer"),
     # -- argument types and ranges --
     *[_case(f"units-{tag}", SHAPE + f"layers:\n  - type: LSTM\n    units: {value}\n", 2,
             f"{{f}}:4:5: layer 1 (LSTM): argument 'units' must be {want}")

@@ -22,6 +22,7 @@ from ..model import (
     Model,
     Ref,
     Shape,
+    layer_where,
     shape_text,
     stopped,
     suggest,
@@ -221,7 +222,7 @@ def _names(w: _Walk, tensors: dict[str, _Tensors]) -> list[str]:
                                               "already: give it a `name:`")
         elif name in taken:
             kind = w.fw.kind(spec.type, None)
-            where = f"layer {spec.index} ({kind.name if kind else spec.type})"
+            where = layer_where(spec.index, name, kind.name if kind else spec.type)
             w.add(spec.arg_loc("name"), where, f"argument 'name': {show(name)} is already the name of another "
                                                "layer" + (" or input" if w.model.inputs else ""))
         taken.add(name)
@@ -373,7 +374,7 @@ def _arity(w: _Walk, spec: LayerSpec, kind: Kind, shape_in: Any, listed: bool) -
 
 
 def _states_fit(w: _Walk, spec: LayerSpec, kind: Kind, layer: LayerLayout, states: tuple[Shape | None, ...]) -> bool:
-    where = f"layer {spec.index} ({kind.name})"
+    where = layer_where(spec.index, spec.args.get("name"), kind.name)
     loc = spec.arg_loc("initial_state")
     if not layer.states:
         w.add(loc, where, "only a recurrent layer takes initial_state")
@@ -530,7 +531,9 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
     for i, name in enumerate(names):
         spec = model.layers[i]
         if name not in reach and name not in kept:
-            what = repr(name) if spec.reuse is None or spec.args.get("name") else f"this call of {spec.reuse!r}"
+            named = spec.args.get("name")
+            what = "it" if isinstance(named, str) and named else repr(name) if spec.reuse is None else \
+                f"this call of {spec.reuse!r}"  # `it`: the layer's where() names it
             w.add(spec.loc, spec.where(), f"{what} leads to no output of the model (outputs: "
                                           f"{', '.join(str(r) for r in refs)}); Keras would leave it out: list it "
                                           "under outputs:, or remove it")
