@@ -42,9 +42,15 @@ def stopped(source: str, count: int) -> str:
     return f"{source}: stopping after {count} problems"
 
 
+MAX_SUGGEST = 200  # longer words and options are not compared (difflib's time grows with their lengths' product)
+
+
 def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
-    near = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return f"; did you mean {near[0]!r}?" if near else ""
+    word = str(word)
+    if len(word) > MAX_SUGGEST:
+        return ""
+    near = difflib.get_close_matches(word, [o for o in options if len(o) <= MAX_SUGGEST], n=1, cutoff=0.6)
+    return f"; did you mean {show(near[0])}?" if near else ""
 
 
 def shape_text(shape: Shape | None, batch: bool = True) -> str:

@@ -561,7 +561,7 @@ BROKEN = [  # (what, edit of the seq2seq config, the message after `file: `)
     ("duplicate-name", _set(("config", "layers", 4, "name"), "decoder"),
      "layer 5 'decoder' (Dense): 'decoder' is the name of an earlier layer too; Keras names each layer once"),
     ("input-shape", _set(("config", "layers", 0, "config", "batch_shape"), [None, 0, 7]),
-     "layer 1 'enc_in' (InputLayer): input 'enc_in' [None, 0, 7]: sizes must be positive integers"),
+     "layer 1 'enc_in' (InputLayer): input 'enc_in': axis 1 is 0; sizes must be positive integers"),
     ("uncalled-layer", _set(("config", "layers", 4, "inbound_nodes"), []),
      "layer 5 'head' (Dense): is called on nothing (its inbound_nodes list is empty)"),
     ("keras2-entry", _set(("config", "layers", 4, "inbound_nodes"), [[["decoder", 0]]]),

@@ -69,7 +69,7 @@ def read_member(archive: zipfile.ZipFile, name: str, cap: int, loc: Loc) -> byte
     if len(data) < info.file_size and not ended:
         raise bad(f"its {method} data ends early (truncated)")
     if len(data) != info.file_size:
-        raise bad(f"it inflates to {len(data):,} bytes, not the {info.file_size:,} it declares")
+        raise bad(f"it holds {len(data):,} bytes, not the {info.file_size:,} it declares")
     if zlib.crc32(data) != info.CRC:
         raise bad("its CRC-32 does not match its data")
     return data

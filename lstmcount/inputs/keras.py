@@ -174,12 +174,13 @@ def _config(path: str, loc: Loc) -> tuple[Any, str | None]:
 
 
 def _archive_version(archive: zipfile.ZipFile, loc: Loc) -> str | None:
-    """The Keras version a `.keras` archive's metadata.json names (None when it names none)."""
-    raw = read_member(archive, "metadata.json", MAX_BYTES, loc)
+    """The Keras version a `.keras` archive's metadata.json names (None when it names none, or when the
+    member cannot be read: the version is only said, and the model counts without it)."""
     try:
+        raw = read_member(archive, "metadata.json", MAX_BYTES, loc)
         meta = _loads(raw, loc, "its metadata.json") if raw is not None else None
     except SpecError:
-        return None  # the version is only said; the config counts without it
+        return None
     version = meta.get("keras_version") if isinstance(meta, dict) else None
     return version if isinstance(version, str) else None
 
@@ -205,8 +206,8 @@ def _loads(raw: bytes | str, loc: Loc, what: str | None) -> Any:
     try:
         data = json.loads(raw, parse_int=_int)
     except _Digits as exc:
-        raise SpecError([problem(loc, None, f"{what + ' ' if what else ''}holds an integer of {exc.args[0]:,} "
-                                            f"digits; lstmcount reads integers of up to {MAX_DIGITS}")]) from None
+        raise SpecError([problem(loc, None, f"{what or 'it'} holds an integer of {exc.args[0]:,} digits; lstmcount "
+                                            f"reads integers of up to {MAX_DIGITS} digits")]) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SpecError([problem(loc, None, f"{head}not valid JSON ({exc})")]) from None
     except RecursionError:
@@ -258,15 +259,16 @@ def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
 
 
 def _attribute(fh: Any, name: str, loc: Loc) -> bytes | str | None:
-    """A string attribute of an HDF5 file's root as bytes (None when absent), its stored size checked
-    before it is read; a located SpecError when it is not one string."""
+    """A string attribute of an HDF5 file's root (None when absent), its stored size checked before it
+    is read (a variable-length string's text lies in the file: it is no larger than the file); a located
+    SpecError when it is not one string."""
     if name not in fh.attrs:
         return None
     attr = fh.attrs.get_id(name)
-    space, dtype = attr.get_space(), attr.dtype
-    if space.get_simple_extent_npoints() != 1 or dtype.kind not in ("S", "O", "U"):
-        raise SpecError([problem(loc, None, f"its {name} attribute is not one string (it holds "
-                                            f"{space.get_simple_extent_npoints():,} values of type {dtype})")])
+    count, dtype = attr.get_space().get_simple_extent_npoints(), attr.dtype
+    if count != 1 or dtype.kind not in ("S", "O", "U"):
+        raise SpecError([problem(loc, None, f"its {name} attribute is not one string (it holds {count:,} "
+                                            f"value{'s' if count != 1 else ''} of type {dtype})")])
     if attr.get_storage_size() > MAX_BYTES:
         raise SpecError([problem(loc, None, f"its {name} attribute is larger than 16 MiB")])
     value = fh.attrs[name]
@@ -633,8 +635,10 @@ class _Reader:
             self.add(at, f"{what} has {len(raw) - 1} axes; at most {MAX_RANK} are allowed")
             return None
         dims = list(raw[1:])
-        if not all(d is None or (_is_int(d) and 0 < d <= MAX_SIZE) for d in dims):
-            self.add(at, f"{what} {show(list(raw))}: sizes must be positive integers up to {MAX_SIZE:,} or null")
+        bad = [(k, d) for k, d in enumerate(dims, 1) if not (d is None or (_is_int(d) and 0 < d <= MAX_SIZE))]
+        if bad:
+            self.add(at, f"{what}: axis {bad[0][0]} is {show(bad[0][1])}; sizes must be positive integers up to "
+                         f"{MAX_SIZE:,} or null")
             return None
         return tuple(dims)
 
