@@ -78,6 +78,7 @@ def real(tmp_path_factory) -> dict[tuple[int, str], Real]:
 LOCAL = struct.Struct("<4s5H3L2H")
 CENTRAL = struct.Struct("<4s6H3L5HLL")
 END = struct.Struct("<4s4H2LH")
+END64, LOCATOR64 = struct.Struct("<4sQ2H2L4Q"), struct.Struct("<4sLQL")
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,13 @@ def build_zip(items: list[Member]) -> bytes:
         out += name + m.stored
         central += CENTRAL.pack(b"PK\x01\x02", 20, 20, m.flags, m.method, 0, 33, m.crc, csize, m.size, len(name),
                                 0, 0, 0, 0, 0, offset + m.shift) + name
-    return bytes(out + central + END.pack(b"PK\x05\x06", 0, 0, len(items), len(items), len(central), len(out), 0))
+    count, start = len(items), len(out)
+    out += central
+    if count > 0xFFFF:  # zip64: the count in its own end record, located by the record after it
+        at = len(out)
+        out += END64.pack(b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, len(central), start)
+        out += LOCATOR64.pack(b"PK\x06\x07", 0, at, 1)
+    return bytes(out + END.pack(b"PK\x05\x06", 0, 0, min(count, 0xFFFF), min(count, 0xFFFF), len(central), start, 0))
 
 
 def edit_member(name: str, change: Callable[[Member], Member]) -> Callable[..., list[Member]]:
@@ -274,6 +281,30 @@ def test_whole_archive_cut_short(real, cli, tmp_path):
         r = cli("params", str(path))
         assert_clean(r, str(path), (2,))
         assert r.stderr.startswith(f"{path}: not a .keras archive: not a readable zip file ("), r.stderr
+
+
+def test_an_archive_of_too_many_members(real, cli, tmp_path):
+    """zipfile reads a whole central directory and makes an object of each entry: its size is checked
+    first (the end record says it)."""
+    from lstmcount.inputs.keras import MAX_MEMBERS
+
+    saved = real[3, "functional"]
+    items = members(saved.paths["keras"])
+    empty = Member("", b"", STORED, 0, 0)
+    path = tmp_path / "many.keras"
+    path.write_bytes(build_zip(items + [replace(empty, name=f"{k}") for k in range(MAX_MEMBERS)]))
+    r = cli("params", str(path))
+    assert (r.exit_code, r.stderr) == (2, f"{path}: its zip directory lists {MAX_MEMBERS + 3:,} members in "
+                                          f"{_directory_size(path):,} bytes; "
+                                          f"lstmcount reads archives of at most {MAX_MEMBERS:,} members\n")
+    path.write_bytes(build_zip(items + [replace(empty, name=f"{k}") for k in range(1000)]))
+    r = cli("params", str(path), "--json")  # a few more members than Keras writes: they are not read
+    assert r.exit_code == 0 and json.loads(r.stdout)["total"] == saved.total
+
+
+def _directory_size(path: Path) -> int:
+    raw = path.read_bytes()
+    return struct.unpack("<L", raw[-10:-6])[0]
 
 
 def test_a_broken_metadata_member_still_counts(real, cli, tmp_path):

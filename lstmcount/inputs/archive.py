@@ -24,6 +24,42 @@ METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfil
 ENCRYPTED, PATCHED, STRONG = 0x1, 0x20, 0x40  # general purpose flag bits
 
 
+END_SIGNATURE, END64_LOCATOR, END64_SIGNATURE = b"PK\x05\x06", b"PK\x06\x07", b"PK\x06\x06"
+END_SEARCH = 22 + 65535  # the end record, and the longest comment before it
+MAX_DIRECTORY = 16 * 1024 * 1024  # bytes of a central directory
+
+
+def directory_size(path: str) -> tuple[int, int] | None:
+    """(members, bytes) the central directory of a zip file declares, read from its end record (zip64's
+    too), before zipfile reads the directory whole and makes an object of each entry; None when there is
+    no end record (zipfile then says the file is not a zip)."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - END_SEARCH))
+        tail = fh.read()
+        at = tail.rfind(END_SIGNATURE)
+        if at < 0 or len(tail) - at < 22:
+            return None
+        members, directory = struct.unpack("<HL", tail[at + 10:at + 16])
+        if (members == 0xFFFF or directory == 0xFFFFFFFF) and at >= 20 and tail[at - 20:at - 16] == END64_LOCATOR:
+            fh.seek(struct.unpack("<Q", tail[at - 12:at - 4])[0])
+            record = fh.read(56)
+            if len(record) == 56 and record[:4] == END64_SIGNATURE:
+                members, directory = struct.unpack("<QQ", record[32:48])
+        return members, directory
+
+
+def open_archive(path: str, loc: Loc, max_members: int) -> zipfile.ZipFile:
+    """A zip file opened for read_member, its directory's size checked first (at most `max_members`
+    members, in at most MAX_DIRECTORY bytes, which zipfile reads at once); zipfile's own errors are the
+    caller's to say."""
+    declared = directory_size(path)
+    if declared is not None and (declared[0] > max_members or declared[1] > MAX_DIRECTORY):
+        raise SpecError([problem(loc, None, f"its zip directory lists {declared[0]:,} members in {declared[1]:,} "
+                                            f"bytes; lstmcount reads archives of at most {max_members:,} members")])
+    return zipfile.ZipFile(path)
+
+
 def read_member(archive: zipfile.ZipFile, name: str, cap: int, loc: Loc) -> bytes | None:
     """The bytes of member `name` (None when the archive has none), or a SpecError naming the member."""
     try:
