@@ -16,6 +16,7 @@ import bz2
 import io
 import json
 import struct
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from .hostile import SPAWN_MEMORY, SPAWN_TIMEOUT, assert_clean, spawn_all
 
@@ -305,6 +308,30 @@ def test_an_archive_of_too_many_members(real, cli, tmp_path):
 def _directory_size(path: Path) -> int:
     raw = path.read_bytes()
     return struct.unpack("<L", raw[-10:-6])[0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_archives_never_crash(real, cli, data):
+    """Any bytes of a real archive (any compression) changed, or the archive cut short: a count that is
+    Keras's (a damaged config cannot pass its CRC-32) or one located exit 2."""
+    major = data.draw(st.sampled_from([3, 2]))
+    saved = real[major, "functional"]
+    method = data.draw(st.sampled_from([STORED, DEFLATE, BZIP2, LZMA]))
+    raw = bytearray(build_zip(recompress(method)(members(saved.paths["keras"]), saved.paths["keras"])))
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        raw = raw[:data.draw(st.integers(0, len(raw)))]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp, "m.keras")
+        path.write_bytes(bytes(raw))
+        r = cli("params", str(path), "--json")
+    assert_clean(r, str(path), (0, 2))
+    if r.exit_code == 0:
+        assert json.loads(r.stdout)["total"] == saved.total
+    else:
+        assert len(r.stderr.splitlines()) == 1, r.stderr
 
 
 def test_a_broken_metadata_member_still_counts(real, cli, tmp_path):
