@@ -161,6 +161,9 @@ CORPUS = [
           "{f}:5:5: invalid YAML: duplicate key 'units'"),
     _case("integer-argument-name", SHAPE + "layers:\n  - {type: LSTM, units: 3, 5: 6}\n", 2,
           "{f}:3:28: layer 1 (LSTM): LSTM takes no argument '5'"),
+    _case("layer-name-with-control-characters",  # shown escaped, as Python writes a string
+          SHAPE + 'layers:\n  - {type: LSTM, name: "en\\x1bc\\u202e", units: 2.5}\n', 2,
+          "{f}:3:41: layer 1 'en\\x1bc\\u202e' (LSTM): argument 'units' must be an integer, got 2.5\n"),
     _case("duplicate-layer-names",
           SHAPE + "layers:\n  - {type: LSTM, units: 3, return_sequences: true, name: a}\n"
           "  - {type: LSTM, units: 3, name: a}\n", 2,
