@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -43,13 +44,19 @@ def stopped(source: str, count: int) -> str:
 
 
 MAX_SUGGEST = 200  # longer words and options are not compared (difflib's time grows with their lengths' product)
+MAX_SUGGEST_OPTIONS = 1_000  # options compared with a word: those nearest it in length
 
 
-def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
+def suggest(word: str, options: Iterable[str]) -> str:
+    """`; did you mean 'units'?` for the option nearest a misspelled word (or nothing), in bounded time:
+    at most MAX_SUGGEST_OPTIONS options of at most MAX_SUGGEST characters are compared."""
     word = str(word)
     if len(word) > MAX_SUGGEST:
         return ""
-    near = difflib.get_close_matches(word, [o for o in options if len(o) <= MAX_SUGGEST], n=1, cutoff=0.6)
+    fit = [o for o in options if isinstance(o, str) and len(o) <= MAX_SUGGEST]
+    if len(fit) > MAX_SUGGEST_OPTIONS:
+        fit = heapq.nsmallest(MAX_SUGGEST_OPTIONS, fit, key=lambda o: abs(len(o) - len(word)))
+    near = difflib.get_close_matches(word, fit, n=1, cutoff=0.6)
     return f"; did you mean {show(near[0])}?" if near else ""
 
 

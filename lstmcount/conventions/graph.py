@@ -52,7 +52,16 @@ class _Walk:
     problems: list[str] = field(default_factory=list)
 
     def add(self, loc: Loc | None, where: str | None, text: str) -> None:
-        self.problems.append(problem(loc, where, text))
+        """One problem; after MAX_PROBLEMS of them, one line that says the walk stops there."""
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem(loc, where, text))
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append(stopped(self.model.source, MAX_PROBLEMS))
+
+    @property
+    def full(self) -> bool:
+        """Whether what is added now goes unsaid (a hint for it need not be worked out)."""
+        return len(self.problems) >= MAX_PROBLEMS
 
 
 def _fmt(shape: Shape | None) -> str:
@@ -89,8 +98,9 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
     broken = w.problems != []
     previous: _Tensors | None = tensors[inputs[0].name] if inputs else None
     for i in order:
-        if len(w.problems) >= MAX_PROBLEMS:
-            w.problems.append(stopped(model.source, len(w.problems)))
+        if w.full:
+            if len(w.problems) == MAX_PROBLEMS:
+                w.problems.append(stopped(model.source, MAX_PROBLEMS))
             break
         spec, name = specs[i], names[i]
         if not graph:  # a chain: each layer reads the one before it
@@ -250,12 +260,12 @@ def _order(w: _Walk, names: list[str], tensors: dict[str, _Tensors], inputs: lis
                 need.add(index[ref.name])
             elif ref.name not in known:
                 w.add(ref.loc, spec.where(), f"no layer or input is called {show(ref.name)}"
-                                             f"{suggest(ref.name, sorted(known))}")
+                                             f"{'' if w.full else suggest(ref.name, sorted(known))}")
         if spec.reuse is not None:
             target = index.get(spec.reuse)
             if target is None or specs[target].reuse is not None:
                 what = "a reuse: entry, not a layer" if target is not None else "no layer by that name"
-                layers_named = sorted(n for n, k in index.items() if specs[k].reuse is None)
+                layers_named = [] if w.full else sorted(n for n, k in index.items() if specs[k].reuse is None)
                 w.add(spec.loc, spec.where(), f"reuse: {show(spec.reuse)}: {what}{suggest(spec.reuse, layers_named)}")
             else:
                 need.add(target)
@@ -499,7 +509,8 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
             continue  # a layer that could not be walked: its problem is reported already
         if src is None:
             known = sorted(set(tensors) | set(names))
-            w.add(ref.loc, "outputs", f"no layer or input is called {show(ref.name)}{suggest(ref.name, known)}")
+            w.add(ref.loc, "outputs", f"no layer or input is called {show(ref.name)}"
+                                      f"{'' if w.full else suggest(ref.name, known)}")
             continue
         k = ref.output or 0
         if src.ok and k >= len(src.outputs):

@@ -215,15 +215,18 @@ def _loads(raw: bytes | str, loc: Loc, what: str | None) -> Any:
         raise SpecError([problem(loc, None, f"{head}JSON nested too deeply")]) from None
     except ValueError as exc:  # anything else json refuses (integers beyond Python's limit)
         raise SpecError([problem(loc, None, f"{head}not valid JSON ({exc})")]) from None
-    stack = [(data, 0)]
-    while stack:
-        value, depth = stack.pop()
+    level, depth = [data], 0  # the containers at one depth, one depth after another
+    while level:
+        depth += 1
         if depth > MAX_JSON_DEPTH:
             raise SpecError([problem(loc, None, f"{head}JSON nested more than {MAX_JSON_DEPTH} deep")])
-        if isinstance(value, dict):
-            stack += [(v, depth + 1) for v in value.values() if isinstance(v, (dict, list))]
-        elif isinstance(value, list):
-            stack += [(v, depth + 1) for v in value if isinstance(v, (dict, list))]
+        inner: list[Any] = []
+        for value in level:
+            if type(value) is dict:
+                inner += [v for v in value.values() if type(v) is dict or type(v) is list]
+            elif type(value) is list:
+                inner += [v for v in value if type(v) is dict or type(v) is list]
+        level = inner
     return data
 
 
@@ -344,6 +347,11 @@ class _Reader:
             self.problems.append(problem(self.loc, where or None, text))
         elif len(self.problems) == MAX_PROBLEMS:
             self.problems.append(stopped(self.source, MAX_PROBLEMS))
+
+    @property
+    def full(self) -> bool:
+        """Whether what is added now goes unsaid (a hint for it need not be worked out)."""
+        return len(self.problems) >= MAX_PROBLEMS
 
     def done(self) -> None:
         if self.problems:
@@ -574,7 +582,7 @@ class _Reader:
         for name, node, tensor in leaves:
             e = by_name.get(name)
             if e is None or e.role != "input":
-                what = f"not a layer of the model{suggest(name, list(by_name))}" if e is None else \
+                what = f"not a layer of the model{'' if self.full else suggest(name, by_name)}" if e is None else \
                     f"a {e.cls}, not an InputLayer"
                 self.add(where, f"input_layers: {show(name)} is {what}")
                 continue
@@ -715,7 +723,7 @@ class _Graph:
         e = self.by_name.get(t.layer)
         if e is None:
             self.r.add(where, f"reads {t.layer!r} (keras_history {list(t)}), which is not a layer of the model"
-                              f"{suggest(t.layer, list(self.by_name))}")
+                              f"{'' if self.r.full else suggest(t.layer, self.by_name)}")
             return []
         if e.broken:
             return []
