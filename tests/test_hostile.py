@@ -391,6 +391,10 @@ SPAWNS = [
     Spawn("flag-num-layers-1e8", ("params", "-u", "3", "-i", "4", "--num-layers", "100000000"), codes=(0, 2)),
     Spawn("max-layers-table", ("params", "{f}"), SHAPE.replace("[3, 4]", "[3]") + "layers:\n"
           + "  - {type: Dense, units: 3}\n" * 20_000, codes=(0,)),
+    Spawn("dangling-references", ("params", "{f}"), "framework: keras\ninputs:\n  a: [null, 3]\nlayers:\n"
+          + "".join(f"  - {{type: Dense, name: d{k}, units: 3, inputs: x{k}}}\n" for k in range(1_000))
+          + "outputs: [d0]\n", fragments=("{f}:5:39: layer 1 'd0' (Dense): no layer or input is called 'x0'\n",
+                                           "{f}: stopping after 50 problems\n50 problems\n")),
     Spawn("near-16-MiB-input-shape", ("params", "--json", "{f}"),
           "input_shape: [" + ", ".join(["1"] * 5_000_000) + "]\nlayers: [{type: Dropout, rate: 0.1}]\n",
           codes=(0, 2)),

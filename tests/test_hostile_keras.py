@@ -13,6 +13,7 @@ real processes under a 1 GiB address-space limit and a time limit (tests/hostile
 from __future__ import annotations
 
 import bz2
+import copy
 import io
 import json
 import struct
@@ -654,6 +655,20 @@ def test_broken_hdf5_files_are_one_located_line(real, cli, tmp_path, what, chang
 
 # --- the dangerous ones, as real processes under a memory and a time limit ---------------------------
 
+def _dangling(real: Real, n: int) -> dict[str, Any]:
+    """A functional model of n Dense layers, each reading a layer that is not there."""
+    data = json.loads(real.paths["json"].read_text())
+    head = data["config"]["layers"][3]
+    layers = [data["config"]["layers"][0]]
+    for k in range(n):
+        entry = copy.deepcopy(head)
+        entry["name"] = entry["config"]["name"] = f"dense_{k}"
+        _first_tensor(entry)[0] = f"gone_{k}"
+        layers.append(entry)
+    data["config"].update(layers=layers, output_layers=[["dense_0", 0, 0]])
+    return data
+
+
 SPAWNED_ARCHIVES = ("deflate-bomb-declared-small", "bzip2-bomb-declared-small", "corrupt-deflate",
                     "truncated-deflate", "encrypted", "method-99-aes", "config-50000-deep")
 SPAWNED_CONFIGS = ("units-5000-digits", "initializer-700-deep", "name-a-lone-surrogate",
@@ -676,6 +691,8 @@ def spawned(real, tmp_path_factory):
         if cut is not None:
             cut(path)
         files[what] = path
+    files["dangling-references"] = folder / "dangling.json"
+    files["dangling-references"].write_text(json.dumps(_dangling(real[3, "functional"], 3_000)))
     runs = spawn_all({what: (["params", str(path)], b"") for what, path in files.items()}, folder)
     return {what: (runs[what], files[what]) for what in files}
 
@@ -697,3 +714,21 @@ def test_in_a_real_process(spawned, what):
     lines = run.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{path}: "), run.stderr
     assert MESSAGES[what] in lines[0], run.stderr
+
+
+def test_many_problems_in_a_real_process(spawned):
+    """3,000 layers that each read a missing layer: 50 problems and a line that says so, in bounded time
+    (each problem's hint compares a bounded number of names, and none is worked out past the 50th)."""
+    run, path = spawned["dangling-references"]
+    assert run.code is not None, f"still running after {SPAWN_TIMEOUT:.0f} s (killed)"
+
+    class Result:
+        exit_code = run.code
+        stderr = run.stderr
+
+    assert_clean(Result, str(path), (2,))
+    lines = run.stderr.splitlines()
+    assert lines[0] == (f"{path}: layer 2 'dense_0' (Dense): inbound_nodes[0]: reads 'gone_0' (keras_history "
+                        "['gone_0', 0, 0]), which is not a layer of the model; did you mean 'dense_0'?")
+    assert lines[-2:] == [f"{path}: stopping after 50 problems", "50 problems"], lines[-3:]
+    assert len(lines) == 52
