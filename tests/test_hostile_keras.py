@@ -290,7 +290,7 @@ def test_whole_archive_cut_short(real, cli, tmp_path):
 def test_an_archive_of_too_many_members(real, cli, tmp_path):
     """zipfile reads a whole central directory and makes an object of each entry: its size is checked
     first (the end record says it)."""
-    from lstmcount.inputs.keras import MAX_MEMBERS
+    from lstmcount.inputs.archive import MAX_MEMBERS
 
     saved = real[3, "functional"]
     items = members(saved.paths["keras"])

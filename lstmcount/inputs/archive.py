@@ -25,6 +25,7 @@ ENCRYPTED, PATCHED, STRONG = 0x1, 0x20, 0x40  # general purpose flag bits
 END_SIGNATURE, END64_LOCATOR, END64_SIGNATURE = b"PK\x05\x06", b"PK\x06\x07", b"PK\x06\x06"
 END_SEARCH = 22 + 65535  # the end record, and the longest comment before it
 MAX_DIRECTORY = 16 * 1024 * 1024  # bytes of a central directory
+MAX_MEMBERS = 100_000  # members of an archive (Keras writes three; torch one per tensor, and a few more)
 
 
 def directory_size(path: str) -> tuple[int, int] | None:
@@ -47,7 +48,7 @@ def directory_size(path: str) -> tuple[int, int] | None:
         return members, directory
 
 
-def open_archive(path: str, loc: Loc, max_members: int) -> zipfile.ZipFile:
+def open_archive(path: str, loc: Loc, max_members: int = MAX_MEMBERS) -> zipfile.ZipFile:
     """A zip file opened for read_member, its directory's size checked first (at most `max_members`
     members, in at most MAX_DIRECTORY bytes, which zipfile reads at once); zipfile's own errors are the
     caller's to say."""

@@ -152,7 +152,7 @@ def _config(path: str, loc: Loc) -> tuple[Any, str | None]:
     """The model config of a `.keras` archive (and the Keras version its metadata names) or JSON file."""
     try:
         if path.lower().endswith(".keras"):
-            with open_archive(path, loc, MAX_MEMBERS) as archive:
+            with open_archive(path, loc) as archive:
                 raw = read_member(archive, "config.json", MAX_BYTES, loc)
                 if raw is None:
                     raise SpecError([problem(loc, None, "not a Keras archive: it has no config.json")])
@@ -185,7 +185,6 @@ def _archive_version(archive: zipfile.ZipFile, loc: Loc) -> str | None:
     return version if isinstance(version, str) else None
 
 
-MAX_MEMBERS = 100_000  # of a .keras archive: Keras writes three (config, metadata, weights)
 MAX_DIGITS = 20  # of a JSON integer: a uint64 seed has 20; every size lstmcount counts has fewer
 MAX_JSON_DEPTH = 200  # lists and mappings inside each other: Keras nests a config a few dozen deep
 
