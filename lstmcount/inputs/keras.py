@@ -3,8 +3,11 @@
 or by Keras 2 (tf_keras).
 
 Only the configuration is read (zipfile + json; h5py for HDF5 files, its `model_config` attribute
-and never a weight array): no framework is imported, and the weights are not needed to count. The
-result is the Model a YAML spec gives:
+and never a weight array): no framework is imported, and the weights are not needed to count. A file
+is hostile until read: an archive's config.json comes through `archive.read_member` (sizes checked
+first, inflated to at most 16 MiB whatever its header says), JSON integers have at most 20 digits and
+nest at most 200 deep, an HDF5 attribute is checked for kind and stored size before it is read, and
+every failure of the container is one located problem. The result is the Model a YAML spec gives:
 
 - a Sequential is a chain (its InputLayer, or `build_input_shape`, gives `input_shape`);
 - a functional model is a graph: its InputLayers are the named inputs, each layer's first inbound
