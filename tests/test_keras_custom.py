@@ -289,3 +289,60 @@ def test_h5py_is_imported_only_for_stored_weights(saved, tmp_path):
     assert code == 0 and "h5py" not in mods
     mods, code = modules_after("params", saved[3, "seq"].files["keras"])
     assert code == 0 and "h5py" in mods and "keras" not in mods and "tensorflow" not in mods
+
+
+# --- nested models, recompressed archives ----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def nested(tmp_path_factory) -> dict[int, Saved]:
+    """Custom layers inside nested Sequentials: one followed by a Dense, one last (read by the outer Dense)."""
+    import keras
+    import tf_keras
+
+    root = tmp_path_factory.mktemp("keras_nested")
+    out = {}
+    for version, K in ((3, keras), (2, tf_keras)):
+        Scale = _custom_class(K, f"lstmcount_nested{version}")
+        L = K.layers
+        inner = K.Sequential([K.Input((5, 6)), Scale(3, name="mix"), L.Dense(4, name="d")], name="inner")
+        inner2 = K.Sequential([K.Input((5, 4)), Scale(2, name="mix2")], name="inner2")
+        x = K.Input((5, 4), name="x")
+        model = K.Model(x, L.Dense(2, name="out")(inner2(inner(L.LSTM(6, return_sequences=True, name="enc")(x)))))
+        out[version] = _save(model, root, f"nested{version}", version)
+    return out
+
+
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+@pytest.mark.parametrize("version", [3, 2])
+def test_custom_layers_in_nested_models(nested, version, ext):
+    s = nested[version]
+    rep = analyze(s.files[ext])
+    assert rep.total == s.model.count_params()
+    assert [(lay.name, lay.params) for lay in rep.layers if lay.type != "InputLayer"] == [
+        (lay.name, lay.count_params()) for lay in s.model.layers if lay.__class__.__name__ != "InputLayer"]
+    inner = next(lay for lay in rep.layers if lay.name == "inner")
+    if ext == "keras":  # the shapes each layer was built on: the outer Dense's is the nested model's output
+        assert [sub.output_shape for sub in inner.layers] == [(5, 3), (5, 4)]
+        assert next(lay for lay in rep.layers if lay.name == "inner2").output_shape == (5, 2)
+
+
+def test_a_recompressed_archive(saved, tmp_path):
+    import zipfile
+
+    src = saved[3, "seq"].files["keras"]
+    small, large = tmp_path / "small.keras", tmp_path / "large.keras"
+    with zipfile.ZipFile(src) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(small, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+    assert analyze(str(small)).total == saved[3, "seq"].model.count_params()
+    with zipfile.ZipFile(large, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in members.items():
+            out.writestr(name, data + bytes(65 * 2**20) if name == "model.weights.h5" else data)
+    from lstmcount.errors import SpecError
+
+    with pytest.raises(SpecError) as err:
+        analyze(str(large))
+    assert str(err.value).endswith("its model.weights.h5 is compressed and 65 MiB; lstmcount reads compressed weights "
+                                   "up to 64 MiB (Keras stores them uncompressed: save the model again)")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -329,6 +330,10 @@ class _Reader:
         self.config_only = config_only
         self.scope: list[tuple[_Keys, int, str]] = []  # the enclosing models: (their groups, position, name)
         self.notes: list[str] = []  # one per layer counted from stored weights
+        # what reads each enclosing model's output (its last layer's output shape); whether the model just
+        # read has an output shape the file does not say
+        self.outer: list[Callable[[], _After]] = []
+        self.out_unknown = False
 
     def add(self, where: str | None, text: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -375,19 +380,21 @@ class _Reader:
             cls = str(entry.get("class_name"))
             name = entry["config"].get("name")
             where = f"{prefix}layer {index} " + (f"{name!r} " if isinstance(name, str) else "") + f"({cls})"
-            after = entries[at + 1:at + 2]
+            following = self.following(entries, at, where)
             if unknown is not None and self.store is not None:
                 spec = self.stored_spec(entry, str(name), index, where, keys[at], _After(None, False, unknown))
                 if spec is not None:
                     layers.append(spec)
                 continue
             if cls in MODELS:
-                spec = self.nested(entry, index, where, depth, version, None, keys, at)
+                spec, inner_unknown = self.nested(entry, index, where, depth, version, None, keys, at, following)
                 if spec is not None:
                     layers.append(spec)
+                if inner_unknown:
+                    unknown = where
                 continue
             if self.check_kind(entry, where, top=True):
-                found = self.after([(a, None, True) for a in after], where)
+                found = following()
                 spec = self.stored_spec(entry, str(name), index, where, keys[at], found)
                 if spec is not None:
                     layers.append(spec)
@@ -396,8 +403,9 @@ class _Reader:
                 continue
             args = _args(entry)
             if cls == "Lambda" and args.get("output_shape") is None:
-                self.lambda_shape(args, self.after([(a, None, True) for a in after], where), where)
+                self.lambda_shape(args, following(), where)
             layers.append(LayerSpec(cls, args, index, self.loc, {}))
+        self.out_unknown = unknown is not None
         input_shape: Shape | None = None
         if shape_raw is None:
             if depth == 0:
@@ -408,20 +416,33 @@ class _Reader:
         return Model("keras", tuple(layers), input_shape, None, _name(config), None, self.source,
                      {"layers": self.loc, "input_shape": self.loc})
 
+    def following(self, entries: list[Any], at: int, where: str) -> Callable[[], _After]:
+        """What a Sequential's layer hands its output to: the next layer, or what reads the model."""
+        if at + 1 < len(entries) or not self.outer:
+            return lambda: self.after([(a, None, True) for a in entries[at + 1:at + 2]], where)
+        return self.outer[-1]
+
     def nested(self, entry: dict[str, Any], index: int, where: str, depth: int, version: int | None,
-               call: Call | None, keys: _Keys, at: int) -> LayerSpec | None:
+               call: Call | None, keys: _Keys, at: int, after: Callable[[], _After]
+               ) -> tuple[LayerSpec | None, bool]:
         """A Sequential or functional model used as a layer: a LayerSpec holding its own Model (`keys[at]`:
-        its group in a `.keras` weights file)."""
+        its group in a `.keras` weights file; `after`: what reads its output), and whether its output shape
+        is one the file does not say."""
         if depth + 1 > MAX_NESTING:
             self.add(where, f"models nested more than {MAX_NESTING} deep")
-            return None
+            return None, False
         self.scope.append((keys, at, str(entry["config"].get("name", entry.get("name")))))
+        self.outer.append(after)
+        self.out_unknown = False
         try:
             inner = self.model(entry, f"{where}: ", depth + 1, version)
+            unknown = self.out_unknown
         finally:
             self.scope.pop()
+            self.outer.pop()
+            self.out_unknown = False
         if inner is None:
-            return None
+            return None, unknown
         config = entry["config"]
         args: dict[str, Any] = {}
         name = entry.get("name") or config.get("name")
@@ -429,7 +450,7 @@ class _Reader:
             args["name"] = name
         if isinstance(config.get("trainable"), bool):
             args["trainable"] = config["trainable"]
-        return LayerSpec(str(entry["class_name"]), args, index, self.loc, {}, call, None, inner)
+        return LayerSpec(str(entry["class_name"]), args, index, self.loc, {}, call, None, inner), unknown
 
     def functional(self, config: dict[str, Any], prefix: str, depth: int, version: int | None) -> Model | None:
         where0 = _at(prefix)
@@ -471,7 +492,19 @@ class _Reader:
                 built.append((e, k, graph.call(e, k, node_args, node_kwargs)))
         outputs = tuple(graph.outputs(config.get("output_layers"), where0))
         layers: list[LayerSpec] = []
-        readers = _readers(built) if any(e.stored or e.cls == "Lambda" for e in entries) else {}
+        read: list[dict[str, list[tuple[_Entry | dict[str, Any], int | None, bool]]]] = []
+
+        def following(e: _Entry) -> Callable[[], _After]:
+            """What reads a layer's first output: the layers after it, or what reads the model."""
+            def find() -> _After:
+                if not read:
+                    read.append(_readers(built))
+                found = read[0].get(e.name, [])
+                if not found and self.outer and [r.name for r in outputs] == [e.name]:
+                    return self.outer[-1]()
+                return self.after(found, e.where)
+            return find
+
         unknown: dict[str, str] = {}  # calls whose output shape is unknown -> the layer it comes from
         for e, k, call in _in_order(built):
             source = next((unknown[r.name] for r in (call.refs() if call else ()) if r.name in unknown), None)
@@ -486,12 +519,15 @@ class _Reader:
                     continue
             if k == 0:
                 if e.role == "nested":
-                    spec = self.nested(e.raw, e.pos, e.where, depth, version, call, keys, e.pos - 1)
+                    spec, inner_unknown = self.nested(e.raw, e.pos, e.where, depth, version, call, keys, e.pos - 1,
+                                                      following(e))
                     if spec is not None:
                         layers.append(spec)
+                    if inner_unknown:
+                        unknown.update((name, e.where) for name in e.calls)
                     continue
                 if e.stored:
-                    found = self.after(readers.get(e.name, []), e.where)
+                    found = following(e)()
                     spec = self.stored_spec(e.raw, e.name, e.pos, e.where, keys[e.pos - 1], found, call)
                     if spec is not None:
                         layers.append(spec)
@@ -501,11 +537,12 @@ class _Reader:
                 args = _args(e.raw)
                 args["name"] = e.name
                 if e.cls == "Lambda" and args.get("output_shape") is None:
-                    self.lambda_shape(args, self.after(readers.get(e.name, []), e.where), e.where)
+                    self.lambda_shape(args, following(e)(), e.where)
                 layers.append(LayerSpec(e.cls, args, e.pos, self.loc, {}, call))
             else:
                 layers.append(LayerSpec("custom" if e.stored else e.cls, {"name": e.calls[k]}, e.pos, self.loc, {},
                                         call, e.name))
+        self.out_unknown = any(r.name in unknown for r in outputs)
         return Model("keras", tuple(layers), None, None, _name(config), None, self.source, {"layers": self.loc},
                      inputs, outputs)
 

@@ -28,6 +28,9 @@ from ..layout import LayerLayout, ModelLayout, Weight
 
 WEIGHTS_MEMBER = "model.weights.h5"
 MAX_NODES = 100_000  # groups and datasets visited in one file
+# A compressed model.weights.h5 (Keras stores it uncompressed) is inflated from its start at each backward
+# seek h5py makes: read only up to this size.
+MAX_COMPRESSED = 64 * 1024 * 1024
 UNKNOWN_TRAINABLE = ("the file does not say which weights of the layers counted from it are trainable (Keras "
                      "stores them in order, trainable ones first): they are counted as trainable")
 
@@ -186,6 +189,11 @@ class Store:
                 start = info.header_offset + 30 + int.from_bytes(head[26:28], "little") + \
                     int.from_bytes(head[28:30], "little")
                 fileobj: Any = io.BufferedReader(_Member(self.raw, start, info.file_size), 1 << 16)
+            elif info.file_size > MAX_COMPRESSED:
+                raise SpecError([problem(self.loc, None, f"its {WEIGHTS_MEMBER} is compressed and "
+                                                         f"{info.file_size / 2**20:,.0f} MiB; lstmcount reads "
+                                                         f"compressed weights up to {MAX_COMPRESSED // 2**20} MiB "
+                                                         "(Keras stores them uncompressed: save the model again)")])
             else:  # a recompressed archive: zipfile inflates it as h5py reads
                 self.raw.close()
                 self.raw = zipfile.ZipFile(self.path)
