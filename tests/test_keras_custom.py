@@ -346,3 +346,24 @@ def test_a_recompressed_archive(saved, tmp_path):
         analyze(str(large))
     assert str(err.value).endswith("its model.weights.h5 is compressed and 65 MiB; lstmcount reads compressed weights "
                                    "up to 64 MiB (Keras stores them uncompressed: save the model again)")
+
+
+def test_verify_refuses_a_custom_layer_it_cannot_build(saved, cli):
+    path = saved[3, "seq"].files["keras"]
+    r = cli("verify", path)
+    assert (r.exit_code, r.stdout) == (2, "")
+    assert r.stderr == (f"{path}: verify builds the model in keras, and cannot build 'scale' (Scale): a custom layer, "
+                        "counted from its declaration or from the weights its file stores, needs its own class; "
+                        "lstmcount params counts it\n")
+
+
+@pytest.mark.parametrize("which", ["keras", "weights"])
+def test_layout_json_of_stored_weights(saved, cli, which):
+    r = cli("layout", saved[2, "fun"].files[which], "--json")  # the cli fixture checks it against its schema
+    assert r.exit_code == 0, r.stderr
+    import json
+
+    weights = {(w["layer"], w["name"]): w["shape"] for w in json.loads(r.stdout)["weights"]}
+    mix = "mix" if which == "keras" else "scale"  # tf_keras's weights file names a layer by its class only
+    assert weights[(mix, "vars/3")] == [2, 3, 4] and weights[(mix, "vars/0")] == [6, 5]
+    assert json.loads(r.stdout)["params"] == saved[2, "fun"].model.count_params()
