@@ -367,3 +367,28 @@ def test_layout_json_of_stored_weights(saved, cli, which):
     mix = "mix" if which == "keras" else "scale"  # tf_keras's weights file names a layer by its class only
     assert weights[(mix, "vars/3")] == [2, 3, 4] and weights[(mix, "vars/0")] == [6, 5]
     assert json.loads(r.stdout)["params"] == saved[2, "fun"].model.count_params()
+
+
+def test_broken_weight_files_are_one_line_refusals(saved, cli, tmp_path):
+    import zipfile
+
+    import h5py
+    import numpy as np
+
+    ghost = tmp_path / "ghost.h5"
+    with h5py.File(ghost, "w") as fh:
+        fh.attrs["layer_names"] = np.array([b"ghost"])
+    missing = tmp_path / "missing.h5"
+    with h5py.File(missing, "w") as fh:
+        fh.attrs["layer_names"] = np.array([b"d"])
+        fh.create_group("d").attrs["weight_names"] = np.array([b"d/kernel:0"])
+    no_weights = tmp_path / "no_weights.keras"
+    with zipfile.ZipFile(saved[3, "seq"].files["keras"]) as archive, zipfile.ZipFile(no_weights, "w") as out:
+        for name in archive.namelist():
+            if name != "model.weights.h5":
+                out.writestr(name, archive.read(name))
+    for path, message in ((ghost, "lists the layer 'ghost', which the file does not hold"),
+                          (missing, "layer 'd': lists the weight 'd/kernel:0', which the file does not hold"),
+                          (no_weights, "has no model.weights.h5, which holds its weights")):
+        r = cli("params", str(path))
+        assert (r.exit_code, r.stderr) == (2, f"{path}: {message}\n")

@@ -3,8 +3,8 @@
 or by Keras 2 (tf_keras).
 
 Only the configuration is read (zipfile + json; h5py for HDF5 files, its `model_config` attribute
-and never a weight array): no framework is imported, and the weights are not needed to count. The
-result is the Model a YAML spec gives:
+and never a weight array): no framework is imported, and the weights are not needed to count (but for
+custom layers, below). The result is the Model a YAML spec gives:
 
 - a Sequential is a chain (its InputLayer, or `build_input_shape`, gives `input_shape`);
 - a functional model is a graph: its InputLayers are the named inputs, each layer's first inbound
@@ -16,6 +16,12 @@ Keras 3 writes a node as `{"args": [...], "kwargs": {...}}`, each tensor a `__ke
 entries, a recurrent layer's initial states after its input. Node numbers of a nested model count
 its own first node (the one linking its inputs to its outputs) where the saving Keras does: Keras 2
 everywhere, Keras 3 in `input_layers` / `output_layers` only (`_skips_first_node`).
+
+A layer lstmcount has no table for (a custom layer) in a `.keras` or `.h5` file is a `custom` layer
+whose weights are the ones the file stores (`keras_weights`: shapes only, h5py imported for it), its
+output shape the build shape stored for the layer that reads it; where no stored shape says it, the
+layers it leads to are counted from their stored weights too. A file's Lambda without output_shape
+takes the same build shape. A model JSON stores no weights: its custom layers are refused.
 
 Keras operations (`keras.ops.*` in Keras 3, TFOpLambda in Keras 2) are not layers: the masks Keras
 computes with them (Embedding's mask_zero) are followed back to the tensors they are computed from;

@@ -131,11 +131,14 @@ def _datasets(group: Any, h5py: Any, loc: Loc, budget: list[int]) -> list[Stored
     return out
 
 
-def _names(value: Any) -> list[str]:
-    """An HDF5 attribute holding names (bytes or str, as h5py gives them)."""
+def _names(value: Any, loc: Loc, what: str) -> list[str]:
+    """An HDF5 attribute holding names (bytes or str, as h5py gives them), at most MAX_NODES of them."""
     if value is None:
         return []
-    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in list(value)]
+    size = getattr(value, "size", None)
+    if not isinstance(size, int) or size > MAX_NODES:
+        raise SpecError([problem(loc, None, f"its {what} attribute is not a list of up to {MAX_NODES:,} names")])
+    return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in value.reshape(-1)]
 
 
 def _short(weight: str, layer: str) -> str:
@@ -150,7 +153,7 @@ def _short(weight: str, layer: str) -> str:
 def _legacy(group: Any, layer: str, h5py: Any, loc: Loc, where: str, inner: str | None = None) -> list[Stored]:
     """A legacy layer group's weights, by its `weight_names` (`inner`: only a nested layer's)."""
     out = []
-    for name in _names(group.attrs.get("weight_names")):
+    for name in _names(group.attrs.get("weight_names"), loc, f"{where}: weight_names"):
         if inner is not None and inner not in name.split("/")[:-1]:
             continue
         ds = group.get(name)
@@ -254,7 +257,7 @@ def weights_layout(path: str) -> ModelLayout:
         with h5py.File(path, "r") as fh:
             layers: list[LayerLayout] = []
             if "layer_names" in fh.attrs:  # tf_keras's legacy weights file: a group per layer name
-                for name in _names(fh.attrs["layer_names"]):
+                for name in _names(fh.attrs["layer_names"], loc, "layer_names"):
                     group = fh.get(name)
                     if not isinstance(group, h5py.Group):
                         raise SpecError([problem(loc, None, f"lists the layer {name!r}, which the file does not "
