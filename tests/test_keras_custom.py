@@ -110,6 +110,9 @@ def test_custom_layers_count_from_stored_weights(saved, version, stem, ext):
     counted = [n for n in rep.notes if "counted from the weights the file stores" in n]
     assert [n.split("'")[1] for n in counted][:len(customs)] == customs
     assert keras_weights.UNKNOWN_TRAINABLE in rep.notes
+    where = "model.weights.h5" if ext == "keras" else "model_weights"
+    assert {layer.name for layer in rep.layers if layer.stored == where} >= set(customs)
+    assert all(layer.stored in (None, where) for layer in rep.layers)
 
 
 @pytest.mark.parametrize("version", [3, 2])
@@ -169,9 +172,12 @@ def test_weights_only_files_count_per_layer(saved, cli, version, which, stem):
     if version == 3 or which == "weights2":  # Keras 3 and tf_keras's legacy file store the layers' names
         assert {layer.name: layer.params for layer in rep.layers} == {
             layer.name: layer.count_params() for layer in s.model.layers if layer.count_params()}
-    r = cli("params", path, "--json")
+    r = cli("params", path, "--json")  # the cli fixture checks it against its schema
     assert r.exit_code == 0, r.stderr
     assert "a weights-only file (save_weights)" in r.stderr
+    import json
+
+    assert {layer["stored"] for layer in json.loads(r.stdout)["layers"]} == {"weights file"}
 
 
 def test_weights_only_shapes_and_names(saved):

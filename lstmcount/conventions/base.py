@@ -478,4 +478,6 @@ class Framework:
         layer = finish(name, kind, weights, out, variant, first if self.tracks_shapes else None)
         if kind.label is not None:
             layer = layer._replace(type=kind.label(args))
+        if args.get("stored_in"):  # a model file's custom layer, counted from the weights the file stores
+            layer = layer._replace(stored=args["stored_in"])
         return layer, kind, args

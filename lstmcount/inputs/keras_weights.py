@@ -171,7 +171,7 @@ class Store:
         self.file: Any = None
         self.raw: Any = None
         self.budget = [MAX_NODES]
-        self.what = "its model_weights group" if hdf5 else WEIGHTS_MEMBER
+        self.what = "model_weights" if hdf5 else WEIGHTS_MEMBER  # where: the .h5 group, the archive member
 
     def _open(self) -> Any:
         if self.file is not None:
@@ -305,4 +305,6 @@ STORED_TYPE = "stored weights"  # the type of a weights-only file's layer: the f
 
 
 def _layer(name: str, stored: list[Stored]) -> LayerLayout:
-    return LayerLayout(name, STORED_TYPE, tuple(Weight(s.name, s.shape, dtype=s.dtype) for s in stored))
+    """A weights-only file's layer; empty datasets (an axis of 0) hold no parameters and are left out."""
+    return LayerLayout(name, STORED_TYPE, tuple(Weight(s.name, s.shape, dtype=s.dtype) for s in stored if all(s.shape)),
+                       stored="weights file")
