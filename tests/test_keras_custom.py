@@ -398,3 +398,50 @@ def test_broken_weight_files_are_one_line_refusals(saved, cli, tmp_path):
                           (no_weights, "has no model.weights.h5, which holds its weights")):
         r = cli("params", str(path))
         assert (r.exit_code, r.stderr) == (2, f"{path}: {message}\n")
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory) -> dict[int, Saved]:
+    """A frozen custom layer called on two inputs (shared), a weightless one called on a Concatenate."""
+    import keras
+    import tf_keras
+
+    root = tmp_path_factory.mktemp("keras_shared")
+    out = {}
+    for version, K in ((3, keras), (2, tf_keras)):
+        @K.saving.register_keras_serializable(package=f"lstmcount_shared{version}")
+        class Gain(K.layers.Layer):
+            def build(self, input_shape: Any) -> None:
+                self.g = self.add_weight(shape=(input_shape[-1],), name="g")
+
+            def call(self, x: Any) -> Any:
+                return x * self.g
+
+        @K.saving.register_keras_serializable(package=f"lstmcount_shared{version}")
+        class Pair(K.layers.Layer):  # called on two tensors, as the OCR example's CTC layer is
+            def call(self, a: Any, b: Any) -> Any:
+                return a + b
+
+        L = K.layers
+        a, b = K.Input((5, 4), name="a"), K.Input((5, 4), name="b")
+        gain = Gain(name="gain", trainable=False)
+        y = Pair(name="pair")(L.Concatenate(name="cat")([gain(a), gain(b)]), L.Dense(8, name="d")(a))
+        out[version] = _save(K.Model([a, b], L.LSTM(3, name="lstm")(y)), root, f"shared{version}", version)
+    return out
+
+
+@pytest.mark.parametrize("ext", ["keras", "h5"])
+@pytest.mark.parametrize("version", [3, 2])
+def test_shared_frozen_and_two_input_custom_layers(shared, version, ext):
+    s = shared[version]
+    rep = analyze(s.files[ext])
+    assert (rep.total, rep.trainable) == (s.model.count_params(), s.model.count_params() - 4)  # gain is frozen
+    by_name = {lay.name: lay for lay in rep.layers}
+    assert by_name["gain"].inbound == (("a[0][0]",), ("b[0][0]",))  # one layer, called twice
+    assert by_name["pair"].inbound == (("cat[0][0]", "d[0][0]"),)
+    assert {name: by_name[name].params for name in ("gain", "pair", "lstm")} == {
+        name: s.model.get_layer(name).count_params() for name in ("gain", "pair", "lstm")}
+    if ext == "keras":  # the shapes the layers after them were built on
+        assert by_name["pair"].output_shape == (5, 8) and by_name["lstm"].stored is None
+    else:  # an .h5 stores no build shapes: what follows the first custom layer counts from stored weights
+        assert by_name["lstm"].stored == "model_weights"

@@ -688,10 +688,6 @@ class _Reader:
         it (shapes only), its output shape the next layer's stored build shape (unknown if none reads it)."""
         assert self.store is not None
         cls = str(entry.get("class_name")).rsplit(">", 1)[-1]
-        if call is not None and (call.listed or len(call.inputs or ()) > 1):
-            self.add(where, f"lstmcount has no table for {cls!r}, and counts such a layer from the weights the file "
-                            f"stores only when it is called on one tensor; it is called on {len(call.inputs or ())}")
-            return None
         path = tuple(p for keys, at, _ in self.scope for p in ("layers", keys[at])) + ("layers", key)
         stored = self.store.layer(path, (*(n for _, _, n in self.scope), name), where)
         if stored is None:
