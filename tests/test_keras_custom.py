@@ -445,3 +445,26 @@ def test_shared_frozen_and_two_input_custom_layers(shared, version, ext):
         assert by_name["pair"].output_shape == (5, 8) and by_name["lstm"].stored is None
     else:  # an .h5 stores no build shapes: what follows the first custom layer counts from stored weights
         assert by_name["lstm"].stored == "model_weights"
+
+
+def test_weights_stored_for_another_layer_are_refused(saved, cli, tmp_path):
+    """Keras 3 writes each layer's name beside its variables: a group holding another layer's is refused."""
+    import zipfile
+
+    import h5py
+
+    src = saved[3, "seq"].files["keras"]
+    member, moved = tmp_path / "model.weights.h5", tmp_path / "moved.keras"
+    with zipfile.ZipFile(src) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    member.write_bytes(members["model.weights.h5"])
+    with h5py.File(member, "r+") as fh:
+        fh["layers/scale/vars"].attrs["name"] = "elsewhere"
+    members["model.weights.h5"] = member.read_bytes()
+    with zipfile.ZipFile(moved, "w") as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+    r = cli("params", str(moved))
+    assert (r.exit_code, r.stderr) == (2, f"{moved}: layer 2 'scale' (Scale): model.weights.h5 holds layers/scale for "
+                                          "the layer 'elsewhere', not for this one: its weights are not where Keras "
+                                          "puts them\n")

@@ -223,7 +223,14 @@ class Store:
                     return None
                 return _legacy(group, names[0], h5py, self.loc, where, names[-1] if len(names) > 1 else None)
             group = fh.get("/".join(path))
-            return _datasets(group, h5py, self.loc, self.budget) if isinstance(group, h5py.Group) else None
+            if not isinstance(group, h5py.Group):
+                return None
+            named = _layer_name(group, "")  # Keras 3 writes the layer's name beside its variables: check it
+            if named and named != names[-1]:
+                raise SpecError([problem(self.loc, where, f"{WEIGHTS_MEMBER} holds {'/'.join(path)} for the layer "
+                                                          f"{named!r}, not for this one: its weights are not where "
+                                                          "Keras puts them")])
+            return _datasets(group, h5py, self.loc, self.budget)
         except (OSError, ValueError, KeyError) as exc:
             raise SpecError([problem(self.loc, where, f"its stored weights cannot be read ({exc})")]) from None
 
