@@ -53,6 +53,7 @@ from ..model import (
     Ref,
     Shape,
     kind_of,
+    shape_text,
     stopped,
     suggest,
     topological_order,
@@ -256,10 +257,6 @@ class _After(NamedTuple):
     shape: Shape | None  # None: no layer after it says it
     needed: bool  # whether a layer reads it
     why: str  # why it is unknown, when it is needed; else the layer whose unknown output leads to this one
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _readers(built: list[tuple[_Entry, int, Call | None]]) -> dict[str, list[tuple[_Entry | dict[str, Any],
@@ -694,7 +691,7 @@ class _Reader:
             self.add(where, f"lstmcount has no table for {cls!r} and the file stores no weights for it ("
                             f"{self.store.what} has no {'/'.join(path) if not self.store.hdf5 else repr(name)})")
             return None
-        shown = ", ".join(f"{w.name} {_shape_text(w.shape)}" for w in stored) or "none"
+        shown = ", ".join(f"{w.name} {shape_text(w.shape, batch=False)}" for w in stored) or "none"
         if after.shape is None and after.needed:
             why = (f"; its output shape is unknown ({after.why}), so the layers after it are counted from the "
                    "weights the file stores too")
