@@ -43,12 +43,8 @@ def proto_text(value: str | bytes) -> str:
 
 
 def onnx_model(path: str) -> Any:
-    """The file's ModelProto, parsed once from a bounded read; external data is never loaded."""
-    try:
-        import onnx
-        from google.protobuf.message import DecodeError
-    except ImportError:
-        raise FrameworkMissing("ONNX", "onnx") from None
+    """The file's ModelProto, parsed once from a bounded read; external data is never loaded. The file's
+    own checks come first (onnx is imported only to parse what passed them)."""
     try:
         before = os.stat(path)  # before opening: opening a FIFO would wait for a writer
     except FileNotFoundError:
@@ -73,6 +69,11 @@ def onnx_model(path: str) -> Any:
     if len(data) != size:
         raise _fail(path, "changed while it was read")
     try:
+        import onnx
+        from google.protobuf.message import DecodeError
+    except ImportError:
+        raise FrameworkMissing("ONNX", "onnx") from None
+    try:
         return onnx.ModelProto.FromString(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
         text = str(exc).splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
@@ -83,54 +84,66 @@ class _Corrupt(Exception):
     pass
 
 
-def _varint(fh: IO[bytes]) -> int:
-    result = shift = 0
-    while True:
-        b = fh.read(1)
-        if not b:
-            raise _Corrupt("the file ends inside a field")
-        result |= (b[0] & 0x7F) << shift
-        if b[0] < 0x80:
-            return result
-        shift += 7
-        if shift >= 70:
-            raise _Corrupt("a number longer than 10 bytes")
+class _Framing:
+    """The field headers of a protobuf file, at a position tracked here; payloads are jumped over."""
 
+    def __init__(self, fh: IO[bytes]) -> None:
+        self.fh = fh
+        self.at = 0
 
-def _fields(fh: IO[bytes], end: int) -> Any:
-    """(field number, payload start, payload length) of each length-delimited field up to `end`; other
-    fields are skipped. Payloads are jumped over, never read."""
-    while fh.tell() < end:
-        key = _varint(fh)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise _Corrupt("a field numbered 0")
-        if wire == 0:
-            _varint(fh)
-        elif wire in (1, 5):
-            fh.seek(8 if wire == 1 else 4, os.SEEK_CUR)
-        elif wire == 2:
-            length = _varint(fh)
-            start = fh.tell()
-            if start + length > end:
+    def varint(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.fh.read(1)
+            if not b:
+                raise _Corrupt("the file ends inside a field")
+            self.at += 1
+            result |= (b[0] & 0x7F) << shift
+            if b[0] < 0x80:
+                return result
+            shift += 7
+            if shift >= 70:
+                raise _Corrupt("a number longer than 10 bytes")
+
+    def jump(self, to: int) -> None:
+        self.fh.seek(to)
+        self.at = to
+
+    def fields(self, end: int) -> Any:
+        """(field number, payload start, payload length) of each length-delimited field up to `end`; other
+        fields are skipped."""
+        while self.at < end:
+            key = self.varint()
+            number, wire = key >> 3, key & 7
+            if number == 0:
+                raise _Corrupt("a field numbered 0")
+            if wire == 0:
+                self.varint()
+            elif wire in (1, 5):
+                self.jump(self.at + (8 if wire == 1 else 4))
+            elif wire == 2:
+                length = self.varint()
+                start = self.at
+                if start + length > end:
+                    raise _Corrupt("a field runs past the end of its message")
+                yield number, start, length
+                self.jump(start + length)
+            else:
+                raise _Corrupt(f"wire type {wire}, which ONNX never writes")
+            if self.at > end:
                 raise _Corrupt("a field runs past the end of its message")
-            yield number, start, length
-            fh.seek(start + length)
-        else:
-            raise _Corrupt(f"wire type {wire}, which ONNX never writes")
-        if fh.tell() > end:
-            raise _Corrupt("a field runs past the end of its message")
 
 
 def _scan(fh: IO[bytes], size: int, path: str) -> None:
     """Check the protobuf's framing and count the main graph's nodes and initializers before parsing:
     a file of zeros fails at its first byte, a million initializers are refused before they are built."""
+    framing = _Framing(fh)
     try:
-        for number, start, length in _fields(fh, size):
+        for number, start, length in framing.fields(size):
             if number != _GRAPH:
                 continue
             nodes = inits = 0
-            for inner, _, _ in _fields(fh, start + length):
+            for inner, _, _ in framing.fields(start + length):
                 nodes += inner == _NODE
                 inits += inner == _INITIALIZER
                 if nodes > MAX_NODES or inits > MAX_INITIALIZERS:
@@ -138,7 +151,8 @@ def _scan(fh: IO[bytes], size: int, path: str) -> None:
                     raise _fail(path, f"its graph holds more than {most:,} {what}; lstmcount reads at most "
                                       f"{most:,} (no exported model comes near)")
     except _Corrupt as exc:
-        raise _fail(path, f"not a readable ONNX model (Error parsing message near byte {fh.tell():,}: {exc})") from None
+        raise _fail(path, f"not a readable ONNX model (Error parsing message near byte {framing.at:,}: {exc})") \
+            from None
 
 
 class OnnxGroup(NamedTuple):
@@ -156,17 +170,17 @@ class OnnxGroup(NamedTuple):
 
 def _checked(path: str, name: str, dims: tuple[int, ...], where: str, positive: bool = False) -> tuple[int, ...]:
     """An initializer's dims through the limits every source keeps."""
+    if len(dims) <= MAX_RANK and all(0 < d <= MAX_SIZE if positive else 0 <= d <= MAX_SIZE for d in dims):
+        return dims
     head = f"initializer {show(name)} {where}"
     if len(dims) > MAX_RANK:
         raise _fail(path, f"{head}: {len(dims)} dimensions; lstmcount reads tensors of at most {MAX_RANK}")
-    for axis, d in enumerate(dims):
-        if d < 0 or (positive and d == 0):
-            raise _fail(path, f"{head}: dimension {d} (axis {axis} of {show(dims)}) must be "
-                              f"{'positive' if positive else 'at least 0'}")
-        if d > MAX_SIZE:
-            raise _fail(path, f"{head}: dimension {show(d)} (axis {axis}) is more than {MAX_SIZE:,}, beyond what "
-                              "any framework could build")
-    return dims
+    axis, d = next((a, d) for a, d in enumerate(dims) if d < 0 or (positive and d == 0) or d > MAX_SIZE)
+    if d > MAX_SIZE:
+        raise _fail(path, f"{head}: dimension {show(d)} (axis {axis}) is more than {MAX_SIZE:,}, beyond what any "
+                          "framework could build")
+    raise _fail(path, f"{head}: dimension {d} (axis {axis} of {show(dims)}) must be "
+                      f"{'positive' if positive else 'at least 0'}")
 
 
 def _attribute(node: Any, name: str) -> Any:
