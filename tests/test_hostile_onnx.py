@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from lstmcount.inputs.onnx import MAX_INITIALIZERS, MAX_NODES
+from lstmcount.inputs.onnx import MAX_INITIALIZERS, MAX_MESSAGES, MAX_NODES
 
 from .conftest import ROOT
 from .hostile import Run, assert_clean, assert_spawned, spawn_all
@@ -80,6 +80,11 @@ def _varint(n: int) -> bytes:
         n >>= 7
         if not n:
             return bytes(out)
+
+
+def _ld(field: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field."""
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
 
 
 def _many(field: int, item: bytes, count: int) -> bytes:
@@ -211,9 +216,13 @@ def test_zero_sized_initializers_count_zero(cli, tmp_path):
     (b"", None),  # an empty ModelProto parses: no graph, nothing to count
     (b"garbage", "not a readable ONNX model (Error parsing message near byte "),
     (b"\x00" * 4096, "not a readable ONNX model (Error parsing message near byte 1: a field numbered 0)"),
-    (b"\x3a\xff\xff\xff\xff\x0f", "a field runs past the end of its message"),
+    (b"\x3a\xff\xff\xff\xff\x0f", "a field runs past the end of the file"),
     (b"\x08" + b"\xff" * 20, "a number longer than 10 bytes"),
-    (b"\x3a\x02\x0a", "a field runs past the end of its message"),
+    (b"\x3a\x02\x0a", "a field runs past the end of the file"),
+    (b"\x3a\x02\x0a\x05", "a field runs past the end of its message"),
+    (b"\x3a\x02\x0a\x80", "a message ends inside a field"),
+    (b"\x3a" + _varint(200) + b"\x0a\x00" * 100, None),  # a graph of 100 empty nodes: nothing to count
+    (b"\x3a\x02\x0b\x00", "wire type 3, which ONNX never writes"),
 ])
 def test_broken_protobufs(cli, tmp_path, data, fragment):
     path = tmp_path / "m.onnx"
@@ -224,6 +233,41 @@ def test_broken_protobufs(cli, tmp_path, data, fragment):
         return
     assert_clean(r, str(path), (2,))
     assert len(r.stderr.splitlines()) == 1 and fragment in r.stderr, r.stderr
+
+
+def _walk(message: Any) -> tuple[int, int, int]:
+    """(messages, nodes, initializers) below a parsed message, as protobuf built them."""
+    messages = nodes = inits = 0
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        for child in (value if field.is_repeated else [value]):
+            m, n, i = _walk(child)
+            messages += 1 + m
+            nodes += n + (field.message_type.name == "NodeProto")
+            inits += i + (field.name == "initializer")
+    return messages, nodes, inits
+
+
+def test_the_count_before_parsing_follows_every_message(tmp_path):
+    """The scan that bounds what protobuf builds counts what protobuf then builds: on a model with a Loop
+    whose body holds a graph with its own initializer, typed inputs and outputs, and metadata."""
+    from lstmcount.inputs.onnx import _count
+
+    model = recurrent(peepholes=True, initial_h=True)
+    body = helper.make_graph([helper.make_node("Identity", ["c"], ["c_out"]), helper.make_node("Add", ["c", "k"],
+                                                                                                ["s"])], "body",
+                             [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                              helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                             [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+                              helper.make_tensor_value_info("s", TensorProto.FLOAT, ["n", 3])],
+                             [numpy_helper.from_array(np.ones(3, np.float32), "k")])
+    model.graph.node.append(helper.make_node("Loop", ["", "cond"], ["s_final"], body=body, name="loop"))
+    helper.set_model_props(model, {"author": "test"})
+    parts, *counted = _count(model.SerializeToString(), "m.onnx", onnx.ModelProto.DESCRIPTOR)
+    assert tuple(counted) == _walk(model)
+    assert counted[1:] == [6, 8]  # LSTM, Reshape, MatMul, Loop + the body's 2; W, R, B, H0, P, head, shape + k
+    assert parts > sum(counted)
 
 
 def test_truncated_models(cli, tmp_path):
@@ -445,10 +489,21 @@ def spawned(tmp_path_factory) -> dict[str, Any]:
     tensor = helper.make_tensor("t", TensorProto.FLOAT, [1], [0.0]).SerializeToString()
     (folder / "million-initializers.onnx").write_bytes(_many(5, tensor, 1_000_000))
     add("million-initializers", folder / "million-initializers.onnx",
-        f"its graph holds more than {MAX_INITIALIZERS:,} initializers; lstmcount reads at most {MAX_INITIALIZERS:,}")
+        f"{folder / 'million-initializers.onnx'}: holds more than {MAX_INITIALIZERS:,} initializers; lstmcount reads "
+        f"at most {MAX_INITIALIZERS:,} (no exported model comes near)")
     node = helper.make_node("Relu", ["x"], ["x"]).SerializeToString()
     (folder / "million-nodes.onnx").write_bytes(_many(1, node, 1_000_000))
-    add("million-nodes", folder / "million-nodes.onnx", f"its graph holds more than {MAX_NODES:,} nodes")
+    add("million-nodes", folder / "million-nodes.onnx", f"holds more than {MAX_NODES:,} nodes")
+    # protobuf spends some hundred bytes on each empty message of two bytes: 5 million nodes in a Loop's body
+    # (10 MB) would take 800 MB; 3 million empty dims of a declared output, 200 MB per million
+    body = b"\x0a\x00" * 5_000_000
+    attr = _ld(1, b"body") + _ld(6, body) + b"\xa0\x01\x05"  # name, g, type GRAPH
+    (folder / "nested-nodes.onnx").write_bytes(b"\x08\x08" + _ld(7, _ld(1, _ld(4, b"Loop") + _ld(5, attr))))
+    add("nested-empty-nodes", folder / "nested-nodes.onnx", f"holds more than {MAX_NODES:,} nodes")
+    dims = b"\x0a\x00" * 3_000_000  # TensorShapeProto: 3 million empty dims (TensorShapeProto.dim is field 1)
+    value = _ld(1, b"y") + _ld(2, _ld(1, b"\x08\x01" + _ld(2, dims)))
+    (folder / "empty-dims.onnx").write_bytes(b"\x08\x08" + _ld(7, _ld(12, value)))
+    add("empty-dims", folder / "empty-dims.onnx", f"holds more than {MAX_MESSAGES:,} messages")
     at_cap = onnx.ModelProto.FromString(_many(5, tensor, MAX_INITIALIZERS))
     for i, t in enumerate(at_cap.graph.initializer):
         t.name = f"t{i}"
@@ -492,8 +547,9 @@ def spawned(tmp_path_factory) -> dict[str, Any]:
     return {rid: (done[rid], *expect[rid]) for rid in runs} | {"_folder": folder}
 
 
-SPAWNED = ["million-initializers", "million-nodes", "initializers-at-the-cap", "link-to-dev-zero", "fifo",
-           "sparse-2-GiB", "sparse-1.5-GiB", "valid-then-sparse-zeros", "external-data-from-the-cwd"]
+SPAWNED = ["million-initializers", "million-nodes", "nested-empty-nodes", "empty-dims", "initializers-at-the-cap",
+           "link-to-dev-zero", "fifo", "sparse-2-GiB", "sparse-1.5-GiB", "valid-then-sparse-zeros",
+           "external-data-from-the-cwd"]
 
 
 @pytest.mark.parametrize("rid", SPAWNED)

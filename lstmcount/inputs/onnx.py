@@ -6,8 +6,10 @@ folder (`onnx_arrays`). Every limit below is checked before the structures it bo
 
 - the file must be a regular file (not a device, a FIFO or a link to one) of less than 2 GiB, the
   most a protobuf message can hold (larger ONNX models keep their weights in external data files);
-- its main graph may hold at most MAX_NODES nodes and MAX_INITIALIZERS initializers, counted by a
-  scan of the protobuf's field headers (payloads are skipped, not read) before the file is parsed;
+- its top-level fields must be well framed, read header by header from the file (a file of zeros
+  fails at its first byte, unread); then its bytes are read once and every message of every graph
+  is counted, following the ONNX library's own descriptors, before protobuf builds any of them: at
+  most MAX_NODES nodes, MAX_INITIALIZERS initializers, MAX_MESSAGES messages and MAX_PARTS fields;
 - every initializer's dims go through the limits every source keeps (model.MAX_RANK axes, each
   at most model.MAX_SIZE, none negative), and a recurrent node's W, R, B and P must have the shapes
   the ONNX operator gives them.
@@ -27,9 +29,12 @@ from ..layout import LayerLayout, ModelLayout, Weight
 from ..model import MAX_RANK, MAX_SIZE, LayerFlags
 
 MAX_FILE_BYTES = 2**31 - 1  # protobuf's own limit on one message
-MAX_NODES = 100_000  # of the main graph: far beyond any exported model
+MAX_NODES = 100_000  # in all the file's graphs: far beyond any exported model
 MAX_INITIALIZERS = 100_000
-_GRAPH, _NODE, _INITIALIZER = 7, 1, 5  # ModelProto.graph, GraphProto.node, GraphProto.initializer
+MAX_MESSAGES = 1_000_000  # protobuf messages of any type (nodes, attributes, tensors, shapes, dims...)
+MAX_PARTS = 5_000_000  # fields and packed numbers: a few hundred MB once protobuf holds them
+MAX_DEPTH = 64  # messages in messages (graphs in nodes' attributes, types in types)
+_INITIALIZER = 5  # GraphProto.initializer
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
 
 
@@ -44,7 +49,9 @@ def proto_text(value: str | bytes) -> str:
 
 def onnx_model(path: str) -> Any:
     """The file's ModelProto, parsed once from a bounded read; external data is never loaded. The file's
-    own checks come first (onnx is imported only to parse what passed them)."""
+    own checks come first: a regular file, at most 2 GiB, whose top-level fields are well framed (read
+    from the file field by field, so a file of zeros fails at its first byte, unread); then, on its bytes
+    in memory, every message of every graph is counted before protobuf builds them (`_count`)."""
     try:
         before = os.stat(path)  # before opening: opening a FIFO would wait for a writer
     except FileNotFoundError:
@@ -61,7 +68,7 @@ def onnx_model(path: str) -> Any:
             if size > MAX_FILE_BYTES:
                 raise _fail(path, f"{size:,} bytes, more than the 2 GiB a protobuf message can hold (ONNX models "
                                   "that large keep their weights in external data files); not an ONNX model")
-            _scan(fh, size, path)
+            _framed(fh, size, path)
             fh.seek(0)
             data = fh.read(size + 1)
     except OSError as exc:
@@ -73,6 +80,7 @@ def onnx_model(path: str) -> Any:
         from google.protobuf.message import DecodeError
     except ImportError:
         raise FrameworkMissing("ONNX", "onnx") from None
+    _count(data, path, onnx.ModelProto.DESCRIPTOR)
     try:
         return onnx.ModelProto.FromString(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
@@ -81,78 +89,140 @@ def onnx_model(path: str) -> Any:
 
 
 class _Corrupt(Exception):
-    pass
+    def __init__(self, at: int, text: str) -> None:
+        super().__init__(f"Error parsing message near byte {at:,}: {text}")
 
 
-class _Framing:
-    """The field headers of a protobuf file, at a position tracked here; payloads are jumped over."""
+def _framed(fh: IO[bytes], size: int, path: str) -> None:
+    """The top-level fields' headers, read one by one from the file (their payloads are jumped over)."""
+    at = 0
 
-    def __init__(self, fh: IO[bytes]) -> None:
-        self.fh = fh
-        self.at = 0
-
-    def varint(self) -> int:
+    def varint() -> int:
+        nonlocal at
         result = shift = 0
         while True:
-            b = self.fh.read(1)
+            b = fh.read(1)
             if not b:
-                raise _Corrupt("the file ends inside a field")
-            self.at += 1
+                raise _Corrupt(at, "the file ends inside a field")
+            at += 1
             result |= (b[0] & 0x7F) << shift
             if b[0] < 0x80:
                 return result
             shift += 7
             if shift >= 70:
-                raise _Corrupt("a number longer than 10 bytes")
+                raise _Corrupt(at, "a number longer than 10 bytes")
 
-    def jump(self, to: int) -> None:
-        self.fh.seek(to)
-        self.at = to
-
-    def fields(self, end: int) -> Any:
-        """(field number, payload start, payload length) of each length-delimited field up to `end`; other
-        fields are skipped."""
-        while self.at < end:
-            key = self.varint()
-            number, wire = key >> 3, key & 7
-            if number == 0:
-                raise _Corrupt("a field numbered 0")
-            if wire == 0:
-                self.varint()
-            elif wire in (1, 5):
-                self.jump(self.at + (8 if wire == 1 else 4))
-            elif wire == 2:
-                length = self.varint()
-                start = self.at
-                if start + length > end:
-                    raise _Corrupt("a field runs past the end of its message")
-                yield number, start, length
-                self.jump(start + length)
-            else:
-                raise _Corrupt(f"wire type {wire}, which ONNX never writes")
-            if self.at > end:
-                raise _Corrupt("a field runs past the end of its message")
-
-
-def _scan(fh: IO[bytes], size: int, path: str) -> None:
-    """Check the protobuf's framing and count the main graph's nodes and initializers before parsing:
-    a file of zeros fails at its first byte, a million initializers are refused before they are built."""
-    framing = _Framing(fh)
     try:
-        for number, start, length in framing.fields(size):
-            if number != _GRAPH:
-                continue
-            nodes = inits = 0
-            for inner, _, _ in framing.fields(start + length):
-                nodes += inner == _NODE
-                inits += inner == _INITIALIZER
-                if nodes > MAX_NODES or inits > MAX_INITIALIZERS:
-                    what, most = ("nodes", MAX_NODES) if nodes > MAX_NODES else ("initializers", MAX_INITIALIZERS)
-                    raise _fail(path, f"its graph holds more than {most:,} {what}; lstmcount reads at most "
-                                      f"{most:,} (no exported model comes near)")
+        while at < size:
+            key = varint()
+            if key >> 3 == 0:
+                raise _Corrupt(at, "a field numbered 0")
+            wire = key & 7
+            skip = varint() if wire == 2 else 8 if wire == 1 else 4 if wire == 5 else None
+            if wire == 0:
+                varint()
+            elif skip is None:
+                raise _Corrupt(at, f"wire type {wire}, which ONNX never writes")
+            elif at + skip > size:
+                raise _Corrupt(at, "a field runs past the end of the file")
+            else:
+                at += skip
+                fh.seek(at)
     except _Corrupt as exc:
-        raise _fail(path, f"not a readable ONNX model (Error parsing message near byte {framing.at:,}: {exc})") \
-            from None
+        raise _fail(path, f"not a readable ONNX model ({exc})") from None
+
+
+_VARINT_TYPES = frozenset({3, 4, 5, 8, 13, 14, 17, 18})  # FieldDescriptor TYPE_INT64 ... SINT64
+_plans: dict[str, dict[int, Any]] = {}
+
+
+def _plan(message: Any) -> dict[int, Any]:
+    """Field number -> the message type it holds, or "varints" for a repeated (packable) varint field:
+    read off the ONNX library's own descriptors, so every message type of the format is followed."""
+    name = message.full_name
+    if name not in _plans:
+        _plans[name] = {}  # before the fields: message types refer to themselves (GraphProto in a node)
+        _plans[name].update({f.number: f.message_type if f.message_type is not None else "varints"
+                             for f in message.fields if f.message_type is not None
+                             or (f.type in _VARINT_TYPES and f.is_repeated)})
+    return _plans[name]
+
+
+def _count(data: bytes, path: str, model: Any) -> tuple[int, int, int, int]:
+    """Count the fields and packed numbers (parts), messages, nodes and initializers of every message in
+    the file (following the descriptors) before protobuf builds any of them, and refuse a file over the
+    limits: protobuf spends some hundred bytes on an empty message of two bytes, so a small file could
+    otherwise fill memory."""
+    parts = messages = nodes = inits = 0
+    stack = [(0, len(data), model, 0)]
+    try:
+        while stack:
+            at, end, message, depth = stack.pop()
+            if depth > MAX_DEPTH:
+                raise _Corrupt(at, f"messages nested more than {MAX_DEPTH} deep")
+            plan = _plan(message)
+            is_graph = message.full_name == "onnx.GraphProto"
+            while at < end:
+                key, at = _varint(data, at, end)
+                parts += 1
+                number, wire = key >> 3, key & 7
+                if number == 0:
+                    raise _Corrupt(at, "a field numbered 0")
+                if wire == 0:
+                    _, at = _varint(data, at, end)
+                elif wire == 1 or wire == 5:
+                    at += 8 if wire == 1 else 4
+                elif wire == 2:
+                    length, at = _varint(data, at, end)
+                    if at + length > end:
+                        raise _Corrupt(at, "a field runs past the end of its message")
+                    inner = plan.get(number)
+                    if inner == "varints":
+                        chunk = data[at:at + length]
+                        parts += length - len(chunk.translate(None, _LOW))  # one number ends at each low byte
+                    elif inner is not None:
+                        messages += 1
+                        nodes += inner.full_name == "onnx.NodeProto"
+                        inits += is_graph and number == _INITIALIZER
+                        if nodes > MAX_NODES or inits > MAX_INITIALIZERS or messages > MAX_MESSAGES:
+                            break
+                        stack.append((at, at + length, inner, depth + 1))
+                    at += length
+                else:
+                    raise _Corrupt(at, f"wire type {wire}, which ONNX never writes")
+                if at > end:
+                    raise _Corrupt(end, "a field runs past the end of its message")
+                if parts > MAX_PARTS:
+                    break
+            for what, n, most in (("nodes", nodes, MAX_NODES), ("initializers", inits, MAX_INITIALIZERS),
+                                  ("messages", messages, MAX_MESSAGES), ("fields", parts, MAX_PARTS)):
+                if n > most:
+                    raise _fail(path, f"holds more than {most:,} {what}; lstmcount reads at most {most:,} (no "
+                                      "exported model comes near)")
+    except _Corrupt as exc:
+        raise _fail(path, f"not a readable ONNX model ({exc})") from None
+    return parts, messages, nodes, inits
+
+
+_LOW = bytes(range(128))
+
+
+def _varint(data: bytes, at: int, end: int) -> tuple[int, int]:
+    b = data[at] if at < end else -1
+    if 0 <= b < 0x80:
+        return b, at + 1
+    result = shift = 0
+    while True:
+        if at >= end:
+            raise _Corrupt(at, "a message ends inside a field")
+        b = data[at]
+        at += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, at
+        shift += 7
+        if shift >= 70:
+            raise _Corrupt(at, "a number longer than 10 bytes")
 
 
 class OnnxGroup(NamedTuple):
