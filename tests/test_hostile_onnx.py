@@ -608,3 +608,17 @@ def test_a_torch_export_counts_and_saves(cli, tmp_path):
     back = _npz(out)
     for name, p in module.state_dict().items():
         np.testing.assert_array_equal(back[f"gru/{name}"], p.numpy())
+
+
+@pytest.mark.parametrize("op", ["LSTM", "GRU", "RNN"])
+def test_the_shapes_in_messages_are_the_operators_own(op):
+    """The shapes the refusals quote (conventions.onnx.SHAPES) are the ones ONNX's operator schema states."""
+    from lstmcount.conventions import onnx as table
+
+    schema = onnx.defs.get_schema(op)
+    docs = {i.name: i.description for i in schema.inputs}
+    g = len(table.GATES[op.lower()])
+    for slot in ("W", "R", "B") + (("P",) if op == "LSTM" else ()):
+        text = table.SHAPES[slot].format(g=g).replace(f"2*{g}*", f"{2 * g}*").replace("[num_directions, 1*",
+                                                                                      "[num_directions, ")
+        assert f"`{text}`" in docs[slot], (slot, text, docs[slot])

@@ -259,8 +259,6 @@ def _attribute(node: Any, name: str) -> Any:
 
 # Operator inputs by position (onnx/defs/rnn/defs.cc): W, R, B, then (LSTM) P at 7.
 _SLOTS = ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P")
-_WHAT = {"W": "[num_directions, {g}*hidden_size, input_size]", "R": "[num_directions, {g}*hidden_size, hidden_size]",
-         "B": "[num_directions, 2*{g}*hidden_size]", "P": "[num_directions, 3*hidden_size]"}
 
 
 def _recurrent(path: str, node: Any, label: str, shapes: dict[str, tuple[int, ...]]) -> tuple[LayerFlags, Any]:
@@ -288,7 +286,7 @@ def _recurrent(path: str, node: Any, label: str, shapes: dict[str, tuple[int, ..
     if units is None or features is None:
         slot = "R" if units is None else "W"
         raise _fail(path, f"initializer {show(real[slot])} {where[slot]}: shape {show(shapes[real[slot]])}; ONNX's "
-                          f"{op} keeps {slot} as {_WHAT[slot].format(g=gates)}")
+                          f"{op} keeps {slot} as {onnx_table.SHAPES[slot].format(g=gates)}")
     linear = _attribute(node, "linear_before_reset")
     present = {slot: slot in real and real[slot] in shapes for slot in ("B", "P")}
     reset_after = (linear is not None and bool(linear.i)) if kind == "gru" else None  # the operator's default: 0
@@ -298,10 +296,11 @@ def _recurrent(path: str, node: Any, label: str, shapes: dict[str, tuple[int, ..
     for wt in planned.weights:
         if shapes[real[wt.name]] != wt.shape:
             given = "hidden_size" if hidden is not None else "R"
+            plural = "s" * (directions - 1)
             raise _fail(path, f"initializer {show(real[wt.name])} {where[wt.name]}: shape "
                               f"{show(shapes[real[wt.name]])}, not {show(wt.shape)}: ONNX's {op} keeps {wt.name} as "
-                              f"{_WHAT[wt.name].format(g=gates)} ({directions} direction{'s' * (directions - 1)} "
-                              f"from direction, hidden_size {units} from {given}, input_size {features} from W)")
+                              f"{onnx_table.SHAPES[wt.name].format(g=gates)} ({directions} direction{plural} from "
+                              f"direction, hidden_size {units} from {given}, input_size {features} from W)")
     weights = tuple(wt._replace(name=real[wt.name]) for wt in planned.weights)
     return flags, planned._replace(weights=weights)
 
