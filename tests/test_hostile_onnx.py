@@ -170,6 +170,9 @@ REFUSALS = [
      "{f}: node 'lstm_1' (LSTM): hidden_size -3 must be between 1 and 1,000,000,000,000"),
     ("direction-unknown", _set_attr("direction", "sideways"),
      "{f}: node 'lstm_1' (LSTM): direction 'sideways' is none of forward, reverse, bidirectional"),
+    ("initializer-defined-twice", lambda m: m.graph.initializer.append(numpy_helper.from_array(np.ones(2, np.float32),
+                                                                                              "R")),
+     "{f}: initializer 'R' is defined twice; an ONNX graph names each tensor once"),
     ("control-characters-in-names", lambda m: (setattr(m.graph.node[0], "name", "a\x1b[31m\nb\u2028c\x00"),
                                                _set_dims("W", (1, -1, 2))(m)),
      "{f}: initializer 'W' (W) of node 'a\\x1b[31m\\nb\\u2028c\\x00' (LSTM): dimension -1"),
@@ -351,6 +354,8 @@ def _retype(name: str, how: str) -> Any:
         elif how == "few-values":
             t.ClearField("raw_data")
             t.float_data.extend([1.0] * 5)
+        elif how == "segment":
+            t.segment.begin, t.segment.end = 0, 4
         elif how == "float8":
             t.data_type = TensorProto.FLOAT8E4M3FN
             t.raw_data = t.raw_data[:int(np.prod(t.dims))]
@@ -364,7 +369,8 @@ def _retype(name: str, how: str) -> Any:
     (_retype("B", "few-values"), "{f}: initializer 'B' holds 5 values; its dims (1, 24) need 24"),
     (_retype("W", "float8"), "{f}: initializer 'W' holds FLOAT8E4M3FN values; --save converts numbers stored as "
                              "float, double, float16, bfloat16, integers or booleans"),
-], ids=["short-raw-data", "string", "few-values", "float8"])
+    (_retype("R", "segment"), "{f}: initializer 'R' is one segment of a tensor; --save reads whole tensors"),
+], ids=["short-raw-data", "string", "few-values", "float8", "segment"])
 def test_save_refuses_arrays_it_cannot_read(cli, tmp_path, mutate, message):
     model = recurrent()
     mutate(model)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import Counter
 from collections.abc import Collection
 from typing import IO, Any, NamedTuple
 
@@ -315,6 +316,9 @@ def onnx_groups(model: Any, path: str = "<onnx>") -> list[OnnxGroup]:
     if len(graph.initializer) > MAX_INITIALIZERS or len(graph.node) > MAX_NODES:  # a model not from onnx_model
         raise _fail(path, f"more than {MAX_INITIALIZERS:,} initializers or {MAX_NODES:,} nodes")
     shapes = {proto_text(init.name): tuple(init.dims) for init in graph.initializer}
+    if len(shapes) != len(graph.initializer):
+        twice = next(n for n, k in Counter(proto_text(i.name) for i in graph.initializer).items() if k > 1)
+        raise _fail(path, f"initializer {show(twice)} is defined twice; an ONNX graph names each tensor once")
     used: set[str] = set()
     groups: list[OnnxGroup] = []
     for index, node in enumerate(graph.node):
@@ -391,6 +395,8 @@ def onnx_arrays(path: str, names: Collection[str] | None = None) -> dict[str, An
             kind = _type_name(init.data_type)
             raise _fail(path, f"{head} holds {kind} values; --save converts numbers stored as float, double, "
                               "float16, bfloat16, integers or booleans")
+        if init.HasField("segment"):
+            raise _fail(path, f"{head} is one segment of a tensor; --save reads whole tensors")
         stored, field = _ARRAY_TYPES[init.data_type]
         dims = shapes[name]
         count = 1
