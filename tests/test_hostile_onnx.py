@@ -628,3 +628,32 @@ def test_the_shapes_in_messages_are_the_operators_own(op):
         text = table.SHAPES[slot].format(g=g).replace(f"2*{g}*", f"{2 * g}*").replace("[num_directions, 1*",
                                                                                       "[num_directions, ")
         assert f"`{text}`" in docs[slot], (slot, text, docs[slot])
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["raw_data", "typed-field"])
+def test_arrays_agree_with_onnx_own_reader(tmp_path, raw):
+    """Every type --save reads, stored either way, comes out as onnx.numpy_helper reads it (bfloat16 as
+    float32 holding the same values)."""
+    import ml_dtypes
+
+    from lstmcount.inputs.onnx import _ARRAY_TYPES, onnx_arrays
+
+    rng = np.random.default_rng(3)
+    tensors = []
+    for elem in _ARRAY_TYPES:
+        np_type = helper.tensor_dtype_to_np_dtype(elem)
+        values = (rng.uniform(-4, 4, (2, 3)) * (1 if np_type.kind == "f" else 30)).astype(np_type) \
+            if np_type.kind != "b" else rng.uniform(size=(2, 3)) > 0.5
+        if np_type.kind == "u":
+            values = np.abs(values)
+        name = helper.tensor_dtype_to_string(elem)
+        t = numpy_helper.from_array(values, name) if raw else helper.make_tensor(name, elem, [2, 3], values.ravel())
+        assert t.HasField("raw_data") == raw
+        tensors.append(t)
+    model = helper.make_model(helper.make_graph([], "g", [], [], tensors))
+    got = onnx_arrays(save(model, tmp_path / "m.onnx"))
+    for t in tensors:
+        want = numpy_helper.to_array(t)
+        if want.dtype == ml_dtypes.bfloat16:
+            want = want.astype(np.float32)
+        assert got[t.name].dtype == want.dtype and np.array_equal(got[t.name], want), t.name
