@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
-from lstmcount.inputs.onnx import MAX_INITIALIZERS, MAX_MESSAGES, MAX_NODES
+from lstmcount.inputs.onnx import MAX_INITIALIZERS, MAX_MESSAGES, MAX_NODES, MAX_PARTS
 
 from .conftest import ROOT
 from .hostile import Run, assert_clean, assert_spawned, spawn_all
@@ -170,6 +170,8 @@ REFUSALS = [
      "{f}: node 'lstm_1' (LSTM): hidden_size -3 must be between 1 and 1,000,000,000,000"),
     ("direction-unknown", _set_attr("direction", "sideways"),
      "{f}: node 'lstm_1' (LSTM): direction 'sideways' is none of forward, reverse, bidirectional"),
+    ("node-reading-1001-tensors", lambda m: m.graph.node[2].input.extend(["shape"] * 999),
+     "{f}: node 'head' (MatMul) reads 1,001 tensors; lstmcount reads at most 1,000 per node"),
     ("initializer-defined-twice", lambda m: m.graph.initializer.append(numpy_helper.from_array(np.ones(2, np.float32),
                                                                                               "R")),
      "{f}: initializer 'R' is defined twice; an ONNX graph names each tensor once"),
@@ -510,12 +512,9 @@ def spawned(tmp_path_factory) -> dict[str, Any]:
     value = _ld(1, b"y") + _ld(2, _ld(1, b"\x08\x01" + _ld(2, dims)))
     (folder / "empty-dims.onnx").write_bytes(b"\x08\x08" + _ld(7, _ld(12, value)))
     add("empty-dims", folder / "empty-dims.onnx", f"holds more than {MAX_MESSAGES:,} messages")
-    at_cap = onnx.ModelProto.FromString(_many(5, tensor, MAX_INITIALIZERS))
-    for i, t in enumerate(at_cap.graph.initializer):
-        t.name = f"t{i}"
-    save(at_cap, folder / "at-the-cap.onnx")
-    add("initializers-at-the-cap", folder / "at-the-cap.onnx", "", codes=(0,),
-        args=("params", "--json", "-O", str(folder / "at-the-cap.json")))
+    many = _ld(1, _ld(1, b"x") * 3_000_000 + _ld(4, b"Concat"))  # a node reading 3 million tensors
+    (folder / "many-inputs.onnx").write_bytes(b"\x08\x08" + _ld(7, many))
+    add("three-million-node-inputs", folder / "many-inputs.onnx", f"holds more than {MAX_PARTS:,} fields")
     # `params` sends files that are not regular to the text reader (inputs.sniff); the ONNX reader refuses
     # them itself, before it opens them
     read = ("import sys\nfrom lstmcount.errors import LstmcountError\nfrom lstmcount.inputs.onnx import read_onnx\n"
@@ -553,7 +552,7 @@ def spawned(tmp_path_factory) -> dict[str, Any]:
     return {rid: (done[rid], *expect[rid]) for rid in runs} | {"_folder": folder}
 
 
-SPAWNED = ["million-initializers", "million-nodes", "nested-empty-nodes", "empty-dims", "initializers-at-the-cap",
+SPAWNED = ["million-initializers", "million-nodes", "nested-empty-nodes", "empty-dims", "three-million-node-inputs",
            "link-to-dev-zero", "fifo", "sparse-2-GiB", "sparse-1.5-GiB", "valid-then-sparse-zeros",
            "external-data-from-the-cwd"]
 
@@ -567,10 +566,24 @@ def test_spawned(spawned, rid):
     assert fragment in r.stderr, r.stderr
     if rid == "external-data-from-the-cwd":
         assert not (spawned["_folder"] / "B" / "out.npz").exists()  # so B's secret is in no .npz
-    if rid == "initializers-at-the-cap":
-        assert r.stderr == ""
-        total = json.loads((spawned["_folder"] / "at-the-cap.json").read_text())["total"]
-        assert total == MAX_INITIALIZERS  # each holds one value
+
+
+
+def test_a_model_at_the_caps_counts(tmp_path):
+    """MAX_INITIALIZERS initializers (each of one value) are read; one more is refused."""
+    from lstmcount.accounting import report
+    from lstmcount.errors import SpecError
+    from lstmcount.inputs.onnx import read_onnx
+
+    tensor = helper.make_tensor("t", TensorProto.FLOAT, [1], [0.0]).SerializeToString()
+    at_cap = onnx.ModelProto.FromString(_many(5, tensor, MAX_INITIALIZERS + 1))
+    for i, t in enumerate(at_cap.graph.initializer):
+        t.name = f"t{i}"
+    over = save(at_cap, tmp_path / "over.onnx")
+    del at_cap.graph.initializer[-1]
+    assert report(read_onnx(save(at_cap, tmp_path / "at.onnx"))).total == MAX_INITIALIZERS
+    with pytest.raises(SpecError, match=f"{over}: holds more than {MAX_INITIALIZERS:,} initializers"):
+        read_onnx(over)
 
 
 # --- hypothesis: legitimate models count exactly --------------------------------------------------

@@ -27,13 +27,13 @@ from ..conventions import onnx as onnx_table
 from ..conventions.flags import RECURRENT
 from ..errors import FrameworkMissing, Loc, SpecError, problem, show
 from ..layout import LayerLayout, ModelLayout, Weight
-from ..model import MAX_RANK, MAX_SIZE, LayerFlags
+from ..model import MAX_INPUTS, MAX_RANK, MAX_SIZE, LayerFlags
 
 MAX_FILE_BYTES = 2**31 - 1  # protobuf's own limit on one message
 MAX_NODES = 100_000  # in all the file's graphs: far beyond any exported model
 MAX_INITIALIZERS = 100_000
 MAX_MESSAGES = 1_000_000  # protobuf messages of any type (nodes, attributes, tensors, shapes, dims...)
-MAX_PARTS = 5_000_000  # fields and packed numbers: a few hundred MB once protobuf holds them
+MAX_PARTS = 2_000_000  # fields and packed numbers: some 100 MB once protobuf holds them, 2 s to count
 MAX_DEPTH = 64  # messages in messages (graphs in nodes' attributes, types in types)
 _INITIALIZER = 5  # GraphProto.initializer
 _EXTERNAL = 1  # TensorProto.DataLocation.EXTERNAL
@@ -135,15 +135,16 @@ def _framed(fh: IO[bytes], size: int, path: str) -> None:
 
 _VARINT_TYPES = frozenset({3, 4, 5, 8, 13, 14, 17, 18})  # FieldDescriptor TYPE_INT64 ... SINT64
 _plans: dict[str, dict[int, Any]] = {}
+_VARINTS = object()  # a plan's mark for a repeated varint field (packed: one number ends at each byte < 0x80)
 
 
 def _plan(message: Any) -> dict[int, Any]:
-    """Field number -> the message type it holds, or "varints" for a repeated (packable) varint field:
+    """Field number -> the message type it holds, or _VARINTS for a repeated (packable) varint field:
     read off the ONNX library's own descriptors, so every message type of the format is followed."""
     name = message.full_name
     if name not in _plans:
         _plans[name] = {}  # before the fields: message types refer to themselves (GraphProto in a node)
-        _plans[name].update({f.number: f.message_type if f.message_type is not None else "varints"
+        _plans[name].update({f.number: f.message_type if f.message_type is not None else _VARINTS
                              for f in message.fields if f.message_type is not None
                              or (f.type in _VARINT_TYPES and f.is_repeated)})
     return _plans[name]
@@ -164,24 +165,30 @@ def _count(data: bytes, path: str, model: Any) -> tuple[int, int, int, int]:
             plan = _plan(message)
             is_graph = message.full_name == "onnx.GraphProto"
             while at < end:
-                key, at = _varint(data, at, end)
+                key = data[at]  # one-byte numbers (most keys and lengths) are read here, longer ones by _varint
+                if key < 0x80:
+                    at += 1
+                else:
+                    key, at = _varint(data, at, end)
                 parts += 1
                 number, wire = key >> 3, key & 7
                 if number == 0:
                     raise _Corrupt(at, "a field numbered 0")
-                if wire == 0:
-                    _, at = _varint(data, at, end)
-                elif wire == 1 or wire == 5:
-                    at += 8 if wire == 1 else 4
-                elif wire == 2:
-                    length, at = _varint(data, at, end)
+                if wire == 2:
+                    length = data[at] if at < end else 0x80
+                    if length < 0x80:
+                        at += 1
+                    else:
+                        length, at = _varint(data, at, end)
                     if at + length > end:
                         raise _Corrupt(at, "a field runs past the end of its message")
                     inner = plan.get(number)
-                    if inner == "varints":
+                    if inner is None:
+                        pass
+                    elif inner is _VARINTS:
                         chunk = data[at:at + length]
                         parts += length - len(chunk.translate(None, _LOW))  # one number ends at each low byte
-                    elif inner is not None:
+                    else:
                         messages += 1
                         nodes += inner.full_name == "onnx.NodeProto"
                         inits += is_graph and number == _INITIALIZER
@@ -189,6 +196,10 @@ def _count(data: bytes, path: str, model: Any) -> tuple[int, int, int, int]:
                             break
                         stack.append((at, at + length, inner, depth + 1))
                     at += length
+                elif wire == 0:
+                    _, at = _varint(data, at, end)
+                elif wire == 1 or wire == 5:
+                    at += 8 if wire == 1 else 4
                 else:
                     raise _Corrupt(at, f"wire type {wire}, which ONNX never writes")
                 if at > end:
@@ -325,6 +336,9 @@ def onnx_groups(model: Any, path: str = "<onnx>") -> list[OnnxGroup]:
         op = proto_text(node.op_type)
         name = proto_text(node.name) or f"{op.lower()}_{index}"
         label = f"{show(name)} ({show(op) if not op.isidentifier() else op})"
+        if len(node.input) > MAX_INPUTS:
+            raise _fail(path, f"node {label} reads {len(node.input):,} tensors; lstmcount reads at most "
+                              f"{MAX_INPUTS:,} per node")
         names = [proto_text(i) for i in node.input]
         inputs = [i for i in dict.fromkeys(names) if i in shapes and i not in used]
         if not inputs:
