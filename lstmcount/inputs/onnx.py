@@ -135,6 +135,7 @@ def _framed(fh: IO[bytes], size: int, path: str) -> None:
 
 _VARINT_TYPES = frozenset({3, 4, 5, 8, 13, 14, 17, 18})  # FieldDescriptor TYPE_INT64 ... SINT64
 _plans: dict[str, dict[int, Any]] = {}
+_leaves: set[str] = set()
 _VARINTS = object()  # a plan's mark for a repeated varint field (packed: one number ends at each byte < 0x80)
 
 
@@ -147,6 +148,9 @@ def _plan(message: Any) -> dict[int, Any]:
         _plans[name].update({f.number: f.message_type if f.message_type is not None else _VARINTS
                              for f in message.fields if f.message_type is not None
                              or (f.type in _VARINT_TYPES and f.is_repeated)})
+        if not any(f.is_repeated or f.message_type is not None for f in message.fields):
+            _leaves.add(name)  # its fields are single values: protobuf keeps the last of repeats, so only its
+            # bytes count (a Dimension, a StringStringEntryProto): it need not be read
     return _plans[name]
 
 
@@ -194,7 +198,8 @@ def _count(data: bytes, path: str, model: Any) -> tuple[int, int, int, int]:
                         inits += is_graph and number == _INITIALIZER
                         if nodes > MAX_NODES or inits > MAX_INITIALIZERS or messages > MAX_MESSAGES:
                             break
-                        stack.append((at, at + length, inner, depth + 1))
+                        if _plan(inner) or inner.full_name not in _leaves:
+                            stack.append((at, at + length, inner, depth + 1))
                     at += length
                 elif wire == 0:
                     _, at = _varint(data, at, end)
