@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from onnx import TensorProto, helper, numpy_helper
 from lstmcount.inputs.onnx import MAX_INITIALIZERS, MAX_MESSAGES, MAX_NODES, MAX_PARTS
 
 from .conftest import ROOT
-from .hostile import Run, assert_clean, assert_spawned, spawn_all
+from .hostile import SPAWN_MEMORY, SPAWN_TIMEOUT, assert_clean, spawn_all
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
@@ -486,13 +487,13 @@ SECRET = b"TOP-SECRET-" * 9  # 99 bytes: cut to what W needs below
 @pytest.fixture(scope="module")
 def spawned(tmp_path_factory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("onnx-spawned")
-    runs: dict[str, Run] = {}
-    expect: dict[str, tuple[tuple[int, ...], str]] = {}
+    runs: dict[str, tuple[list[str], bytes, Path]] = {}
+    expect: dict[str, tuple[str, tuple[int, ...], str]] = {}  # the file, the exit codes, a fragment of stderr
 
     def add(rid: str, path: Path, fragment: str, codes: tuple[int, ...] = (2,), args: tuple[str, ...] = ("params",),
             cwd: Path = ROOT) -> None:
-        runs[rid] = Run([*args[:1], str(path), *args[1:]], str(path), cwd)
-        expect[rid] = (codes, fragment)
+        runs[rid] = ([*args[:1], str(path), *args[1:]], b"", cwd)
+        expect[rid] = (str(path), codes, fragment)
 
     tensor = helper.make_tensor("t", TensorProto.FLOAT, [1], [0.0]).SerializeToString()
     (folder / "million-initializers.onnx").write_bytes(_many(5, tensor, 1_000_000))
@@ -523,8 +524,9 @@ def spawned(tmp_path_factory) -> dict[str, Any]:
     (folder / "zero.onnx").symlink_to("/dev/zero")
     os.mkfifo(folder / "fifo.onnx")
     for rid, name in (("link-to-dev-zero", "zero.onnx"), ("fifo", "fifo.onnx")):
-        runs[rid] = Run([str(folder / name)], str(folder / name), code=read)
-        expect[rid] = ((2,), "not a regular file (a directory, device or pipe); an ONNX model is a file")
+        runs[rid] = (["-c", read, str(folder / name)], b"", ROOT)
+        expect[rid] = (str(folder / name), (2,), "not a regular file (a directory, device or pipe); an ONNX model is "
+                                                 "a file")
     with open(folder / "sparse-2GiB.onnx", "wb") as fh:
         fh.truncate(2**31)
     add("sparse-2-GiB", folder / "sparse-2GiB.onnx", "2,147,483,648 bytes, more than the 2 GiB a protobuf message "
@@ -559,10 +561,12 @@ SPAWNED = ["million-initializers", "million-nodes", "nested-empty-nodes", "empty
 
 @pytest.mark.parametrize("rid", SPAWNED)
 def test_spawned(spawned, rid):
-    r, codes, fragment = spawned[rid]
-    assert_spawned(r, codes, r.path)
+    r, path, codes, fragment = spawned[rid]
+    assert r.code is not None, f"still running after {SPAWN_TIMEOUT:.0f} s (killed)"
+    assert "MemoryError" not in r.stderr, f"needed more than {SPAWN_MEMORY >> 20} MiB"
+    assert_clean(SimpleNamespace(exit_code=r.code, stderr=r.stderr), path, codes)
     if r.code:
-        assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(f"{r.path}: "), r.stderr
+        assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(f"{path}: "), r.stderr
     assert fragment in r.stderr, r.stderr
     if rid == "external-data-from-the-cwd":
         assert not (spawned["_folder"] / "B" / "out.npz").exists()  # so B's secret is in no .npz
