@@ -451,7 +451,8 @@ def layout(
                                      "Keras file or flags give no weights to convert")
                 from .convert import npz
 
-                write(npz(rec, inputs.tensor_arrays(config or "-", key)), save, "--save", inputs=(config,))
+                read = {p.tensor for step in rec.steps for p in step.parts}
+                write(npz(rec, inputs.tensor_arrays(config or "-", key, read)), save, "--save", inputs=(config,))
                 sys.stderr.write(f"{save}: {len({s.target for s in rec.steps})} converted tensors for {to.value}"
                                  f"{'' if rec.exact else ' (NOT exact: see the notes)'}\n")
             write(recipe_json(rec) if json_ else recipe_text(rec), output, inputs=(config,))

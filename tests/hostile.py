@@ -1,6 +1,6 @@
 """What every hostile-input test checks, and the runs that need a real process (a time limit and a
-memory limit): shared by tests/test_hostile.py (YAML specs, flags) and tests/test_hostile_keras.py
-(Keras model files)."""
+memory limit): shared by tests/test_hostile.py (YAML specs, flags), tests/test_hostile_keras.py
+(Keras model files) and tests/test_hostile_onnx.py (ONNX files)."""
 
 from __future__ import annotations
 
@@ -52,18 +52,30 @@ class Spawned:
     seconds: float
 
 
-def spawn_all(jobs: dict[str, tuple[list[str], bytes]], folder: Path) -> dict[str, Spawned]:
-    """Run `python -m lstmcount ARGS` for every job (id -> (args, stdin)) at once, from this checkout,
-    under the memory limit; wait for them together and kill whatever runs past the time limit."""
+def spawn_all(jobs: dict[str, tuple[Any, ...]], folder: Path, batch: int | None = None) -> dict[str, Spawned]:
+    """Run `python -m lstmcount ARGS` for every job (id -> (args, stdin[, cwd])) from this checkout (from
+    `cwd`, the repository root unless given), under the memory limit; args starting with "-c" run
+    `python -c CODE ...` instead (one function of the checkout). The jobs start `batch` at a time (all at
+    once by default); each batch is waited for together, and whatever runs past the time limit is killed."""
+    items = list(jobs.items())
+    size = batch or len(items) or 1
+    out: dict[str, Spawned] = {}
+    for first in range(0, len(items), size):
+        out.update(_spawn_batch(dict(items[first:first + size]), folder))
+    return out
+
+
+def _spawn_batch(jobs: dict[str, tuple[Any, ...]], folder: Path) -> dict[str, Spawned]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     running = {}
-    for cid, (args, stdin_bytes) in jobs.items():
+    for cid, (args, stdin_bytes, *where) in jobs.items():
         stdin_path = folder / f"{cid}.stdin"
         stdin_path.write_bytes(stdin_bytes)
         err = open(folder / f"{cid}.err", "w+b")  # noqa: SIM115 - closed below
+        head = [] if args[:1] == ["-c"] else ["-m", "lstmcount"]
         with open(stdin_path, "rb") as stdin:
-            proc = subprocess.Popen([sys.executable, "-m", "lstmcount", *args], cwd=ROOT, env=env, stdin=stdin,
-                                    stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limit_memory)
+            proc = subprocess.Popen([sys.executable, *head, *args], cwd=where[0] if where else ROOT, env=env,
+                                    stdin=stdin, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limit_memory)
         running[cid] = (proc, err, time.monotonic())
     deadline = time.monotonic() + SPAWN_TIMEOUT
     out = {}

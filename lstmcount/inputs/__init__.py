@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
@@ -256,7 +257,7 @@ def tensor_file(path: str, key: str | None = None) -> tuple[ModelLayout, dict[st
         _no_key(path, key)
         from .onnx import onnx_groups, onnx_layout, onnx_model
 
-        groups = onnx_groups(onnx_model(path))
+        groups = onnx_groups(onnx_model(path), path)
         return onnx_layout(groups, path), {g.name: g.flags for g in groups if g.flags is not None}
     from .state_dict import checkpoint_flags, checkpoint_layout, read_checkpoint
 
@@ -273,16 +274,14 @@ def checkpoint(path: str, key: str | None = None) -> tuple[Any, ModelLayout]:
     return ck, checkpoint_layout(ck)
 
 
-def tensor_arrays(path: str, key: str | None = None) -> dict[str, Any]:
-    """Every tensor of a checkpoint or ONNX file as a NumPy array, by its full key or initializer name."""
+def tensor_arrays(path: str, key: str | None = None, names: Collection[str] | None = None) -> dict[str, Any]:
+    """Every tensor of a checkpoint or ONNX file as a NumPy array, by its full key or initializer name
+    (of an ONNX file only `names`, when given: its other initializers are not read)."""
     if sniff(path) == "onnx":
         _no_key(path, key)
-        from onnx import numpy_helper
+        from .onnx import onnx_arrays
 
-        from .onnx import onnx_model
-
-        model = onnx_model(path)
-        return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+        return onnx_arrays(path, names)
     from .state_dict import checkpoint_arrays, read_checkpoint
 
     return checkpoint_arrays(read_checkpoint(path, key))
