@@ -250,8 +250,9 @@ def checkpoint(path: str, key: str | None = None) -> tuple[Any, ModelLayout]:
     return ck, checkpoint_layout(ck)
 
 
-def tensor_arrays(path: str, key: str | None = None) -> dict[str, Any]:
-    """Every tensor of a checkpoint or ONNX file as a NumPy array, by its full key or initializer name."""
+def tensor_arrays(path: str, key: str | None = None, names: set[str] | None = None) -> dict[str, Any]:
+    """Every tensor of a checkpoint or ONNX file (or those `names` names) as a NumPy array, by its full
+    key or initializer name."""
     if sniff(path) == "onnx":
         _no_key(path, key)
         from onnx import numpy_helper
@@ -259,10 +260,11 @@ def tensor_arrays(path: str, key: str | None = None) -> dict[str, Any]:
         from .onnx import onnx_model
 
         model = onnx_model(path)
-        return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+        return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer
+                if names is None or init.name in names}
     from .state_dict import checkpoint_arrays, read_checkpoint
 
-    return checkpoint_arrays(read_checkpoint(path, key))
+    return checkpoint_arrays(read_checkpoint(path, key), names)
 
 
 def _no_key(path: str, key: str | None) -> None:

@@ -763,12 +763,15 @@ def checkpoint_flags(ck: Checkpoint) -> dict[str, LayerFlags]:
     return out
 
 
-def checkpoint_arrays(ck: Checkpoint) -> dict[str, Any]:
-    """Every tensor as a NumPy array, by its full key (`layer.leaf`)."""
+def checkpoint_arrays(ck: Checkpoint, names: set[str] | None = None) -> dict[str, Any]:
+    """Every tensor (or those `names` names) as a NumPy array, by its full key (`layer.leaf`): a view of
+    the file's mapped storage where it can be, bfloat16 (which NumPy has not) as float32, exactly."""
     torch = _torch()
     out = {}
     for g in ck.groups:
         for leaf, tensor in g.tensors.items():
+            if names is not None and tensor_key(g.name, leaf) not in names:
+                continue
             t = tensor.detach().cpu()
             out[tensor_key(g.name, leaf)] = (t.float() if t.dtype == torch.bfloat16 else t).numpy()
     return out
