@@ -15,11 +15,7 @@ import json
 import math
 import os
 import re
-import resource
 import stat
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,28 +27,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from .conftest import CONFIGS, ROOT
-
-MAX_LINE = 5000  # one message per line; a message longer than this is not "clear"
-SUMMARY = re.compile(r"\d+ problems")
-
-
-def assert_clean(r: Any, name: str | None, codes: tuple[int, ...] = (0, 2)) -> None:
-    """The parts of the contract every run must keep, whatever the input."""
-    assert "Traceback" not in r.stderr, r.stderr[-3000:]
-    assert r.exit_code in codes, (r.exit_code, r.stderr[-3000:])
-    if r.exit_code == 0:
-        return
-    lines = r.stderr.splitlines()
-    assert lines, "a failed run must say why on stderr"
-    for line in lines:
-        assert line.strip(), f"blank line in stderr: {r.stderr!r}"
-        assert len(line) <= MAX_LINE, f"a {len(line):,}-character message"
-        if SUMMARY.fullmatch(line) or line.endswith("check FAILED"):
-            continue
-        if name is not None:
-            assert name in line, f"message does not name {name!r}: {line!r}"
-        else:
-            assert line.startswith("lstmcount: ") or line.startswith("<flags>"), line
+from .hostile import SPAWN_MEMORY, SPAWN_TIMEOUT, Job, Spawned, assert_clean, side_by_side
 
 
 def located_problems(stderr: str) -> list[str]:
@@ -371,10 +346,6 @@ def test_output_to_a_fifo_keeps_the_fifo(cli, tmp_path):
 
 # --- runs that need a real process: a time limit and a memory limit ----------------------------------
 
-SPAWN_TIMEOUT = 10.0  # seconds, for all of them together (they run side by side)
-SPAWN_MEMORY = 1 << 30  # address space per process
-
-
 @dataclass(frozen=True)
 class Spawn:
     id: str
@@ -423,24 +394,11 @@ SPAWNS = [
 ]
 
 
-def _limit_memory() -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_AS, (SPAWN_MEMORY, SPAWN_MEMORY))
-
-
-@dataclass
-class Spawned:
-    code: int | None  # None: killed at the time limit
-    stderr: str
-    seconds: float
-    path: str
-
-
 @pytest.fixture(scope="module")
 def spawned(tmp_path_factory) -> dict[str, Spawned]:
     """Start every Spawn at once, wait for them together, kill whatever runs past the limit."""
     folder = tmp_path_factory.mktemp("spawned")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    running = {}
+    jobs = {}
     for case in SPAWNS:
         path = folder / f"{case.id}.yaml"
         if case.content is not None:
@@ -448,27 +406,8 @@ def spawned(tmp_path_factory) -> dict[str, Spawned]:
             path.write_bytes(data)
         stdin_path = folder / f"{case.id}.stdin"
         stdin_path.write_bytes(case.stdin or b"")
-        err = open(folder / f"{case.id}.err", "w+b")  # noqa: SIM115 - closed below
-        argv = [sys.executable, "-m", "lstmcount", *(a.replace("{f}", str(path)) for a in case.args)]
-        with open(stdin_path, "rb") as stdin:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=stdin, stdout=subprocess.DEVNULL,
-                                    stderr=err, preexec_fn=_limit_memory)
-        running[case.id] = (proc, err, time.monotonic(), str(path))
-    deadline = time.monotonic() + SPAWN_TIMEOUT
-    out = {}
-    for cid, (proc, err, started, path) in running.items():
-        try:
-            code: int | None = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            code = None
-        seconds = time.monotonic() - started
-        err.seek(0)
-        stderr = err.read().decode("utf-8", "replace")
-        err.close()
-        out[cid] = Spawned(code, stderr, seconds, path)
-    return out
+        jobs[case.id] = Job(tuple(a.replace("{f}", str(path)) for a in case.args), str(path), str(stdin_path))
+    return side_by_side(jobs, folder)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.xfail)]

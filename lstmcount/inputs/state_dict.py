@@ -234,6 +234,8 @@ class _Bounded(io.RawIOBase):
 class _Stub:
     """Whatever a pickle names, when lstmcount counts what it declares: built and filled, never run."""
 
+    args: tuple[Any, ...] = ()  # NEWOBJ makes one without calling __init__
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.args = args
 
@@ -280,6 +282,8 @@ def _scan(path: str, fh: Any, pickles: int) -> dict[str, int]:
             return _Stub
 
         def persistent_load(self, pid: Any) -> Any:
+            if isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "module":  # a legacy file's class
+                return _Stub
             if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage":
                 kind, key, numel = pid[1], str(pid[2]), pid[4]
                 item = ITEM_BYTES.get(kind.name, 1) if isinstance(kind, _StorageType) else 1
@@ -288,14 +292,18 @@ def _scan(path: str, fh: Any, pickles: int) -> dict[str, int]:
             return _Stub()
 
     reader = Unpickler(io.BufferedReader(_Bounded(fh, path)) if pickles > 1 else fh)
+    values: list[Any] = []
     try:
-        values = [reader.load() for _ in range(pickles)]
+        while len(values) < pickles:
+            values.append(reader.load())
+            if pickles > 1 and values[0] != LEGACY_MAGIC:
+                raise _unreadable(path, "neither a zip archive nor a legacy torch pickle")
     except SpecError:
         raise
     except Exception as exc:  # the C unpickler's refusal of a damaged pickle
+        if pickles > 1 and not values:
+            raise _unreadable(path, "neither a zip archive nor a legacy torch pickle") from None
         raise _unreadable(path, f"a damaged pickle: {str(exc)[:200] or type(exc).__name__}") from None
-    if pickles > 1 and values[0] != LEGACY_MAGIC:
-        raise _unreadable(path, "neither a zip archive nor a legacy torch pickle")
     seen: set[int] = set()
     stack: list[Any] = [values]
     while stack:  # every value once (a pickle's memo shares values: one object, many references)

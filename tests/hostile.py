@@ -1,0 +1,114 @@
+"""What every hostile-input test checks, and the runner of real processes under a time and memory limit
+(tests/test_hostile.py for specs, tests/test_hostile_torch.py for checkpoints)."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .conftest import ROOT
+
+MAX_LINE = 5000  # one message per line; a message longer than this is not "clear"
+SUMMARY = re.compile(r"\d+ problems")
+SPAWN_TIMEOUT = 10.0  # seconds, for all of a batch together (they run side by side)
+SPAWN_MEMORY = 1 << 30  # address space per process (importing torch needs less than this)
+
+
+def assert_clean(r: Any, name: str | None, codes: tuple[int, ...] = (0, 2)) -> None:
+    """The parts of the contract every run must keep, whatever the input."""
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert r.exit_code in codes, (r.exit_code, r.stderr[-3000:])
+    if r.exit_code == 0:
+        return
+    lines = r.stderr.splitlines()
+    assert lines, "a failed run must say why on stderr"
+    for line in lines:
+        assert line.strip(), f"blank line in stderr: {r.stderr!r}"
+        assert len(line) <= MAX_LINE, f"a {len(line):,}-character message"
+        if SUMMARY.fullmatch(line) or line.endswith("check FAILED"):
+            continue
+        if name is not None:
+            assert name in line, f"message does not name {name!r}: {line!r}"
+        else:
+            assert line.startswith("lstmcount: ") or line.startswith("<flags>"), line
+
+
+def limit_memory() -> None:  # pragma: no cover - runs in the child
+    resource.setrlimit(resource.RLIMIT_AS, (SPAWN_MEMORY, SPAWN_MEMORY))
+
+
+def limits(cpu: float | None) -> Any:
+    """What a child runs before lstmcount: the memory limit, and `cpu` seconds of processor time (the kernel
+    ends it there: on a machine others share, wall time says more about them than about the run)."""
+    def apply() -> None:  # pragma: no cover - runs in the child
+        limit_memory()
+        if cpu is not None:
+            resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 1))
+    return apply
+
+
+@dataclass
+class Spawned:
+    code: int | None  # None: killed at the time limit
+    stderr: str
+    seconds: float
+    path: str
+    cpu: float = 0.0  # the processor time it took (user and system), in seconds
+
+    @property
+    def exit_code(self) -> int | None:  # what assert_clean reads
+        return self.code
+
+
+@dataclass(frozen=True)
+class Job:
+    argv: tuple[str, ...]  # after `python -m lstmcount`
+    path: str  # the input file (the messages name it)
+    stdin: str | None = None  # a file to read standard input from
+
+
+def side_by_side(jobs: dict[str, Job], folder: Path, timeout: float = SPAWN_TIMEOUT,
+                 at_once: int | None = None, cpu: float | None = None) -> dict[str, Spawned]:
+    """Run every job as `python -m lstmcount ...` (this checkout), each under SPAWN_MEMORY of address space
+    (and `cpu` seconds of processor time), `at_once` of them at a time (all: None); kill each one that
+    runs `timeout` seconds (all of them together when they all run at once). A killed one's code is None.
+    (Its peak memory cannot be read here: Linux gives a child the peak of the process it was forked from.)"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    waiting = list(jobs)
+    running: dict[str, tuple[Any, Any, float]] = {}
+    out: dict[str, Spawned] = {}
+    while waiting or running:
+        while waiting and (at_once is None or len(running) < at_once):
+            jid = waiting.pop(0)
+            job = jobs[jid]
+            err = open(folder / f"{jid}.err", "w+b")  # noqa: SIM115 - closed below
+            with open(job.stdin or os.devnull, "rb") as stdin:
+                proc = subprocess.Popen([sys.executable, "-m", "lstmcount", *job.argv], cwd=ROOT, env=env,
+                                        stdin=stdin, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limits(cpu))
+            running[jid] = (proc, err, time.monotonic())
+        for jid, (proc, err, started) in list(running.items()):
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            code: int | None = os.waitstatus_to_exitcode(status) if pid else None
+            code = None if code is not None and code < 0 else code  # ended by a signal: SIGXCPU, SIGKILL
+            if not pid and time.monotonic() - started > timeout:
+                proc.send_signal(signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+            if not pid:
+                continue
+            proc.returncode = code if code is not None else -9  # reaped here: Popen must not wait again
+            err.seek(0)
+            stderr = err.read().decode("utf-8", "replace")
+            err.close()
+            out[jid] = Spawned(code, stderr, time.monotonic() - started, jobs[jid].path,
+                               usage.ru_utime + usage.ru_stime)
+            del running[jid]
+        time.sleep(0.02)
+    return {jid: out[jid] for jid in jobs}
