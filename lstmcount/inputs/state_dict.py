@@ -116,7 +116,7 @@ def _load(path: str) -> Any:
 def _torch_says(exc: Exception) -> str:
     """torch.load's refusal in a user's terms (its own messages run to many lines of advice)."""
     text = str(exc)
-    found = re.search(r"Unsupported global: GLOBAL (\S+)", text) or re.search(r"GLOBAL (\S+) was not an allowed", text)
+    found = re.search(r"GLOBAL ([\w.]+)", text)  # "Unsupported global: GLOBAL x", "unsupported GLOBAL x whose..."
     if found:
         return (f"it pickles {show(found.group(1))}, a Python object torch.load(weights_only=True) does not build; "
                 "lstmcount runs no code from a file: save the model's state_dict() instead")
