@@ -373,8 +373,11 @@ def test_an_unrecognised_module_is_listed_as_stored(saved, tmp_path, cli):
     types = {layer["name"]: layer["type"] for layer in json.loads(r.stdout)["layers"]}
     assert types["encoder"] == "tensors"
     assert cli("verify", str(tmp_path / "broken.pt")).exit_code == 0
-    for bad in ({"w": torch.zeros(3)}, {"x.weight_ih_l0": torch.zeros(3), "x.weight_hh_l0": torch.zeros(2, 2)},
-                {"x.weight_ih_l0": torch.zeros(8, 2), "x.weight_hh_l0": torch.zeros(3, 3)},
+    torch.save({"x.weight_ih_l0": torch.zeros(3), "x.weight_hh_l0": torch.zeros(2, 2)}, tmp_path / "rank.pt")
+    r = cli("params", str(tmp_path / "rank.pt"))  # no module holds it: refused (tests/test_hostile_torch.py)
+    assert r.exit_code == 2 and r.stderr == f"{tmp_path / 'rank.pt'}: tensor 'x.weight_ih_l0' has shape (3,); the " \
+        "weight_ih_l0 of an RNN is 2-D (hidden, input)\n"
+    for bad in ({"w": torch.zeros(3)}, {"x.weight_ih_l0": torch.zeros(8, 2), "x.weight_hh_l0": torch.zeros(3, 3)},
                 {"x.weight_ih_lx": torch.zeros(8, 2), "x.weight_hh_l0": torch.zeros(2, 2)},
                 {"x.parametrizations.weight.original7": torch.zeros(2, 2)}):
         torch.save(bad, tmp_path / "odd.pt")
