@@ -71,12 +71,14 @@ class _Pickler(pickle.Pickler):
 
 
 def forge(path: Path, entries: dict[str, tuple[int, ...]], numel: int = 4, stored: int | None = None,
-          legacy: bool = False, pad: int = 0) -> None:
+          legacy: bool = False, pad: int = 0, prefix: bytes = b"", **other: object) -> None:
     """A checkpoint whose tensors (key -> size) all view one float32 storage of `numel` elements declared,
     `stored` written (numel unless told), as torch.save writes it (a zip, or the legacy format); `pad` zero
-    bytes after the pickle in data.pkl (the unpickler stops at STOP: torch ignores them)."""
+    bytes after the pickle in data.pkl (the unpickler stops at STOP: torch ignores them); `prefix` opcodes
+    before it (their values popped); `other` entries beside the tensors."""
     storage = _Storage("0", numel)
     sd = collections.OrderedDict((k, _Tensor(storage, size)) for k, size in entries.items())
+    sd.update(other)
     buf = io.BytesIO()
     if legacy:
         for value in (LEGACY_MAGIC, 1001, {"protocol_version": 1001, "little_endian": True,
@@ -90,7 +92,8 @@ def forge(path: Path, entries: dict[str, tuple[int, ...]], numel: int = 4, store
         path.write_bytes(buf.getvalue())
         return
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-        archive.writestr("archive/data.pkl", buf.getvalue() + bytes(pad))
+        pkl = buf.getvalue()
+        archive.writestr("archive/data.pkl", (pkl[:2] + prefix + pkl[2:] if prefix else pkl) + bytes(pad))
         archive.writestr("archive/byteorder", "little")
         archive.writestr("archive/data/0", data)
         archive.writestr("archive/version", "3\n")
@@ -219,9 +222,16 @@ def _files(folder: Path) -> dict[str, tuple[tuple[str, ...], int, tuple[str, ...
     forged("300000-tensors", many, ("params", "{f}"), 2, f"{{f}}: holds more than {MAX_TENSORS:,} tensors, the limit")
     forged("legacy-300000-tensors", many, ("params", "{f}"), 2, f"{{f}}: holds more than {MAX_TENSORS:,} tensors",
            legacy=True)
-    forged("pickle-over-64-MiB", {"w": (4,)}, ("params", "{f}"), 2,
-           f"{{f}}: its pickle (data.pkl) declares {MAX_PICKLE + 1024:,} bytes, over the 64 MiB limit",
+    forged("pickle-over-the-limit", {"w": (4,)}, ("params", "{f}"), 2,
+           f"{{f}}: its pickle (data.pkl) declares {MAX_PICKLE + 1024:,} bytes, over the {MAX_PICKLE >> 20} MiB limit",
            pad=MAX_PICKLE + 1024 - len(_pickled({"w": (4,)})))
+    forged("pickle-of-3000000-values", {"w": (4,)}, ("params", "{f}"), 2,
+           "{f}: its pickle holds more than 2,000,000 values, the limit", junk=[5] * 3_000_000)
+    # a list of 30,000,000 references to one number (DUP), popped: the pre-check builds it (240 MB), torch
+    # refuses the operation
+    forged("pickle-of-30000000-references", {"w": (4,)}, ("params", "{f}"), 2,
+           "{f}: not a readable PyTorch checkpoint (its pickle uses an operation (unsupported operand 50) "
+           "torch.load(weights_only=True) does not run)", prefix=b"](K\x05" + b"2" * 30_000_000 + b"e0")
     inflating(folder / "inflates-to-2-GiB.pt", 2 << 30)
     cases["inflates-to-2-GiB"] = (("params", "{f}"), 2, ("{f}: not a readable PyTorch checkpoint (record ",
                                                          "data.pkl' is compressed; torch.save stores every record "
@@ -263,14 +273,16 @@ CASE_IDS = ["rank-3-weight", "rank-2-bias", "rank-3-gru-cell", "rank-0-recurrent
             "legacy-pickled-module", "truncated-zip", "bad-crc", "corrupt-pickle", "legacy-truncated",
             "not-torch-at-all",
             "storage-larger-than-its-record", "legacy-storage-larger-than-the-file", "300000-tensors",
-            "legacy-300000-tensors", "pickle-over-64-MiB", "inflates-to-2-GiB", "save-expanded-stride-0",
+            "legacy-300000-tensors", "pickle-over-the-limit", "pickle-of-3000000-values",
+           "pickle-of-30000000-references", "inflates-to-2-GiB", "save-expanded-stride-0",
             "save-over-a-small-max-memory", "count-expanded-stride-0"]
 
 
 # run as real processes: those about time and memory, and torch's own refusals (the rest run in-process)
 SPAWNED = {"a-whole-pickled-module", "legacy-pickled-module", "truncated-zip", "corrupt-pickle",
            "storage-larger-than-its-record", "legacy-storage-larger-than-the-file", "300000-tensors",
-           "legacy-300000-tensors", "pickle-over-64-MiB", "inflates-to-2-GiB", "save-expanded-stride-0",
+           "legacy-300000-tensors", "pickle-over-the-limit", "pickle-of-3000000-values",
+           "pickle-of-30000000-references", "inflates-to-2-GiB", "save-expanded-stride-0",
            "count-expanded-stride-0"}
 
 
@@ -300,10 +312,11 @@ def test_every_case_is_run(hostile):
 
 
 def test_the_refusals_of_counts_come_before_torch_reads(hostile):
-    """300,000 tensors (torch.load takes 47 s over them on a busy machine), a 64 MiB pickle and one that
+    """300,000 tensors (torch.load takes 47 s over them on a busy machine), a pickle over the limit and one that
     inflates to 2 GiB are refused by the pre-check, before torch is imported, in well under the limit."""
     runs = hostile[2]
-    for cid in ("300000-tensors", "legacy-300000-tensors", "pickle-over-64-MiB", "inflates-to-2-GiB"):
+    for cid in ("300000-tensors", "legacy-300000-tensors", "pickle-over-the-limit", "pickle-of-3000000-values",
+                "inflates-to-2-GiB"):
         assert runs[cid].cpu < SPAWN_TIMEOUT * 0.5, (cid, runs[cid].cpu)
 
 

@@ -122,13 +122,17 @@ def _torch_says(exc: Exception) -> str:
                 "lstmcount runs no code from a file: save the model's state_dict() instead")
     if "central directory" in text or "failed reading zip archive" in text:
         return "truncated or damaged zip archive"
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return show(lines[-1] if lines else type(exc).__name__).strip("'\"")[:200]
+    advice = ("Weights only load failed", "Check the documentation", "Please file an issue", "In PyTorch 2.6")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip() and not line.strip().startswith(advice)]
+    said = lines[0] if lines else type(exc).__name__
+    if said.startswith("Unsupported operand"):
+        said = f"its pickle uses an operation ({said.lower()}) torch.load(weights_only=True) does not run"
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in said[:200])
 
 
 # --- before torch reads a file: its size, its records and what its pickle declares ----------------
 
-MAX_PICKLE = 64 * 1024 * 1024  # a checkpoint's pickle holds only its structure: names, shapes, numbers
+MAX_PICKLE = 32 * 1024 * 1024  # a checkpoint's pickle holds only its structure (100,000 tensors: about 10 MiB)
 MAX_TENSORS = 100_000  # tensors in one file (a 70B-parameter LLM holds about 1,000)
 MAX_RECORDS = MAX_TENSORS + 16  # zip members: a storage each, and a few of torch's own
 MAX_OBJECTS = 2_000_000  # values in a pickle's structure (torch's weights_only reader walks each in Python)
@@ -300,19 +304,23 @@ def _scan(path: str, fh: Any, pickles: int) -> dict[str, int]:
                 raise _unreadable(path, "neither a zip archive nor a legacy torch pickle")
     except SpecError:
         raise
+    except MemoryError:
+        raise _limit(path, "its pickle builds more values than fit in memory") from None
     except Exception as exc:  # the C unpickler's refusal of a damaged pickle
         if pickles > 1 and not values:
             raise _unreadable(path, "neither a zip archive nor a legacy torch pickle") from None
         raise _unreadable(path, f"a damaged pickle: {str(exc)[:200] or type(exc).__name__}") from None
     seen: set[int] = set()
     stack: list[Any] = [values]
-    while stack:  # every value once (a pickle's memo shares values: one object, many references)
+    count = 0
+    while stack:  # every reference counts (torch's reader takes a step for each), a container opens once
         value = stack.pop()
+        count += 1
+        if count > MAX_OBJECTS:
+            raise _limit(path, f"its pickle holds more than {MAX_OBJECTS:,} values, the limit")
         if id(value) in seen:
             continue
         seen.add(id(value))
-        if len(seen) > MAX_OBJECTS:
-            raise _limit(path, f"its pickle holds more than {MAX_OBJECTS:,} values, the limit")
         if isinstance(value, dict):
             stack += value.values()
             stack += value.keys()
