@@ -1,7 +1,10 @@
 """PyTorch checkpoints -> a layout: state_dicts as they come, and checkpoint dicts holding them.
 
-Loaded with `torch.load(weights_only=True)`: no code from the file runs; torch is imported only here,
-when such a file is read. A file is a state_dict, or a dict of entries among which state_dicts (one
+Loaded with `torch.load(weights_only=True)` (a zip file memory-mapped: its storages stay on disk): no
+code from the file runs; torch is imported only here, when such a file is read. Before torch reads it,
+`_inspect` bounds what it would read: the zip's records (how many, stored as torch.save stores them,
+within the file), the pickle's size, and what the pickle declares, read with every global a stub (its
+tensors, its values, each storage's bytes against the bytes the file has for it). A file is a state_dict, or a dict of entries among which state_dicts (one
 model or several: `{"encoder": ..., "decoder": ..., "optimizer": ...}`); every state_dict in it is a
 model, under its entry's key, and every other entry (optimizer state, epoch, hyperparameters) is named
 and left out of the count.
