@@ -1,5 +1,7 @@
-"""What every hostile-input test checks, and the runner of real processes under a time and memory limit
-(tests/test_hostile.py for specs, tests/test_hostile_torch.py for checkpoints)."""
+"""What every hostile-input test checks, and the runs that need a real process (a time limit and a
+memory limit): shared by tests/test_hostile.py (YAML specs, flags), tests/test_hostile_keras.py
+(Keras model files) and tests/test_hostile_torch.py (PyTorch checkpoints: side_by_side, a few at a time,
+under a processor-time limit)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from .conftest import ROOT
 
 MAX_LINE = 5000  # one message per line; a message longer than this is not "clear"
 SUMMARY = re.compile(r"\d+ problems")
-SPAWN_TIMEOUT = 10.0  # seconds, for all of a batch together (they run side by side)
-SPAWN_MEMORY = 1 << 30  # address space per process (importing torch needs less than this)
+SPAWN_TIMEOUT = 10.0  # seconds, for all of one group together (they run side by side)
+SPAWN_MEMORY = 1 << 30  # address space per process
 
 
 def assert_clean(r: Any, name: str | None, codes: tuple[int, ...] = (0, 2)) -> None:
@@ -45,6 +47,49 @@ def limit_memory() -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_AS, (SPAWN_MEMORY, SPAWN_MEMORY))
 
 
+@dataclass
+class Spawned:
+    code: int | None  # None: killed at the time limit
+    stderr: str
+    seconds: float
+    path: str = ""  # the input file (side_by_side)
+    cpu: float = 0.0  # the processor time it took, user and system, in seconds (side_by_side)
+
+    @property
+    def exit_code(self) -> int | None:  # what assert_clean reads
+        return self.code
+
+
+def spawn_all(jobs: dict[str, tuple[list[str], bytes]], folder: Path) -> dict[str, Spawned]:
+    """Run `python -m lstmcount ARGS` for every job (id -> (args, stdin)) at once, from this checkout,
+    under the memory limit; wait for them together and kill whatever runs past the time limit."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    running = {}
+    for cid, (args, stdin_bytes) in jobs.items():
+        stdin_path = folder / f"{cid}.stdin"
+        stdin_path.write_bytes(stdin_bytes)
+        err = open(folder / f"{cid}.err", "w+b")  # noqa: SIM115 - closed below
+        with open(stdin_path, "rb") as stdin:
+            proc = subprocess.Popen([sys.executable, "-m", "lstmcount", *args], cwd=ROOT, env=env, stdin=stdin,
+                                    stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limit_memory)
+        running[cid] = (proc, err, time.monotonic())
+    deadline = time.monotonic() + SPAWN_TIMEOUT
+    out = {}
+    for cid, (proc, err, started) in running.items():
+        try:
+            code: int | None = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = None
+        seconds = time.monotonic() - started
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+        err.close()
+        out[cid] = Spawned(code, stderr, seconds)
+    return out
+
+
 def limits(cpu: float | None) -> Any:
     """What a child runs before lstmcount: the memory limit, and `cpu` seconds of processor time (the kernel
     ends it there: on a machine others share, wall time says more about them than about the run)."""
@@ -53,19 +98,6 @@ def limits(cpu: float | None) -> Any:
         if cpu is not None:
             resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 1))
     return apply
-
-
-@dataclass
-class Spawned:
-    code: int | None  # None: killed at the time limit
-    stderr: str
-    seconds: float
-    path: str
-    cpu: float = 0.0  # the processor time it took (user and system), in seconds
-
-    @property
-    def exit_code(self) -> int | None:  # what assert_clean reads
-        return self.code
 
 
 @dataclass(frozen=True)

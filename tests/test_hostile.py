@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from .conftest import CONFIGS, ROOT
-from .hostile import SPAWN_MEMORY, SPAWN_TIMEOUT, Job, Spawned, assert_clean, side_by_side
+from .hostile import SPAWN_MEMORY, SPAWN_TIMEOUT, Spawned, assert_clean, spawn_all
 
 
 def located_problems(stderr: str) -> list[str]:
@@ -161,10 +161,13 @@ CORPUS = [
           "{f}:5:5: invalid YAML: duplicate key 'units'"),
     _case("integer-argument-name", SHAPE + "layers:\n  - {type: LSTM, units: 3, 5: 6}\n", 2,
           "{f}:3:28: layer 1 (LSTM): LSTM takes no argument '5'"),
+    _case("layer-name-with-control-characters",  # shown escaped, as Python writes a string
+          SHAPE + 'layers:\n  - {type: LSTM, name: "en\\x1bc\\u202e", units: 2.5}\n', 2,
+          "{f}:3:41: layer 1 'en\\x1bc\\u202e' (LSTM): argument 'units' must be an integer, got 2.5\n"),
     _case("duplicate-layer-names",
           SHAPE + "layers:\n  - {type: LSTM, units: 3, return_sequences: true, name: a}\n"
           "  - {type: LSTM, units: 3, name: a}\n", 2,
-          "{f}:4:", "layer 2 (LSTM): argument 'name': 'a' is already the name of another layer"),
+          "{f}:4:", "layer 2 'a' (LSTM): argument 'name': 'a' is already the name of another layer"),
     # -- argument types and ranges --
     *[_case(f"units-{tag}", SHAPE + f"layers:\n  - type: LSTM\n    units: {value}\n", 2,
             f"{{f}}:4:5: layer 1 (LSTM): argument 'units' must be {want}")
@@ -388,6 +391,10 @@ SPAWNS = [
     Spawn("flag-num-layers-1e8", ("params", "-u", "3", "-i", "4", "--num-layers", "100000000"), codes=(0, 2)),
     Spawn("max-layers-table", ("params", "{f}"), SHAPE.replace("[3, 4]", "[3]") + "layers:\n"
           + "  - {type: Dense, units: 3}\n" * 20_000, codes=(0,)),
+    Spawn("dangling-references", ("params", "{f}"), "framework: keras\ninputs:\n  a: [null, 3]\nlayers:\n"
+          + "".join(f"  - {{type: Dense, name: d{k}, units: 3, inputs: x{k}}}\n" for k in range(1_000))
+          + "outputs: [d0]\n", fragments=("{f}:5:39: layer 1 'd0' (Dense): no layer or input is called 'x0'\n",
+                                           "{f}: stopping after 50 problems\n50 problems\n")),
     Spawn("near-16-MiB-input-shape", ("params", "--json", "{f}"),
           "input_shape: [" + ", ".join(["1"] * 5_000_000) + "]\nlayers: [{type: Dropout, rate: 0.1}]\n",
           codes=(0, 2)),
@@ -395,25 +402,23 @@ SPAWNS = [
 
 
 @pytest.fixture(scope="module")
-def spawned(tmp_path_factory) -> dict[str, Spawned]:
-    """Start every Spawn at once, wait for them together, kill whatever runs past the limit."""
+def spawned(tmp_path_factory) -> dict[str, tuple[Spawned, str]]:
+    """Every Spawn, run at once (each with its spec file written from `content`) -> (run, spec path)."""
     folder = tmp_path_factory.mktemp("spawned")
-    jobs = {}
+    jobs, paths = {}, {}
     for case in SPAWNS:
         path = folder / f"{case.id}.yaml"
         if case.content is not None:
-            data = case.content if isinstance(case.content, bytes) else case.content.encode()
-            path.write_bytes(data)
-        stdin_path = folder / f"{case.id}.stdin"
-        stdin_path.write_bytes(case.stdin or b"")
-        jobs[case.id] = Job(tuple(a.replace("{f}", str(path)) for a in case.args), str(path), str(stdin_path))
-    return side_by_side(jobs, folder)
+            path.write_bytes(case.content if isinstance(case.content, bytes) else case.content.encode())
+        jobs[case.id] = ([a.replace("{f}", str(path)) for a in case.args], case.stdin or b"")
+        paths[case.id] = str(path)
+    return {cid: (run, paths[cid]) for cid, run in spawn_all(jobs, folder).items()}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.xfail)]
                                                if c.xfail else []) for c in SPAWNS])
 def test_spawned(spawned, case):
-    r = spawned[case.id]
+    r, path = spawned[case.id]
     assert r.code is not None, f"still running after {SPAWN_TIMEOUT:.0f} s (killed)"
     assert "MemoryError" not in r.stderr, f"needed more than {SPAWN_MEMORY >> 20} MiB"
 
@@ -421,10 +426,10 @@ def test_spawned(spawned, case):
         exit_code = r.code
         stderr = r.stderr
 
-    name = r.path if case.content is not None else ("<stdin>" if case.stdin is not None else None)
+    name = path if case.content is not None else ("<stdin>" if case.stdin is not None else None)
     assert_clean(Result, name, case.codes)
     for fragment in case.fragments:
-        assert fragment.replace("{f}", r.path) in r.stderr, r.stderr[-3000:]
+        assert fragment.replace("{f}", path) in r.stderr, r.stderr[-3000:]
 
 
 # --- 2. fuzzing -------------------------------------------------------------------------------------

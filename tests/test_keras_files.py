@@ -533,7 +533,7 @@ BROKEN = [  # (what, edit of the seq2seq config, the message after `file: `)
      "layer 3 'encoder' (LSTM): inbound_nodes[0]: reads call 1 of 'enc_in' (keras_history ['enc_in', 1, 0]), "
      "which is an input (node 0)"),
     ("tensor-out-of-range", lambda d: _history(d["config"]["layers"][4]).__setitem__(2, 7),
-     "layer 5 (Dense): 'decoder[7]': 'decoder' has 1 output (0 to 0)"),
+     "layer 5 'head' (Dense): 'decoder[7]': 'decoder' has 1 output (0 to 0)"),
     ("custom-layer", _custom,
      "layer 5 'head' (CTCLayer): unknown keras layer type 'CTCLayer': a custom layer (from module '__main__'), "
      "which lstmcount has no table for\n"),
@@ -545,7 +545,7 @@ BROKEN = [  # (what, edit of the seq2seq config, the message after `file: `)
     ("custom-declaration", _set(("config", "layers", 4, "class_name"), "Custom"),
      "layer 5 'head' (Custom): unknown keras layer type 'Custom': lstmcount has no table for it ("),
     ("circle", lambda d: _history(d["config"]["layers"][2]).__setitem__(0, "head"),
-     "layer 3 (LSTM): the layers read each other in a circle: encoder -> head -> decoder -> encoder"),
+     "layer 3 'encoder' (LSTM): the layers read each other in a circle: encoder -> head -> decoder -> encoder"),
     ("call-argument", lambda d: d["config"]["layers"][2]["inbound_nodes"][0]["kwargs"].update(foo=3),
      "layer 3 'encoder' (LSTM): inbound_nodes[0]: the call argument 'foo' = 3 changes what the layer returns, "
      "which lstmcount does not model yet"),
@@ -561,7 +561,7 @@ BROKEN = [  # (what, edit of the seq2seq config, the message after `file: `)
     ("duplicate-name", _set(("config", "layers", 4, "name"), "decoder"),
      "layer 5 'decoder' (Dense): 'decoder' is the name of an earlier layer too; Keras names each layer once"),
     ("input-shape", _set(("config", "layers", 0, "config", "batch_shape"), [None, 0, 7]),
-     "layer 1 'enc_in' (InputLayer): input 'enc_in' [None, 0, 7]: sizes must be positive integers"),
+     "layer 1 'enc_in' (InputLayer): input 'enc_in': axis 1 is 0; sizes must be positive integers"),
     ("uncalled-layer", _set(("config", "layers", 4, "inbound_nodes"), []),
      "layer 5 'head' (Dense): is called on nothing (its inbound_nodes list is empty)"),
     ("keras2-entry", _set(("config", "layers", 4, "inbound_nodes"), [[["decoder", 0]]]),
@@ -588,7 +588,7 @@ def test_a_circle_is_one_message(cli, tmp_path):
                     "  - {type: Dense, name: a, units: 3, inputs: b}\n  - {type: Dense, name: b, units: 3, inputs: a}\n"
                     "  - {type: Dense, name: c, units: 3, inputs: x}\noutputs: [b, c]\n")
     r = cli("params", str(spec))
-    assert (r.exit_code, r.stderr) == (2, f"{spec}:5:6: layer 1 (Dense): the layers read each other in a circle: "
+    assert (r.exit_code, r.stderr) == (2, f"{spec}:5:6: layer 1 'a' (Dense): the layers read each other in a circle: "
                                           "a -> b -> a\n")
 
 

@@ -24,6 +24,7 @@ from ..model import (
     Model,
     Shape,
     layer_from_mapping,
+    layer_where,
     suggest,
 )
 
@@ -260,8 +261,9 @@ class Ctx:
 
 
 def _where(spec: LayerSpec, kind: Kind) -> str:
-    """`layer 2 (LSTM)`: the layer's position and its class as the framework names it."""
-    return f"layer {spec.index} ({kind.name})"
+    """`layer 2 'enc' (LSTM)`: the layer's position, its name (when it has one) and its class as the
+    framework names it."""
+    return layer_where(spec.index, spec.args.get("name"), kind.name)
 
 
 _SCALARS = (str, int, float, bool, type(None))

@@ -75,9 +75,16 @@ def sniff(path: str) -> str:
 
 
 def _zip_names(path: str) -> list[str]:
+    """A zip file's member names; none when it is not a zip, or when its directory is larger than any
+    reader here reads (zipfile would make an object of each entry; the reader says what is wrong)."""
     import zipfile
 
+    from .archive import MAX_DIRECTORY, MAX_MEMBERS, directory_size
+
     try:
+        declared = directory_size(path)
+        if declared is not None and (declared[0] > MAX_MEMBERS or declared[1] > MAX_DIRECTORY):
+            return []
         with zipfile.ZipFile(path) as archive:
             return archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError):

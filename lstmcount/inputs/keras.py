@@ -3,8 +3,11 @@
 or by Keras 2 (tf_keras).
 
 Only the configuration is read (zipfile + json; h5py for HDF5 files, its `model_config` attribute
-and never a weight array): no framework is imported, and the weights are not needed to count. The
-result is the Model a YAML spec gives:
+and never a weight array): no framework is imported, and the weights are not needed to count. A file
+is hostile until read: an archive's config.json comes through `archive.read_member` (sizes checked
+first, inflated to at most 16 MiB whatever its header says), JSON integers have at most 20 digits and
+nest at most 200 deep, an HDF5 attribute is checked for kind and stored size before it is read, and
+every failure of the container is one located problem. The result is the Model a YAML spec gives:
 
 - a Sequential is a chain (its InputLayer, or `build_input_shape`, gives `input_shape`);
 - a functional model is a graph: its InputLayers are the named inputs, each layer's first inbound
@@ -46,10 +49,12 @@ from ..model import (
     Ref,
     Shape,
     kind_of,
+    layer_where,
     stopped,
     suggest,
     topological_order,
 )
+from .archive import open_archive, read_member
 
 # Serialization-only entries of a layer config that are not constructor arguments.
 DROP = ("zero_output_for_mask", "build_config", "compile_config", "shared_object_id")
@@ -113,7 +118,7 @@ def from_object(obj: Any) -> Model:
                                             "(layer.build((None, 28, 28))) or call it on an input first")])
     reader = _Reader(source, loc)
     entry = {"class_name": cls, "config": config}
-    reader.check_kind(entry, f"layer 1 {name!r} ({cls})")
+    reader.check_kind(entry, layer_where(1, name, cls))
     input_shape = reader.shape(shape, "its build input shape")
     reader.done()
     assert input_shape is not None
@@ -149,39 +154,82 @@ def model_from_config(data: Any, source: str) -> Model:
 def _config(path: str, loc: Loc) -> tuple[Any, str | None]:
     """The model config of a `.keras` archive (and the Keras version its metadata names) or JSON file."""
     try:
-        if path.endswith(".keras"):
-            with zipfile.ZipFile(path) as archive:
-                info = archive.getinfo("config.json")
-                if info.file_size > MAX_BYTES:
-                    raise SpecError([problem(loc, None, "config.json is larger than 16 MiB")])
-                return json.loads(archive.read(info)), _archive_version(archive)
+        if path.lower().endswith(".keras"):
+            with open_archive(path, loc) as archive:
+                raw = read_member(archive, "config.json", MAX_BYTES, loc)
+                if raw is None:
+                    raise SpecError([problem(loc, None, "not a Keras archive: it has no config.json")])
+                data = _loads(raw, loc, "its config.json")
+                return data, _archive_version(archive, loc)
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
-        if len(raw) > MAX_BYTES:
-            raise SpecError([problem(loc, None, "larger than 16 MiB; not a model file")])
-        return json.loads(raw), None
     except FileNotFoundError:
         raise SpecError([problem(loc, None, "no such file")]) from None
-    except KeyError:
-        raise SpecError([problem(loc, None, "not a Keras archive: it has no config.json")]) from None
-    except zipfile.BadZipFile:
-        raise SpecError([problem(loc, None, "not a .keras archive (not a zip file)")]) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError([problem(loc, None, f"not valid JSON ({exc})")]) from None
-    except RecursionError:
-        raise SpecError([problem(loc, None, "JSON nested too deeply")]) from None
-    except OSError as exc:
-        raise SpecError([problem(loc, None, f"cannot be read ({exc.strerror or exc})")]) from None
+    except zipfile.BadZipFile as exc:
+        raise SpecError([problem(loc, None, f"not a .keras archive: not a readable zip file ({exc})")]) from None
+    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError, OverflowError) as exc:
+        # what zipfile raises for a directory it cannot follow (and the system for a file it cannot read)
+        text = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+        raise SpecError([problem(loc, None, f"cannot be read ({text})")]) from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError([problem(loc, None, "larger than 16 MiB; not a model file")])
+    return _loads(raw, loc, None), None
 
 
-def _archive_version(archive: zipfile.ZipFile) -> str | None:
+def _archive_version(archive: zipfile.ZipFile, loc: Loc) -> str | None:
+    """The Keras version a `.keras` archive's metadata.json names (None when it names none, or when the
+    member cannot be read: the version is only said, and the model counts without it)."""
     try:
-        info = archive.getinfo("metadata.json")
-        meta = json.loads(archive.read(info)) if info.file_size <= MAX_BYTES else None
-    except (KeyError, ValueError):
+        raw = read_member(archive, "metadata.json", MAX_BYTES, loc)
+        meta = _loads(raw, loc, "its metadata.json") if raw is not None else None
+    except SpecError:
         return None
     version = meta.get("keras_version") if isinstance(meta, dict) else None
     return version if isinstance(version, str) else None
+
+
+MAX_DIGITS = 20  # of a JSON integer: a uint64 seed has 20; every size lstmcount counts has fewer
+MAX_JSON_DEPTH = 200  # lists and mappings inside each other: Keras nests a config a few dozen deep
+
+
+class _Digits(Exception):
+    """A JSON integer longer than MAX_DIGITS."""
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise _Digits(len(text.lstrip("-")))
+    return int(text)
+
+
+def _loads(raw: bytes | str, loc: Loc, what: str | None) -> Any:
+    """JSON text -> its value; a located SpecError for text that is not JSON, an integer of more than
+    MAX_DIGITS digits (Python refuses 4,300), or nesting deeper than MAX_JSON_DEPTH."""
+    head = f"{what} is " if what else ""
+    try:
+        data = json.loads(raw, parse_int=_int)
+    except _Digits as exc:
+        raise SpecError([problem(loc, None, f"{what or 'it'} holds an integer of {exc.args[0]:,} digits; lstmcount "
+                                            f"reads integers of up to {MAX_DIGITS} digits")]) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError([problem(loc, None, f"{head}not valid JSON ({exc})")]) from None
+    except RecursionError:
+        raise SpecError([problem(loc, None, f"{head}JSON nested too deeply")]) from None
+    except ValueError as exc:  # anything else json refuses (integers beyond Python's limit)
+        raise SpecError([problem(loc, None, f"{head}not valid JSON ({exc})")]) from None
+    level, depth = [data], 0  # the containers at one depth, one depth after another
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise SpecError([problem(loc, None, f"{head}JSON nested more than {MAX_JSON_DEPTH} deep")])
+        inner: list[Any] = []
+        for value in level:
+            if type(value) is dict:
+                inner += [v for v in value.values() if type(v) is dict or type(v) is list]
+            elif type(value) is list:
+                inner += [v for v in value if type(v) is dict or type(v) is list]
+        level = inner
+    return data
 
 
 def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
@@ -192,28 +240,57 @@ def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
         raise FrameworkMissing("h5py", "h5") from None
     try:
         with h5py.File(path, "r") as fh:
-            raw, version = fh.attrs.get("model_config"), fh.attrs.get("keras_version")
+            raw = _attribute(fh, "model_config", loc)
+            try:
+                version = _attribute(fh, "keras_version", loc)
+            except SpecError:  # only said: the model counts without it
+                version = None
             weights = "layers" in fh or "model_weights" in fh or "layer_names" in fh.attrs
     except FileNotFoundError:
         raise SpecError([problem(loc, None, "no such file")]) from None
-    except OSError as exc:  # h5py says "file signature not found" and the like
-        raise SpecError([problem(loc, None, f"h5py cannot open it as an HDF5 file ({exc})")]) from None
+    except SpecError:
+        raise
+    except Exception as exc:  # h5py says "file signature not found", "truncated file" and the like, as
+        # OSError, KeyError, RuntimeError or ValueError: any of them means HDF5 cannot read this file
+        raise SpecError([problem(loc, None, f"h5py cannot open it as an HDF5 file ({_first_line(exc)})")]) \
+            from None
     if raw is None:
         what = "weights only (model.save_weights), with" if weights else "an HDF5 file with"
         raise SpecError([problem(loc, None, f"{what} no model_config: it does not say what the model is; save "
                                             "the model itself (model.save) to count it")])
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-        if len(text) > MAX_BYTES:
-            raise SpecError([problem(loc, None, "its model_config is larger than 16 MiB")])
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError([problem(loc, None, f"its model_config is not valid JSON ({exc})")]) from None
-    except RecursionError:
-        raise SpecError([problem(loc, None, "its model_config is JSON nested too deeply")]) from None
+    data = _loads(raw, loc, "its model_config")
     if isinstance(version, bytes):
         version = version.decode("utf-8", "replace")
-    return data, version if isinstance(version, str) else None
+    return data, str(version) if version else None
+
+
+def _attribute(fh: Any, name: str, loc: Loc) -> bytes | str | None:
+    """A string attribute of an HDF5 file's root (None when absent), its stored size checked before it
+    is read (a variable-length string's text lies in the file: it is no larger than the file); a located
+    SpecError when it is not one string."""
+    if name not in fh.attrs:
+        return None
+    attr = fh.attrs.get_id(name)
+    count, dtype = attr.get_space().get_simple_extent_npoints(), attr.dtype
+    if count != 1 or dtype.kind not in ("S", "O", "U"):
+        raise SpecError([problem(loc, None, f"its {name} attribute is not one string (it holds {count:,} "
+                                            f"value{'s' if count != 1 else ''} of type {dtype})")])
+    if attr.get_storage_size() > MAX_BYTES:
+        raise SpecError([problem(loc, None, f"its {name} attribute is larger than 16 MiB")])
+    value = fh.attrs[name]
+    if getattr(value, "shape", ()) != ():
+        value = value.reshape(-1)[0]
+    if not isinstance(value, (bytes, str)):
+        raise SpecError([problem(loc, None, f"its {name} attribute is not a string (it holds "
+                                            f"{type(value).__name__})")])
+    if len(value) > MAX_BYTES:
+        raise SpecError([problem(loc, None, f"its {name} attribute is larger than 16 MiB")])
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
 
 
 class _T(NamedTuple):
@@ -273,6 +350,11 @@ class _Reader:
         elif len(self.problems) == MAX_PROBLEMS:
             self.problems.append(stopped(self.source, MAX_PROBLEMS))
 
+    @property
+    def full(self) -> bool:
+        """Whether what is added now goes unsaid (a hint for it need not be worked out)."""
+        return len(self.problems) >= MAX_PROBLEMS
+
     def done(self) -> None:
         if self.problems:
             raise SpecError(self.problems)
@@ -309,7 +391,7 @@ class _Reader:
             index = len(layers) + 1
             cls = str(entry.get("class_name"))
             name = entry["config"].get("name")
-            where = f"{prefix}layer {index} " + (f"{name!r} " if isinstance(name, str) else "") + f"({cls})"
+            where = prefix + layer_where(index, name, cls)
             if cls in MODELS:
                 spec = self.nested(entry, index, where, depth, version, None)
                 if spec is not None:
@@ -418,9 +500,9 @@ class _Reader:
                 self.add(f"{head} ({cls})", f"has no name (got {show(name)}); each layer of a functional model "
                                             "is named")
                 continue
-            where = f"{head} {name!r} ({cls})"
+            where = prefix + layer_where(pos, name, cls)
             if name in names:
-                self.add(where, f"{name!r} is the name of an earlier layer too; Keras names each layer once")
+                self.add(where, f"{show(name)} is the name of an earlier layer too; Keras names each layer once")
                 continue
             names.add(name)
             module = raw.get("module")
@@ -502,9 +584,9 @@ class _Reader:
         for name, node, tensor in leaves:
             e = by_name.get(name)
             if e is None or e.role != "input":
-                what = f"not a layer of the model{suggest(name, list(by_name))}" if e is None else \
+                what = f"not a layer of the model{'' if self.full else suggest(name, by_name)}" if e is None else \
                     f"a {e.cls}, not an InputLayer"
-                self.add(where, f"input_layers: {name!r} is {what}")
+                self.add(where, f"input_layers: {show(name)} is {what}")
                 continue
             if node != 0 or tensor != 0:
                 self.add(where, f"input_layers: [{name!r}, {node}, {tensor}]: an InputLayer has one tensor, "
@@ -551,8 +633,8 @@ class _Reader:
                     self.add(where, f"its {what} is not a Keras layer config (a mapping with class_name and config)")
                     continue
                 name = inner["config"].get("name")
-                self.check_kind(inner, f"{where}: its {what} " + (f"{name!r} " if isinstance(name, str) else "")
-                                + f"({inner['class_name']})")
+                named = f"{show(name)} " if isinstance(name, str) and name else ""
+                self.check_kind(inner, f"{where}: its {what} {named}({inner['class_name']})")
 
     def shape(self, raw: Any, what: str, prefix: str = "", where: str | None = None) -> Shape | None:
         """A stored batch shape -> one sample's shape (the batch axis dropped)."""
@@ -564,8 +646,10 @@ class _Reader:
             self.add(at, f"{what} has {len(raw) - 1} axes; at most {MAX_RANK} are allowed")
             return None
         dims = list(raw[1:])
-        if not all(d is None or (_is_int(d) and 0 < d <= MAX_SIZE) for d in dims):
-            self.add(at, f"{what} {show(list(raw))}: sizes must be positive integers up to {MAX_SIZE:,} or null")
+        bad = [(k, d) for k, d in enumerate(dims, 1) if not (d is None or (_is_int(d) and 0 < d <= MAX_SIZE))]
+        if bad:
+            self.add(at, f"{what}: axis {bad[0][0]} is {show(bad[0][1])}; sizes must be positive integers up to "
+                         f"{MAX_SIZE:,} or null")
             return None
         return tuple(dims)
 
@@ -641,7 +725,7 @@ class _Graph:
         e = self.by_name.get(t.layer)
         if e is None:
             self.r.add(where, f"reads {t.layer!r} (keras_history {list(t)}), which is not a layer of the model"
-                              f"{suggest(t.layer, list(self.by_name))}")
+                              f"{'' if self.r.full else suggest(t.layer, self.by_name)}")
             return []
         if e.broken:
             return []
