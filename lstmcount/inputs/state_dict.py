@@ -4,10 +4,12 @@ Loaded with `torch.load(weights_only=True)` (a zip file memory-mapped: its stora
 code from the file runs; torch is imported only here, when such a file is read. Before torch reads it,
 `_inspect` bounds what it would read: the zip's records (how many, stored as torch.save stores them,
 within the file), the pickle's size, and what the pickle declares, read with every global a stub (its
-tensors, its values, each storage's bytes against the bytes the file has for it). A file is a state_dict, or a dict of entries among which state_dicts (one
-model or several: `{"encoder": ..., "decoder": ..., "optimizer": ...}`); every state_dict in it is a
-model, under its entry's key, and every other entry (optimizer state, epoch, hyperparameters) is named
-and left out of the count.
+tensors, its values, each storage's bytes against the bytes the file has for it).
+
+A file is a state_dict, or a dict of entries among which state_dicts (one model or several:
+`{"encoder": ..., "decoder": ..., "optimizer": ...}`); every state_dict in it is a model, under its
+entry's key, and every other entry (optimizer state, epoch, hyperparameters) is named and left out of
+the count.
 
 A module is recognised when the PyTorch table, given arguments read off its tensors' shapes, lays out
 exactly the tensors it holds; where several classes fit (a lone 2-D weight is an Embedding, a bias-free
@@ -174,8 +176,10 @@ def _inspect(path: str) -> bool:
 
 
 def _inspect_zip(path: str, size: int) -> None:
+    from .archive import open_archive, read_member
+
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_archive(path, Loc(path), MAX_RECORDS) as archive:
             infos = archive.infolist()
             if len(infos) > MAX_RECORDS:
                 raise _limit(path, f"a zip archive of {len(infos):,} records; a PyTorch checkpoint of at most "
@@ -199,7 +203,8 @@ def _inspect_zip(path: str, size: int) -> None:
                                    "shapes)")
             records = {i.filename: i.file_size for i in infos}
             base = pkl.filename[:-len("data.pkl")]
-            storages = _scan(path, io.BytesIO(archive.read(pkl)), 1)
+            data = read_member(archive, pkl.filename, MAX_PICKLE, Loc(path))
+            storages = _scan(path, io.BytesIO(data or b""), 1)
     except zipfile.BadZipFile as exc:
         raise _unreadable(path, f"truncated or damaged zip archive: {exc}") from None
     except (OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
