@@ -197,8 +197,8 @@ def _files(folder: Path) -> dict[str, tuple[tuple[str, ...], int, tuple[str, ...
         size = len(archive.read(pkl))
     at = raw.index(b"\x80\x02", raw.index(b"data.pkl"))  # the stored pickle, in place
     (folder / "bad-crc.pt").write_bytes(raw[:at + 2] + b"\xff" * (size - 2) + raw[at + size:])
-    cases["bad-crc"] = (("params", "{f}"), 2, ("{f}: not a readable PyTorch checkpoint (truncated or damaged zip "
-                                               "archive: Bad CRC-32 for file 'whole/data.pkl')",))
+    cases["bad-crc"] = (("params", "{f}"), 2, ("{f}: its whole/data.pkl is not a readable zip member (its CRC-32 "
+                                               "does not match its data)",))
     with zipfile.ZipFile(whole) as archive, zipfile.ZipFile(folder / "corrupt-pickle.pt", "w") as out:
         for info in archive.infolist():
             data = archive.read(info)
