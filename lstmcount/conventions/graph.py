@@ -375,7 +375,7 @@ def _arity(w: _Walk, spec: LayerSpec, kind: Kind, shape_in: Any, listed: bool) -
                   + (f"{n}" if listed else "one tensor"))
             return False
         return True
-    if listed:
+    if listed and not spec.args.get("stored_in"):  # a layer counted from a file's stored weights takes any
         w.add(spec.arg_loc("inputs"), f"layer {spec.index} ({kind.name})",
               f"is called on one tensor, got a list of {len(shape_in)} (a merge layer such as Concatenate takes "
               "a list; name one tensor without brackets)")

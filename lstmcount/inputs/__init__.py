@@ -100,8 +100,16 @@ def is_onnx(path: str) -> bool:
 
 
 def is_tensor_file(path: str) -> bool:
-    """A file that holds tensors rather than a model description: a PyTorch checkpoint or an ONNX model."""
-    return sniff(path) in ("pytorch", "onnx")
+    """A file that holds tensors rather than a model description: a PyTorch checkpoint, an ONNX model or
+    a Keras weights-only HDF5 file (save_weights; h5py imported for HDF5 files only)."""
+    what = sniff(path)
+    return what in ("pytorch", "onnx") or (what == "hdf5" and _keras_weights(path))
+
+
+def _keras_weights(path: str) -> bool:
+    from .keras_weights import is_weights_file
+
+    return is_weights_file(path)
 
 
 def is_expression(arg: str) -> bool:
@@ -229,14 +237,22 @@ def from_flags(f: LayerFlags) -> Model:
 
 
 def read_tensor_file(path: str, key: str | None = None) -> ModelLayout:
-    """A PyTorch checkpoint's or ONNX file's layout (`key`: one entry of a checkpoint)."""
+    """A PyTorch checkpoint's, ONNX file's or Keras weights file's layout (`key`: one entry of a checkpoint)."""
     return tensor_file(path, key)[0]
 
 
 def tensor_file(path: str, key: str | None = None) -> tuple[ModelLayout, dict[str, LayerFlags]]:
-    """A PyTorch checkpoint's or ONNX file's layout, and the `params` flags of its recognised
-    LSTM/GRU/RNN layers by layer name, from one read of the file."""
-    if sniff(path) == "onnx":
+    """A PyTorch checkpoint's, ONNX file's or Keras weights file's layout, and the `params` flags of its
+    recognised LSTM/GRU/RNN layers by layer name (none in a Keras weights file, which does not say what its
+    layers are), from one read of the file."""
+    what = sniff(path)
+    if what == "hdf5":
+        if key is not None:
+            raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; a Keras weights file has none")
+        from .keras_weights import weights_layout
+
+        return weights_layout(path), {}
+    if what == "onnx":
         _no_key(path, key)
         from .onnx import onnx_groups, onnx_layout, onnx_model
 
