@@ -1,12 +1,14 @@
 """What every hostile-input test checks, and the runs that need a real process (a time limit and a
 memory limit): shared by tests/test_hostile.py (YAML specs, flags), tests/test_hostile_keras.py
-(Keras model files) and tests/test_hostile_onnx.py (ONNX files)."""
+(Keras model files), tests/test_hostile_onnx.py (ONNX files) and tests/test_hostile_torch.py (PyTorch
+checkpoints: side_by_side, a few at a time, under a processor-time limit)."""
 
 from __future__ import annotations
 
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -50,6 +52,12 @@ class Spawned:
     code: int | None  # None: killed at the time limit
     stderr: str
     seconds: float
+    path: str = ""  # the input file (side_by_side)
+    cpu: float = 0.0  # the processor time it took, user and system, in seconds (side_by_side)
+
+    @property
+    def exit_code(self) -> int | None:  # what assert_clean reads
+        return self.code
 
 
 def spawn_all(jobs: dict[str, tuple[Any, ...]], folder: Path, batch: int | None = None) -> dict[str, Spawned]:
@@ -92,3 +100,59 @@ def _spawn_batch(jobs: dict[str, tuple[Any, ...]], folder: Path) -> dict[str, Sp
         err.close()
         out[cid] = Spawned(code, stderr, seconds)
     return out
+
+
+def limits(cpu: float | None) -> Any:
+    """What a child runs before lstmcount: the memory limit, and `cpu` seconds of processor time (the kernel
+    ends it there: on a machine others share, wall time says more about them than about the run)."""
+    def apply() -> None:  # pragma: no cover - runs in the child
+        limit_memory()
+        if cpu is not None:
+            resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 1))
+    return apply
+
+
+@dataclass(frozen=True)
+class Job:
+    argv: tuple[str, ...]  # after `python -m lstmcount`
+    path: str  # the input file (the messages name it)
+    stdin: str | None = None  # a file to read standard input from
+
+
+def side_by_side(jobs: dict[str, Job], folder: Path, timeout: float = SPAWN_TIMEOUT,
+                 at_once: int | None = None, cpu: float | None = None) -> dict[str, Spawned]:
+    """Run every job as `python -m lstmcount ...` (this checkout), each under SPAWN_MEMORY of address space
+    (and `cpu` seconds of processor time), `at_once` of them at a time (all: None); kill each one that
+    runs `timeout` seconds (all of them together when they all run at once). A killed one's code is None.
+    (Its peak memory cannot be read here: Linux gives a child the peak of the process it was forked from.)"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    waiting = list(jobs)
+    running: dict[str, tuple[Any, Any, float]] = {}
+    out: dict[str, Spawned] = {}
+    while waiting or running:
+        while waiting and (at_once is None or len(running) < at_once):
+            jid = waiting.pop(0)
+            job = jobs[jid]
+            err = open(folder / f"{jid}.err", "w+b")  # noqa: SIM115 - closed below
+            with open(job.stdin or os.devnull, "rb") as stdin:
+                proc = subprocess.Popen([sys.executable, "-m", "lstmcount", *job.argv], cwd=ROOT, env=env,
+                                        stdin=stdin, stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limits(cpu))
+            running[jid] = (proc, err, time.monotonic())
+        for jid, (proc, err, started) in list(running.items()):
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            code: int | None = os.waitstatus_to_exitcode(status) if pid else None
+            code = None if code is not None and code < 0 else code  # ended by a signal: SIGXCPU, SIGKILL
+            if not pid and time.monotonic() - started > timeout:
+                proc.send_signal(signal.SIGKILL)
+                pid, status, usage = os.wait4(proc.pid, 0)
+            if not pid:
+                continue
+            proc.returncode = code if code is not None else -9  # reaped here: Popen must not wait again
+            err.seek(0)
+            stderr = err.read().decode("utf-8", "replace")
+            err.close()
+            out[jid] = Spawned(code, stderr, time.monotonic() - started, jobs[jid].path,
+                               usage.ru_utime + usage.ru_stime)
+            del running[jid]
+        time.sleep(0.02)
+    return {jid: out[jid] for jid in jobs}

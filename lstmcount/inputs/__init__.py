@@ -284,7 +284,7 @@ def tensor_arrays(path: str, key: str | None = None, names: Collection[str] | No
         return onnx_arrays(path, names)
     from .state_dict import checkpoint_arrays, read_checkpoint
 
-    return checkpoint_arrays(read_checkpoint(path, key))
+    return checkpoint_arrays(read_checkpoint(path, key), names)
 
 
 def _no_key(path: str, key: str | None) -> None:
