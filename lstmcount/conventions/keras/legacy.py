@@ -204,9 +204,9 @@ def first_input(fw: Framework, spec: LayerSpec, given: Shape | None,
 
 # --- Keras 2 layer configs, as files store them -------------------------------------------------------
 
-TIME_MAJOR = ("time_major: true is Keras 2's time-major layout (axis 0 of its input is time, axis 1 the batch): "
-              "the weights are the same and so are the shapes Keras 2 stores, counted as Keras 2 does; Keras 3 has "
-              "no time_major and would read the same tensors batch first")
+TIME_MAJOR = ("time_major: true is Keras 2's time-major layout (time on axis 0, the batch on axis 1): counted as "
+              "Keras 2 counts it (the same weights, and per sample the same shapes); Keras 3 has no time_major and "
+              "reads the same tensors batch first")
 _SPATIAL_DROPOUT = ("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
 # Keras 2's base Conv writes `groups` (always 1) in the configs of the classes that do not take it.
 _NO_GROUPS = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D",
@@ -231,6 +231,9 @@ def from_keras2(cls: str, config: dict[str, Any], notes: list[str]) -> dict[str,
     if cls in ("SeparableConv1D", "SeparableConv2D"):  # written by Keras 2's base Conv; its depthwise_ and
         for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint"):  # pointwise_ ones count
             args.pop(key, None)
+    if cls == "MultiHeadAttention":  # Keras 2 keeps the shapes it was built on (the call gives them) and
+        for key in ("query_shape", "key_shape", "value_shape", "softmax_robust_masking"):  # a masking detail
+            args.pop(key, None)
     axis = args.get("axis")
     if cls == "BatchNormalization" and isinstance(axis, list) and len(axis) == 1:
         args["axis"] = axis[0]  # Keras 2 keeps its axes as a list; one axis is Keras 3's integer axis
@@ -240,3 +243,21 @@ def from_keras2(cls: str, config: dict[str, Any], notes: list[str]) -> dict[str,
         if args.get("use_bias", True) is not False and isinstance(units, int) and not isinstance(units, bool):
             notes.append(_RESET_BEFORE.format(f"{3 * units:,}"))
     return args
+
+
+# Keras 2's layers that Keras 3 does not have: the layer of today that does the same, and its gates.
+KERAS2_ONLY = {"CuDNNLSTM": ("LSTM", 4), "CuDNNGRU": ("GRU", 3)}
+
+
+def keras3_has_none(spec: LayerSpec) -> str | None:
+    """Why Keras 3 cannot build this layer (a Keras 2-only class, also inside a wrapper), or None."""
+    for layer in (spec.args, *(v for k in ("layer", "backward_layer") if isinstance(v := spec.args.get(k), dict))):
+        cls = spec.type if layer is spec.args else str(layer.get("type"))
+        if cls in KERAS2_ONLY:
+            today, gates = KERAS2_ONLY[cls]
+            units = layer.get("units")
+            fewer = f"{gates} x {units} = {gates * units:,}" if isinstance(units, int) else f"{gates} x units"
+            return (f"Keras 3 has no {cls} (Keras 2's cuDNN-only layer), so verify cannot build it; its count is "
+                    f"Keras 2's own (a second bias per gate, as cuDNN keeps it). A Keras 3 {today} of the same units "
+                    f"runs on cuDNN too and has {fewer} fewer parameters")
+    return None
