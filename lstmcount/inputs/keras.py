@@ -191,7 +191,7 @@ def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
     try:
         import h5py
     except ImportError:
-        raise FrameworkMissing("h5py", "h5") from None
+        raise FrameworkMissing(f"{path}: an HDF5 file, but h5py", "h5") from None
     try:
         with h5py.File(path, "r") as fh:
             raw, version = fh.attrs.get("model_config"), fh.attrs.get("keras_version")
