@@ -73,7 +73,8 @@ def families(K: Any) -> list[tuple[str, tuple[int, ...], list[Any]]]:
                                            L.GlobalMaxPooling2D()]),
         ("convlstm1d", (3, 6, 2), [L.ConvLSTM1D(2, 2)]),
         ("convlstm3d", (3, 4, 4, 4, 2), [L.ConvLSTM3D(2, 2), L.GlobalAveragePooling3D()]),
-        ("preprocessing", (4,), [L.Rescaling(0.5), L.Normalization(mean=0.0, variance=1.0), L.Dense(2)]),
+        ("preprocessing", (4,), [L.Rescaling(0.5), L.Normalization(mean=0.0, variance=1.0), L.Dense(2),
+                                 L.Dense(3, dtype="mixed_float16"), L.BatchNormalization(axis=[1])]),
     ]
 
 
@@ -336,3 +337,30 @@ def test_random_keras2_layers(tmp_path, case, way):
     path = tmp_path / f"{kind}_{way}.json"
     path.write_text(model.to_json())
     check_chain(str(path), model)
+
+
+def test_solve_and_compare_take_a_cudnn_layer(cli, keras2_files):
+    """solve sizes a CuDNNLSTM by the cuDNN count (two biases per gate): the units it finds are the most
+    whose model tf_keras counts within the budget; compare lays the layer beside the other conventions."""
+    import re
+
+    import tf_keras as K
+
+    f = next(f for f in keras2_files if f.path.endswith("cudnn_sequential.h5"))
+    name = f.model.layers[0].name
+    r = cli("solve", f.path, "--layer", name, "--budget", "3000")
+    assert r.exit_code == 0, r.stderr
+    n = int(re.search(r"\.units = (\d+):", r.stdout).group(1))
+
+    def total(units: int) -> int:
+        CuDNNLSTM, _ = _cudnn(K)
+        layers = next(layers for fam, _, layers in families(K) if fam == "cudnn")
+        return K.Sequential([K.Input((6, 5)), CuDNNLSTM(units, return_sequences=True), *layers[1:]]).count_params()
+
+    assert total(n) <= 3000 < total(n + 1)
+    assert f"units = {n}: {total(n):,} parameters (budget 3,000; {n + 1} would need {total(n + 1):,})" in r.stdout
+    r = cli("compare", f.path, "--layer", name, "--json")
+    assert r.exit_code == 0, r.stderr
+    rows = {(row["framework"], row["variant"]): row["params"] for row in json.loads(r.stdout)["rows"]}
+    assert rows[("cudnn", "default")] == f.model.layers[0].count_params() == 4 * (3 * (5 + 3) + 2 * 3)
+    assert rows[("keras", "default")] == rows[("cudnn", "default")] - 4 * 3  # one bias per gate
