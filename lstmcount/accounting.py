@@ -257,7 +257,8 @@ def formula(weights: tuple[Weight, ...], recurrent: bool) -> str | None:
         if len(kernels) != 1 or len(recurrents) != 1:  # per-gate tensors (Flax): write them out
             return f"{_combine([_dims(w.shape) for w in weights])} = {params:,}"
         inner = [_matrices(kernels[0], recurrents[0])]
-        biases = [_dims(w.per_gate_shape) for w in group if w.role == BIAS]
+        gates = len(kernels[0].gates)  # a bias may hold several per gate (cuDNN's input and recurrent ones)
+        biases = [_times(max(1, len(w.gates) // gates), _dims(w.per_gate_shape)) for w in group if w.role == BIAS]
         if biases:
             inner.append(_combine(biases))
         gated = _times(len(kernels[0].gates), " + ".join(inner))

@@ -671,8 +671,10 @@ def verify(
         flags = layer_flags.flags(configs[0] if configs else None)
         for config in (configs or [])[1:]:
             layer_flags.flags(config)
-        results, versions = run(configs or [], flags, summary, limit, _interrupt_ends_process, max_layers, key,
-                                layer_flags.load)
+        results, versions, said = run(configs or [], flags, summary, limit, _interrupt_ends_process, max_layers,
+                                      key, layer_flags.load)
+        for line in said:
+            sys.stderr.write(f"{line}\n")
         text = render_json(results, versions) if json_ else render_table(results, versions,
                                                                          color=_color() and output is None)
         write(text, output, inputs=tuple(configs or ()))

@@ -55,10 +55,9 @@ class FrameworkMissing(LstmcountError):
 
     exit_code = 3
 
-    def __init__(self, framework: str, extra: str) -> None:
-        super().__init__(
-            f"{framework} is not installed; install it with: pip install 'lstmcount[{extra}]'"
-        )
+    def __init__(self, framework: str, extra: str, install: str | None = None) -> None:
+        install = install or f"pip install 'lstmcount[{extra}]'"
+        super().__init__(f"{framework} is not installed; install it with: {install}")
 
 
 class CheckFailed(LstmcountError):

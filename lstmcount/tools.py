@@ -187,6 +187,7 @@ def solve_model(model: Model, layer_name: str, budget: int) -> tuple[str, Soluti
 
 
 KERAS_TYPES = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
+CUDNN_TYPES = {"CuDNNLSTM": "lstm", "CuDNNGRU": "gru"}  # Keras 2 only: counted with the cudnn convention
 
 
 class _NotMirrored(UsageError):
@@ -213,14 +214,15 @@ def _flags_at(model: Model, layer: LayerLayout) -> LayerFlags:
         type_name = kind_name.name if kind_name else ""
     else:
         type_name = layer.type
-    kind = KERAS_TYPES.get(type_name)
+    framework = "cudnn" if type_name in CUDNN_TYPES else "keras"  # Keras 2's CuDNNLSTM: the cudnn convention
+    kind = KERAS_TYPES.get(type_name) or CUDNN_TYPES.get(type_name)
     if kind is None:
         raise UsageError(f"--layer {layer_name!r} is a {layer.type}; this takes an LSTM, GRU or SimpleRNN "
                          "(or a Bidirectional one)")
     shape = layer.input_shape
     assert shape is not None and shape[-1] is not None
-    flags = LayerFlags(kind, "keras", args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
-                       args.get("reset_after") if kind == "gru" else None)
+    flags = LayerFlags(kind, framework, args["units"], shape[-1], bidirectional, 1, args.get("use_bias", True),
+                       args.get("reset_after") if kind == "gru" and framework == "keras" else None)
     if bidirectional and spec.args.get("backward_layer") is not None and \
             [w.shape for w in flags_layout(flags).layers[0].weights] != [w.shape for w in layer.weights]:
         raise _NotMirrored(f"--layer {layer_name!r}: its backward_layer is not a mirror of its forward layer, and "

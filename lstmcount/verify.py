@@ -11,6 +11,7 @@ from typing import NamedTuple
 from . import conventions, inputs
 from .accounting import report
 from .conventions.flags import check as check_flags
+from .conventions.keras.legacy import keras3_has_none
 from .errors import UsageError
 from .layout import LayerLayout
 from .model import LayerFlags, Model
@@ -26,6 +27,7 @@ VARIABLE_BYTES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "mixe
 class Verified(NamedTuple):
     results: list[FileResult]
     versions: dict[str, str]  # framework -> the version that built the models
+    said: tuple[str, ...] = ()  # for stderr: which Keras backend built them, and why
 
 
 def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: int,
@@ -72,6 +74,8 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         if layers > max_layers:
             raise UsageError(f"{model.source}: it has {layers:,} layers, over the limit of {max_layers:,} that "
                              "verify builds; raise it with --max-layers if you mean it")
+        if model.framework == "keras":
+            _buildable_in_keras_3(model)
     needed = [m.framework for m in models] + (["pytorch"] if state_dicts else []) + (["onnx"] if onnx_files else [])
     with importing():
         builders = {fw: bridge(fw) for fw in dict.fromkeys(needed)}  # each framework imported once
@@ -89,7 +93,25 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
         build = builders[model.framework]
         assert build is not None  # specs are Keras or PyTorch models
         results.append(reconcile(model.source, rep, build(model, lay, summary), model.expect))
-    return Verified(results, {fw: _version(fw) for fw in builders})
+    said: tuple[str, ...] = ()
+    if "keras" in builders:
+        from .bridges import keras as keras_bridge
+
+        said = (keras_bridge.used,)
+    return Verified(results, {fw: _version(fw) for fw in builders}, said)
+
+
+def _buildable_in_keras_3(model: Model) -> None:
+    """Refuse a Keras 2-only layer (CuDNNLSTM) before anything is imported, saying how it relates."""
+    for spec in conventions.flat(model).layers:
+        if spec.model is not None:
+            _buildable_in_keras_3(spec.model)
+            continue
+        why = keras3_has_none(spec)
+        if why is not None:
+            name = spec.args.get("name")
+            raise UsageError(f"{model.source}: layer {spec.index} " + (f"{name!r} " if isinstance(name, str) else "")
+                             + f"({spec.type}): {why}")
 
 
 def weight_bytes(model: Model, layers: tuple[LayerLayout, ...]) -> int:

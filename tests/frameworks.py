@@ -79,3 +79,16 @@ def agrees_with_keras(spec: dict[str, Any]) -> None:
     assert (ours is None) == (theirs is None), f"lstmcount: {ours or 'counts it'}; Keras: {theirs or 'builds it'}"
     if ours is None:
         real_check(spec)
+
+
+def keras_class(name: str):
+    """The real class of a Keras kind: Keras 3's, or tf_keras's for the Keras 2-only ones (CuDNNLSTM)."""
+    import keras
+
+    from lstmcount.conventions.keras.legacy import KERAS2_ONLY
+
+    if name in KERAS2_ONLY:
+        from tf_keras.src.layers.rnn import cudnn_gru, cudnn_lstm
+
+        return {"CuDNNLSTM": cudnn_lstm.CuDNNLSTM, "CuDNNGRU": cudnn_gru.CuDNNGRU}[name]
+    return getattr(keras.layers, name)

@@ -19,6 +19,7 @@ from lstmcount.errors import SpecError, UsageError
 from lstmcount.inputs.expression import loads
 
 from .conftest import ROOT
+from .frameworks import keras_class
 
 # (expression, --input or None, total): the examples, and more, by hand:
 # LSTM(75) on 28: 4 × ((28 + 75) × 75 + 75) = 31,200; Dense(10) on 75: 760
@@ -136,7 +137,7 @@ def test_keras_positional_orders_are_the_signatures():
     missing = sorted(set(conventions.KERAS.kinds) - set(POSITIONAL["keras"]) - {"custom"})  # custom: no class
     assert not missing, f"add these classes to conventions/positional.py: {missing}"
     for name, order in POSITIONAL["keras"].items():
-        real = keras.Input if name == "Input" else getattr(keras, name, None) or getattr(keras.layers, name)
+        real = keras.Input if name == "Input" else getattr(keras, name, None) or keras_class(name)
         assert _positional(real if name == "Input" else real.__init__) == order, name
 
 

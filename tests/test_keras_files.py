@@ -830,8 +830,10 @@ def test_hdf5_needs_only_h5py(saved):
     assert code == 0 and "h5py" in mods and mods.isdisjoint({"tensorflow", "keras", "tf_keras", "torch", "jax"})
     code, _, mods = _probe("params", saved[3, "seq2seq"].paths[0])
     assert code == 0 and mods.isdisjoint({"h5py", "numpy", "tensorflow", "keras", "torch"})
-    code, err, _ = _probe("params", saved[3, "seq2seq"].paths[2], pre="import sys; sys.modules['h5py'] = None")
-    assert (code, err.strip()) == (3, "lstmcount: h5py is not installed; install it with: pip install 'lstmcount[h5]'")
+    path = saved[3, "seq2seq"].paths[2]
+    code, err, _ = _probe("params", path, pre="import sys; sys.modules['h5py'] = None")
+    assert (code, err.strip()) == (3, f"{path}: an HDF5 file, but h5py is not installed; install it with: "
+                                      "pip install 'lstmcount[h5]'")
 
 
 def test_cells_are_layer_specs():

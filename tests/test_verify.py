@@ -33,7 +33,8 @@ def test_every_config_verifies_in_one_process():
         assert all(layer["match"] for layer in f["layers"])
     assert set(data["versions"]) == {"keras", "pytorch"}
     # TensorFlow's start-up noise stays out of the user's terminal; notes (a tied weight) are lstmcount's
-    assert all(": note: " in line for line in r.stderr.splitlines()), r.stderr
+    assert r.stderr.startswith("keras backend: tensorflow ("), r.stderr  # which built them, and why
+    assert all(": note: " in line for line in r.stderr.splitlines()[1:]), r.stderr
 
 
 def test_table_verdict_and_summary():
@@ -42,7 +43,7 @@ def test_table_verdict_and_summary():
     assert "configs/mnist_lstm.yaml: OK: 31,960 parameters in 3 layers match Keras" in r.stdout
     assert "Keras's own summary:" in r.stdout and "31,200" in r.stdout.split("own summary:")[1]
     assert "\x1b[" not in r.stdout
-    assert r.stderr == "1 of 1 file(s) verified\n"
+    assert r.stderr.startswith("keras backend: tensorflow (") and r.stderr.endswith(")\n1 of 1 file(s) verified\n")
 
 
 def test_wrong_expectation_fails_and_names_what_differs(tmp_path):

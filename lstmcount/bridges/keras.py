@@ -1,4 +1,6 @@
-"""Build a Model with Keras 3 on the TensorFlow backend and list its real weights.
+"""Build a Model with Keras 3 on the backend the user configured (`backend()`: KERAS_BACKEND, else
+the `backend` of keras.json in KERAS_HOME or ~/.keras, else TensorFlow) and list its real weights.
+Weight shapes do not depend on the backend.
 
 A chain is built layer by layer (`layer.build(shape)`, no graph); a graph as a Keras functional
 model: a `keras.Input` per input, each entry called on its tensors in the walk's order, a `reuse:`
@@ -7,6 +9,8 @@ calling the same layer object again, nested models built as `keras.Sequential` /
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import sys
 import tempfile
@@ -16,22 +20,69 @@ from typing import Any
 from ..conventions import KERAS
 from ..conventions.graph import model_inputs, plan
 from ..conventions.keras.recurrent import cell_names
-from ..errors import FrameworkError, FrameworkMissing, Loc, problem
+from ..errors import FrameworkError, FrameworkMissing, Loc, UsageError, problem
 from ..layout import ModelLayout
 from ..model import LayerSpec, Model, Ref
 from ..reconcile import ActualLayer, ActualWeight, Built
 
 _keras: Any = None
 _check_input: Any = None  # Keras's own input_spec check, where this Keras version has it
+used = ""  # which backend built the models, and why (said on stderr)
+
+
+# Keras 3's backends (keras/src/backend/) -> the package each one imports, and how to install it.
+BACKENDS = {"tensorflow": ("tensorflow", "pip install 'lstmcount[keras]'"), "jax": ("jax", "pip install jax"),
+            "torch": ("torch", "pip install 'lstmcount[torch]'"), "numpy": ("numpy", "pip install numpy"),
+            "openvino": ("openvino", "pip install openvino")}
+
+
+DEFAULT = "the default"
+
+
+def backend() -> tuple[str, str]:
+    """The Keras backend the user configured and where it is said ("from KERAS_BACKEND"), read as Keras reads it
+    (keras/src/backend/config.py): KERAS_BACKEND, else keras.json's `backend` in KERAS_HOME (or ~/.keras,
+    /tmp/.keras when home is not writable), else TensorFlow."""
+    chosen = os.environ.get("KERAS_BACKEND")
+    if chosen:
+        return chosen, "from KERAS_BACKEND"
+    if "KERAS_HOME" in os.environ:
+        home = os.environ["KERAS_HOME"]
+    else:
+        base = os.path.expanduser("~")
+        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+    path = os.path.expanduser(os.path.join(home, "keras.json"))
+    try:
+        with open(path, "rb") as fh:
+            config = json.loads(fh.read(1 << 20))
+    except (OSError, ValueError):  # no file, or one Keras itself ignores (it reads invalid JSON as {})
+        return "tensorflow", DEFAULT
+    name = config.get("backend") if isinstance(config, dict) else None
+    return (name, f"from {path}") if isinstance(name, str) and name else ("tensorflow", DEFAULT)
+
+
+def choose_backend() -> tuple[str, str]:
+    """The configured backend, checked before Keras is imported: an unknown name is a usage error, a
+    backend whose package is missing says how to install it."""
+    name, source = backend()
+    if name not in BACKENDS:
+        raise UsageError(f"the Keras backend {name!r} ({source}) is not one Keras has; it takes "
+                         f"{', '.join(BACKENDS)}")
+    package, install = BACKENDS[name]
+    if importlib.util.find_spec(package) is None:
+        raise FrameworkMissing(f"{package} (the Keras backend {name!r}, {source})", "keras", install)
+    return name, source
 
 
 def load() -> Any:
-    """Import Keras once, with TensorFlow's start-up log noise kept off the user's terminal."""
+    """Import Keras once, on the configured backend, with TensorFlow's start-up log noise kept off the
+    user's terminal."""
     global _keras
     if _keras is not None:
         return _keras
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    name, source = choose_backend()
+    os.environ["KERAS_BACKEND"] = name  # keras reads it at import
     # TensorFlow's C++ logging writes to fd 2 before its log level is read; catch it in a file,
     # and show it only if the import fails.
     sys.stderr.flush()
@@ -40,6 +91,9 @@ def load() -> Any:
         os.dup2(noise.fileno(), 2)
         try:
             import keras
+
+            if os.environ["KERAS_BACKEND"] != "tensorflow" and importlib.util.find_spec("tensorflow") is not None:
+                import tensorflow  # noqa: F401  (Keras imports it later anyway, to serialize: its noise goes here)
         except ImportError:
             raise FrameworkMissing("TensorFlow/Keras", "keras") from None
         except Exception as exc:  # a broken install: show what it said
@@ -50,7 +104,10 @@ def load() -> Any:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-    global _check_input
+    global _check_input, used
+    actual = keras.backend.backend()
+    used = f"keras backend: {actual} ({source})" if actual == name else \
+        f"keras backend: {actual} (Keras was imported before verify, so {name}, {source}, could not be used)"
     try:
         from keras.src.layers.input_spec import assert_input_compatibility as _found
     except ImportError:  # pragma: no cover - a Keras without it: shapes are still compared

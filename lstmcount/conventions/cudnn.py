@@ -19,9 +19,18 @@ GATES = {"lstm": LSTM_GATES, "gru": GRU_GATES}
 CLASS = {"lstm": "CuDNNLSTM", "gru": "CuDNNGRU"}
 
 
+def cudnn_weights(in_dim: int, units: int, gates: tuple[str, ...], prefix: str = "",
+                  direction: str | None = None) -> list[Weight]:
+    """A CuDNNLSTM's or CuDNNGRU's kernel, recurrent_kernel and its one bias of both biases (Keras 2's
+    cudnn_lstm.py / cudnn_gru.py build: bias (8H,) or (6H,), the input gates' then the recurrent ones')."""
+    g = len(gates) * units
+    return [Weight(f"{prefix}kernel", (in_dim, g), KERNEL, 1, gates, True, direction, packed=True),
+            Weight(f"{prefix}recurrent_kernel", (units, g), RECURRENT, 1, gates, True, direction, packed=True),
+            Weight(f"{prefix}bias", (2 * g,), BIAS, 0, gates + gates, True, direction, terms=("input", "recurrent"))]
+
+
 def from_flags(f: LayerFlags) -> list[LayerLayout]:
     gates = GATES[f.type]
-    g = len(gates) * f.units
     base = snake(CLASS[f.type])
     dirs: tuple[str | None, ...] = ("forward", "backward") if f.bidirectional else (None,)
     layers = []
@@ -30,12 +39,7 @@ def from_flags(f: LayerFlags) -> list[LayerLayout]:
         name = base if k == 0 else f"{base}_{k}"
         weights = []
         for d in dirs:
-            prefix = "" if d is None else f"{d}_{base}/"
-            weights += [Weight(f"{prefix}kernel", (in_dim, g), KERNEL, 1, gates, True, d, packed=True),
-                        Weight(f"{prefix}recurrent_kernel", (f.units, g), RECURRENT, 1, gates, True, d,
-                               packed=True),
-                        Weight(f"{prefix}bias", (2 * g,), BIAS, 0, gates + gates, True, d,
-                               terms=("input", "recurrent"))]
+            weights += cudnn_weights(in_dim, f.units, gates, "" if d is None else f"{d}_{base}/", d)
         layers.append(LayerLayout(name if d is None else f"bidirectional_{k}" if k else "bidirectional",
                                   CLASS[f.type] if d is None else "Bidirectional", tuple(weights), None, True,
                                   "reset_after" if f.type == "gru" else None))  # cuDNN: r * (R h + Rb)

@@ -27,6 +27,9 @@ _CONV_LSTM = ("filters", "kernel_size", "strides", "padding", "data_format", "di
 _CELL_HEAD = _RECURRENT
 _CELL_TAIL = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
               "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout")
+_CUDNN = ("units", "kernel_initializer", "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+          "recurrent_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+          "recurrent_constraint", "bias_constraint", "return_sequences", "return_state", "go_backwards", "stateful")
 _POOL = ("pool_size", "strides", "padding", "data_format", "name")
 _INPUT = ("shape", "batch_size", "dtype", "sparse", "ragged", "batch_shape")
 
@@ -124,6 +127,9 @@ KERAS: dict[str, tuple[str, ...]] = {
     "ZeroPadding2D": ("padding", "data_format"),
     "ZeroPadding3D": ("padding", "data_format"),
     "RNN": ("cell", "return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask"),
+    # Keras 2 only (tf_keras/src/layers/rnn/cudnn_lstm.py, cudnn_gru.py)
+    "CuDNNLSTM": _CUDNN[:4] + ("unit_forget_bias",) + _CUDNN[4:],
+    "CuDNNGRU": _CUDNN,
     "LSTMCell": (*_CELL_HEAD, "unit_forget_bias", *_CELL_TAIL, "seed"),
     "GRUCell": (*_CELL_HEAD, *_CELL_TAIL, "reset_after", "seed"),
     "SimpleRNNCell": ("units", "activation", *_CELL_HEAD[3:], *_CELL_TAIL, "seed"),

@@ -39,11 +39,54 @@ LEGACY_MAGIC = bytes.fromhex("6cfc9c46f9206aa85019")  # torch < 1.6 files: a pic
 SNIFF_BYTES = 4096
 
 
+# Formats lstmcount does not read, each recognised so its refusal names it: (test, what it is).
+SAVE_KERAS = "save the model as .keras or .h5 (model.save('model.keras')) to count it"
+_FOREIGN = "lstmcount counts models from YAML specs, Keras files, PyTorch checkpoints and ONNX"
+TF_CHECKPOINT = re.compile(r"\.(index|data-\d{5}-of-\d{5})$")
+SAVED_MODEL = ("saved_model.pb", "saved_model.pbtxt")
+
+
+def foreign(path: str, head: bytes, names: list[str] | None = None) -> str | None:
+    """What a file (or directory) in a format lstmcount does not read is, and what to do, or None.
+    `head`: its first bytes; `names`: a zip's member names."""
+    base = os.path.basename(path.rstrip("/\\")).lower()
+    if os.path.isdir(path):
+        if any(os.path.isfile(os.path.join(path, n)) for n in SAVED_MODEL):
+            return f"a TensorFlow SavedModel directory: {SAVE_KERAS}"
+        return None
+    if base in SAVED_MODEL:
+        return f"a TensorFlow SavedModel's graph ({base}): {SAVE_KERAS}"
+    if TF_CHECKPOINT.search(base):
+        return ("a TensorFlow checkpoint (tf.train.Checkpoint or save_weights): weights without the model's "
+                f"configuration; {SAVE_KERAS}")
+    if head[4:8] == b"TFL3":
+        return f"a TensorFlow Lite model (a TFL3 flatbuffer), which lstmcount does not read; {_FOREIGN}"
+    if head[:4] == b"GGUF":
+        return f"a GGUF file (llama.cpp's tensors), which lstmcount does not read; {_FOREIGN}"
+    if head[:6] == b"\x93NUMPY":
+        return f"a NumPy array file (.npy): one array, not a model; {_FOREIGN}"
+    if names and all(n.endswith(".npy") for n in names):
+        return f"a NumPy .npz archive of arrays, not a model; {_FOREIGN}"
+    if len(head) > 9 and head[8:9] == b"{" and 2 <= int.from_bytes(head[:8], "little") <= 100_000_000:
+        return f"a safetensors file (tensors by name), which lstmcount does not count yet; {_FOREIGN}"
+    if base.endswith(".pb"):
+        return (f"a TensorFlow graph (.pb, e.g. a frozen GraphDef), which lstmcount does not read; {SAVE_KERAS}, or "
+                "export ONNX")
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05") \
+            and not base.endswith(PYTORCH_SUFFIXES):
+        return ("a Python pickle that is not a PyTorch checkpoint; lstmcount never unpickles arbitrary objects "
+                "(save a PyTorch model's state_dict with torch.save)")
+    return None
+
+
 def sniff(path: str) -> str:
     """What a file holds, from its content: `pytorch` (a torch >= 1.6 zip holding */data.pkl, or the
     legacy pickle format), `keras` (a zip holding config.json, or model.to_json() text), `hdf5`,
-    `onnx` (by its .onnx name: protobuf has no signature), or `text` (a YAML spec; also what cannot be
-    read, for the text reader to explain)."""
+    `onnx` (by its .onnx name: protobuf has no signature), `foreign` (a format lstmcount does not read,
+    which `foreign` names), or `text` (a YAML spec; also what cannot be read, for the text reader to
+    explain)."""
+    if os.path.isdir(path) and foreign(path, b""):
+        return "foreign"
     if path == "-" or not os.path.isfile(path):
         return "text"
     try:
@@ -61,10 +104,14 @@ def sniff(path: str) -> str:
             return "pytorch"
         if "config.json" in names:
             return "keras"
+        if foreign(path, head, names):
+            return "foreign"
     if head[:1] == b"\x80" and LEGACY_MAGIC in head[:32]:
         return "pytorch"
     if head.startswith(HDF5_SIGNATURE) or lower.endswith(HDF5_SUFFIXES):  # by name: h5py says what is wrong
         return "hdf5"
+    if not head.startswith(b"PK") and foreign(path, head):
+        return "foreign"
     if lower.endswith(ONNX_SUFFIXES):
         return "onnx"
     if lower.endswith(PYTORCH_SUFFIXES):
@@ -73,6 +120,15 @@ def sniff(path: str) -> str:
     if lower.endswith(KERAS_SUFFIXES) or (text.startswith(b"{") and b'"class_name"' in head):
         return "keras"
     return "text"
+
+
+def _head(path: str) -> bytes:
+    """A file's first bytes (nothing for a directory or what cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(SNIFF_BYTES)
+    except OSError:
+        return b""
 
 
 def _zip_names(path: str) -> list[str]:
@@ -169,6 +225,8 @@ def load(path: str, key: str | None = None, features: int | None = None, framewo
     if key is not None:
         raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; this is a model description")
     what = sniff(path)
+    if what == "foreign":
+        raise UsageError(f"{path}: {foreign(path, _head(path), _zip_names(path))}")
     if what == "keras":
         if path.lower().endswith(".keras") or not _zip_names(path):
             from .keras import read_keras

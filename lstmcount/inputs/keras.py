@@ -41,7 +41,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from ..conventions import KERAS
-from ..errors import FrameworkMissing, Loc, SpecError, problem, show
+from ..conventions.keras.legacy import first_input, from_keras2
+from ..errors import FrameworkMissing, Loc, SpecError, note, problem, show
 from ..model import (
     MAX_BYTES,
     MAX_INPUTS,
@@ -166,9 +167,10 @@ def model_from_config(data: Any, source: str, store: keras_weights.Store | None 
     model = reader.model(data, "", 0, None)
     reader.done()
     assert model is not None
-    if reader.notes:
-        model = replace(model, notes=(*model.notes, *reader.notes, keras_weights.UNKNOWN_TRAINABLE))
-    return model
+    notes = tuple(dict.fromkeys(reader.notes))
+    if reader.stored_notes:
+        notes += (*reader.stored_notes, keras_weights.UNKNOWN_TRAINABLE)
+    return replace(model, notes=model.notes + notes) if notes else model
 
 
 def _config(path: str, loc: Loc) -> tuple[Any, str | None]:
@@ -257,7 +259,7 @@ def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
     try:
         import h5py
     except ImportError:
-        raise FrameworkMissing("h5py", "h5") from None
+        raise FrameworkMissing(f"{path}: an HDF5 file, but h5py", "h5") from None
     try:
         with h5py.File(path, "r") as fh:
             raw = _attribute(fh, "model_config", loc)
@@ -410,11 +412,12 @@ class _Reader:
         self.store = store  # the file's stored weights, for the layers counted from them
         self.config_only = config_only
         self.scope: list[tuple[_Keys, int, str]] = []  # the enclosing models: (their groups, position, name)
-        self.notes: list[str] = []  # one per layer counted from stored weights
+        self.stored_notes: list[str] = []  # one per layer counted from stored weights
         # what reads each enclosing model's output (its last layer's output shape); whether the model just
         # read has an output shape the file does not say
         self.outer: list[Callable[[], _After]] = []
         self.out_unknown = False
+        self.notes: list[str] = []  # what Keras 2 writes that Keras 3 would read otherwise
 
     def add(self, where: str | None, text: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -427,6 +430,13 @@ class _Reader:
         """Whether what is added now goes unsaid (a hint for it need not be worked out)."""
         return len(self.problems) >= MAX_PROBLEMS
 
+    def args(self, entry: dict[str, Any], where: str) -> dict[str, Any]:
+        """A layer's constructor arguments (_args), its notes kept located."""
+        said: list[tuple[str, str]] = []
+        args = _args(entry, said, where)
+        self.notes += [note(self.loc, at, text) for at, text in said]
+        return args
+
     def done(self) -> None:
         if self.problems:
             raise SpecError(self.problems)
@@ -436,6 +446,8 @@ class _Reader:
     def model(self, data: dict[str, Any], prefix: str, depth: int, version: int | None) -> Model | None:
         """A Sequential or functional model's config (`prefix` locates a nested one in messages)."""
         config = data.get("config")
+        if isinstance(config, list) and data["class_name"] == "Sequential":
+            config = {"layers": config}  # Keras 2 before 2.2.5 stored a Sequential's config as its layers
         if not isinstance(config, dict):
             self.add(_at(prefix), f"the model configuration is {kind_of(config)}, not a mapping")
             return None
@@ -487,18 +499,21 @@ class _Reader:
                 if found.needed and found.shape is None:
                     unknown = where
                 continue
-            args = _args(entry)
+            args = self.args(entry, where)
             if cls == "Lambda" and args.get("output_shape") is None:
                 self.lambda_shape(args, following(), where)
             layers.append(LayerSpec(cls, args, index, self.loc, {}))
         self.out_unknown = unknown is not None
         input_shape: Shape | None = None
-        if shape_raw is None:
-            if depth == 0:
-                self.add(None, "the model configuration does not say its input shape (no InputLayer and no "
-                               "build_input_shape)")
-        else:
+        if shape_raw is not None:
             input_shape = self.shape(shape_raw, "the input shape", prefix)
+        if layers and layers[0].model is None:  # Keras 2 keeps the input argument on the first layer
+            first, layers[0], notes = first_input(KERAS, layers[0], input_shape, self.problems)
+            self.notes += notes
+            input_shape = first if input_shape is None else input_shape
+        if input_shape is None and shape_raw is None and depth == 0:
+            self.add(None, "the model configuration does not say its input shape (no InputLayer, no "
+                           "build_input_shape and no batch_input_shape on its first layer)")
         return Model("keras", tuple(layers), input_shape, None, _name(config), None, self.source,
                      {"layers": self.loc, "input_shape": self.loc})
 
@@ -620,7 +635,7 @@ class _Reader:
                     if found.needed and found.shape is None:
                         unknown.update((name, e.where) for name in e.calls)
                     continue
-                args = _args(e.raw)
+                args = self.args(e.raw, e.where)
                 args["name"] = e.name
                 if e.cls == "Lambda" and args.get("output_shape") is None:
                     self.lambda_shape(args, following(e)(), e.where)
@@ -782,7 +797,7 @@ class _Reader:
             why = f"; its input shape is unknown, as the output shape of {after.why} is"
         else:
             why = ""
-        self.notes.append(f"{where}: counted from the weights the file stores ({self.store.what}: {shown}){why}")
+        self.stored_notes.append(f"{where}: counted from the weights the file stores ({self.store.what}: {shown}){why}")
         args: dict[str, Any] = {"class_name": cls, "name": name, "stored_in": self.store.what,
                                 "weights": {w.name: list(w.shape) for w in stored},
                                 "output_shape": None if after.shape is None else list(after.shape)}
@@ -1144,26 +1159,36 @@ def _name(config: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def _args(entry: dict[str, Any]) -> dict[str, Any]:
-    """A layer config as constructor arguments: dtype policies as names, nested layers as specs."""
+def _args(entry: dict[str, Any], notes: list[tuple[str, str]] | None = None, where: str = "") -> dict[str, Any]:
+    """A layer config as constructor arguments: dtype policies as names, nested layers as specs, Keras 2's
+    own spellings as today's (legacy.from_keras2; a located phrase in `notes` where Keras 3 would differ)."""
+    said: list[str] = []
+    config = from_keras2(str(entry.get("class_name")), entry["config"], said)
+    if notes is not None:
+        notes += [(where, text) for text in said]
     args: dict[str, Any] = {}
-    for key, value in entry["config"].items():
+    for key, value in config.items():
         if key in DROP:
-            continue
-        if key == "time_major" and value is False:  # Keras 2's default layout, the only one Keras 3 has
             continue
         if key == "batch_input_shape" and entry.get("inbound_nodes"):
             continue  # Keras 2 keeps a layer's own input argument in a functional model, whose inputs say it
         if key == "dtype" and isinstance(value, dict) and isinstance(value.get("config"), dict):
             value = value["config"].get("name")  # a dtype policy, by its name
         elif key in LAYER_ARGS and _is_layer(value):
-            value = {"type": value["class_name"], **_args(value)}
+            value = {"type": value["class_name"], **_args(value, notes, _inner(where, key, value))}
         elif key in LAYER_ARGS and isinstance(value, list):  # a list of cells
-            value = [{"type": v["class_name"], **_args(v)} if _is_layer(v) else v for v in value]
+            value = [{"type": v["class_name"], **_args(v, notes, _inner(where, f"{key}[{k}]", v))}
+                     if _is_layer(v) else v for k, v in enumerate(value)]
         elif isinstance(value, dict):
             value = _clean(value)
         args[key] = value
     return args  # a Bidirectional's stored backward_layer (also the mirror Keras made) names its weights
+
+
+def _inner(where: str, arg: str, value: dict[str, Any]) -> str:
+    """Where a layer held in an argument is, as check_kind says it: `layer 2 'b' (Bidirectional): its layer`."""
+    name = value["config"].get("name")
+    return f"{where}: its {arg} " + (f"{name!r} " if isinstance(name, str) else "") + f"({value['class_name']})"
 
 
 def _is_layer(value: Any) -> bool:

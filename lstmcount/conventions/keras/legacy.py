@@ -200,3 +200,64 @@ def first_input(fw: Framework, spec: LayerSpec, given: Shape | None,
     if drop:
         spec = replace(spec, args={k: v for k, v in args.items() if k not in drop})
     return (shape if given is None else None), spec, notes
+
+
+# --- Keras 2 layer configs, as files store them -------------------------------------------------------
+
+TIME_MAJOR = ("time_major: true is Keras 2's time-major layout (time on axis 0, the batch on axis 1): counted as "
+              "Keras 2 counts it (the same weights, and per sample the same shapes); Keras 3 has no time_major and "
+              "reads the same tensors batch first")
+_SPATIAL_DROPOUT = ("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D")
+# Keras 2's base Conv writes `groups` (always 1) in the configs of the classes that do not take it.
+_NO_GROUPS = ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D",
+              "DepthwiseConv1D", "DepthwiseConv2D")
+_RESET_BEFORE = ("has no reset_after, so it was saved by Keras 2 before 2.1, whose GRU has one bias vector "
+                 "(reset_after: false); counted so. Keras 3 would read the same config with reset_after: true, "
+                 "{} parameters more")
+
+
+def from_keras2(cls: str, config: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """A layer config as a file stores it, with what Keras 2 writes and Keras 3 refuses translated to
+    today's arguments, counting as the saving Keras 2 counts (`notes`: a phrase for each change that
+    Keras 3 would count or shape differently). Only what Keras 2's own get_config writes is read so."""
+    args = dict(config)
+    if isinstance(args.get("time_major"), bool) and args.pop("time_major"):
+        notes.append(TIME_MAJOR)
+    if cls in _SPATIAL_DROPOUT:  # Keras 2's Dropout base writes them; Keras 3's SpatialDropout takes neither
+        for key in ("trainable", "noise_shape"):
+            args.pop(key, None)
+    if cls in _NO_GROUPS and args.get("groups") == 1:
+        del args["groups"]
+    if cls in ("SeparableConv1D", "SeparableConv2D"):  # written by Keras 2's base Conv; its depthwise_ and
+        for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint"):  # pointwise_ ones count
+            args.pop(key, None)
+    if cls == "MultiHeadAttention":  # Keras 2 keeps the shapes it was built on (the call gives them) and
+        for key in ("query_shape", "key_shape", "value_shape", "softmax_robust_masking"):  # a masking detail
+            args.pop(key, None)
+    axis = args.get("axis")
+    if cls == "BatchNormalization" and isinstance(axis, list) and len(axis) == 1:
+        args["axis"] = axis[0]  # Keras 2 keeps its axes as a list; one axis is Keras 3's integer axis
+    if cls in ("GRU", "GRUCell") and "reset_after" not in args:
+        args["reset_after"] = False
+        units = args.get("units")
+        if args.get("use_bias", True) is not False and isinstance(units, int) and not isinstance(units, bool):
+            notes.append(_RESET_BEFORE.format(f"{3 * units:,}"))
+    return args
+
+
+# Keras 2's layers that Keras 3 does not have: the layer of today that does the same, and its gates.
+KERAS2_ONLY = {"CuDNNLSTM": ("LSTM", 4), "CuDNNGRU": ("GRU", 3)}
+
+
+def keras3_has_none(spec: LayerSpec) -> str | None:
+    """Why Keras 3 cannot build this layer (a Keras 2-only class, also inside a wrapper), or None."""
+    for layer in (spec.args, *(v for k in ("layer", "backward_layer") if isinstance(v := spec.args.get(k), dict))):
+        cls = spec.type if layer is spec.args else str(layer.get("type"))
+        if cls in KERAS2_ONLY:
+            today, gates = KERAS2_ONLY[cls]
+            units = layer.get("units")
+            fewer = f"{gates} x {units} = {gates * units:,}" if isinstance(units, int) else f"{gates} x units"
+            return (f"Keras 3 has no {cls} (Keras 2's cuDNN-only layer), so verify cannot build it; its count is "
+                    f"Keras 2's own (a second bias per gate, as cuDNN keeps it). A Keras 3 {today} of the same units "
+                    f"runs on cuDNN too and has {fewer} fewer parameters")
+    return None

@@ -14,6 +14,7 @@ from ...errors import show
 from ...layout import BIAS, GRU_GATES, KERNEL, LSTM_GATES, RECURRENT, RNN_GATES, LayerLayout, Outputs, Weight
 from ...model import MAX_DEPTH_LAYERS, Shape
 from ..base import Arg, Ctx, Framework, Kind, LayerProblem, snake
+from ..cudnn import cudnn_weights
 from .common import (
     ACTIVATIONS,
     ANY,
@@ -43,7 +44,7 @@ RNN_COMMON: dict[str, Arg] = {
     "return_sequences": Arg("bool", False), "return_state": Arg("bool", False),
     "go_backwards": Arg("bool", False), "stateful": Arg("bool", False), "unroll": Arg("bool", False),
 }
-# LSTM and GRU take Keras 2's `implementation` through **kwargs; it changes no weight.
+# LSTM, GRU and their cells take Keras 2's `implementation` through **kwargs; it changes no weight.
 IMPLEMENTATION = {"implementation": Arg("int", 2, min=0, max=2)}
 GATED = {"recurrent_activation": ident(ACTIVATIONS, "sigmoid"),
          "use_cudnn": Arg("choice", "auto", choices=("auto", True, False))}
@@ -302,6 +303,26 @@ def _rnn_wrapper(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list
     return weights, with_states(out, states, a["return_state"])
 
 
+def _cudnn(gates: tuple[str, ...]) -> Any:
+    """Keras 2's CuDNNLSTM / CuDNNGRU: an LSTM's or GRU's outputs, and cuDNN's weights (its second bias
+    per gate: conventions/cudnn.py). Always biased; no activations to choose."""
+    n_states = 2 if gates == LSTM_GATES else 1
+
+    def build(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Outputs]:
+        steps, features = _sequence(shape)
+        out = (steps, a["units"]) if a["return_sequences"] else (a["units"],)
+        return cudnn_weights(features, a["units"], gates), with_states(out, ((a["units"],),) * n_states,
+                                                                      a["return_state"])
+
+    return build
+
+
+# CuDNNLSTM / CuDNNGRU's own arguments (tf_keras/src/layers/rnn/cudnn_lstm.py, cudnn_gru.py).
+CUDNN_ARGS: dict[str, Arg] = {
+    "units": POS, **idents(*INITS, "recurrent_initializer", "recurrent_regularizer", "recurrent_constraint"),
+    **{k: RNN_COMMON[k] for k in ("return_sequences", "return_state", "go_backwards", "stateful")},
+}
+
 CELL_ARGS: dict[str, Arg] = {k: v for k, v in RNN_COMMON.items()
                              if k not in ("return_sequences", "return_state", "go_backwards", "stateful", "unroll")}
 
@@ -320,10 +341,12 @@ KINDS: list[Kind] = [
                  "go_backwards": Arg("bool", False), "stateful": Arg("bool", False), "unroll": Arg("bool", False),
                  "zero_output_for_mask": Arg("bool", False)}, _rnn_wrapper, recurrent=True),
     Kind("LSTMCell", {**CELL_ARGS, "recurrent_activation": GATED["recurrent_activation"],
-                      "unit_forget_bias": Arg("bool", True)}, _cell(LSTM_GATES)),
+                      "unit_forget_bias": Arg("bool", True)}, _cell(LSTM_GATES), kwargs=IMPLEMENTATION),
     Kind("GRUCell", {**CELL_ARGS, "recurrent_activation": GATED["recurrent_activation"],
-                     "reset_after": Arg("bool", True)}, _cell(GRU_GATES),
+                     "reset_after": Arg("bool", True)}, _cell(GRU_GATES), kwargs=IMPLEMENTATION,
          variant=lambda a: "reset_after" if a["reset_after"] else "reset_before"),
     Kind("SimpleRNNCell", CELL_ARGS, _cell(RNN_GATES)),
     Kind("StackedRNNCells", {"cells": NESTED}, _stacked_cells),
+    Kind("CuDNNLSTM", {**CUDNN_ARGS, "unit_forget_bias": Arg("bool", True)}, _cudnn(LSTM_GATES), recurrent=True),
+    Kind("CuDNNGRU", CUDNN_ARGS, _cudnn(GRU_GATES), recurrent=True, variant=lambda a: "reset_after"),
 ]
