@@ -44,11 +44,13 @@ class Stored(NamedTuple):
     dtype: str | None
 
 
-def _h5py() -> Any:
+def _h5py(path: str, hdf5: bool = True) -> Any:
+    """h5py, or exit 3 saying what needs it: `path` an HDF5 file, or (`hdf5` False) an archive holding one."""
     try:
         import h5py
     except ImportError:
-        raise FrameworkMissing("h5py", "h5") from None
+        what = "an HDF5 file" if hdf5 else f"its stored weights ({WEIGHTS_MEMBER}) are HDF5"
+        raise FrameworkMissing(f"{path}: {what}, but h5py", "h5") from None
     return h5py
 
 
@@ -177,7 +179,7 @@ class Store:
     def _open(self) -> Any:
         if self.file is not None:
             return self.file
-        h5py = _h5py()
+        h5py = _h5py(self.path, self.hdf5)
         try:
             if self.hdf5:
                 self.file = h5py.File(self.path, "r")
@@ -214,7 +216,7 @@ class Store:
         """One layer's stored weights (None: the file stores none for it). `path`: its groups in a
         `.keras` archive (`layers/<key>` at each level); `names`: the layer names of its enclosing models
         and its own (a legacy `.h5` keeps a nested model's weights in the outer layer's group)."""
-        h5py = _h5py()
+        h5py = _h5py(self.path, self.hdf5)
         fh = self._open()
         try:
             if self.hdf5:
@@ -247,7 +249,7 @@ class Store:
 
 def is_weights_file(path: str) -> bool:
     """An HDF5 file of weights only (`save_weights`): it has no `model_config` attribute."""
-    h5py = _h5py()
+    h5py = _h5py(path)
     try:
         with h5py.File(path, "r") as fh:
             return "model_config" not in fh.attrs and ("layers" in fh or "layer_names" in fh.attrs)
@@ -258,7 +260,7 @@ def is_weights_file(path: str) -> bool:
 def weights_layout(path: str) -> ModelLayout:
     """A weights-only HDF5 file (`save_weights`, either Keras) as a layout: each layer's stored weights,
     by the names the file gives them."""
-    h5py = _h5py()
+    h5py = _h5py(path)
     loc = Loc(path)
     budget = [MAX_NODES]
     try:
