@@ -585,7 +585,8 @@ def notes(source: str, lines: tuple[str, ...]) -> None:
     counted once, Keras's warnings for an argument), on stderr: the report itself stays what scripts
     parse. A note that says where it stands (file:line:col) is printed as it is."""
     for line in lines:
-        sys.stderr.write(f"{line}\n" if _located(line) else f"{source}: note: {line}\n")
+        sys.stderr.write(f"{line}\n" if line.startswith(f"{source}:") or _located(line) else
+                         f"{source}: note: {line}\n")
 
 
 def _no_key(key: str | None) -> None:

@@ -232,7 +232,7 @@ def test_a_sequential_without_an_input_layer(keras2_files, tmp_path):
             assert report(conventions.layout(model)).total == f.model.count_params(), (name, form)
 
 
-def test_a_gru_from_before_reset_after(tmp_path, cli):
+def test_a_gru_from_before_reset_after(tmp_path, cli, monkeypatch):
     """Keras 2 before 2.1 had no reset_after (its GRU had one bias vector): a config without it counts as
     tf_keras counts reset_after=False, and the note says Keras 3 would count 3 x units more."""
     import tf_keras as K
@@ -240,12 +240,14 @@ def test_a_gru_from_before_reset_after(tmp_path, cli):
     old = K.Sequential([K.Input((7, 5)), K.layers.GRU(4, reset_after=False, name="g")])
     data = json.loads(old.to_json())
     del data["config"]["layers"][1]["config"]["reset_after"]
-    path = tmp_path / "old_gru.json"
-    path.write_text(json.dumps(data))
-    r = cli("params", str(path), "--json")
+    monkeypatch.chdir(tmp_path)  # a file named as users name it, without a folder
+    path = "old_gru.json"
+    Path(path).write_text(json.dumps(data))
+    r = cli("params", path, "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["total"] == old.count_params() == 3 * (4 * (5 + 4) + 4)
     assert f"{path}: note: layer 1 'g' (GRU): has no reset_after, so it was saved by Keras 2 before 2.1" in r.stderr
+    assert r.stderr.count("note:") == 1, r.stderr  # the note says its file once
     assert "Keras 3 would read the same config with reset_after: true, 12 parameters more" in r.stderr
     new = K.Sequential([K.Input((7, 5)), K.layers.GRU(4)])
     assert new.count_params() - old.count_params() == 12
