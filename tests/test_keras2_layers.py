@@ -366,3 +366,57 @@ def test_solve_and_compare_take_a_cudnn_layer(cli, keras2_files):
     rows = {(row["framework"], row["variant"]): row["params"] for row in json.loads(r.stdout)["rows"]}
     assert rows[("cudnn", "default")] == f.model.layers[0].count_params() == 4 * (3 * (5 + 3) + 2 * 3)
     assert rows[("keras", "default")] == rows[("cudnn", "default")] - 4 * 3  # one bias per gate
+
+
+def test_the_readme_keras2_example_is_what_tf_keras_counts(cli):
+    """examples/imdb_keras2.json is tf_keras's to_json() of a Keras 2 tutorial model (Embedding with
+    input_length, a Bidirectional CuDNNLSTM, a GRU): the same code writes the same config today, and
+    lstmcount counts it as tf_keras does, layer by layer."""
+    import tf_keras as K
+
+    from .conftest import ROOT
+
+    CuDNNLSTM, _ = _cudnn(K)
+    L = K.layers
+    model = K.Sequential([L.Embedding(20000, 128, input_length=80, name="embedding"),
+                          L.Bidirectional(CuDNNLSTM(64, return_sequences=True, name="lstm"), name="bilstm"),
+                          L.GRU(32, name="gru"), L.Dense(1, activation="sigmoid", name="sentiment")],
+                         name="imdb_sentiment")
+    model.build((None, 80))
+    path = ROOT / "examples" / "imdb_keras2.json"
+    written = json.loads(path.read_text())
+    assert written["config"] == json.loads(model.to_json())["config"]
+    r = cli("params", str(path), "--json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["total"] == model.count_params() == 2_674_913
+    assert [layer["params"] for layer in data["layers"]] == [layer.count_params() for layer in model.layers]
+
+
+@pytest.mark.parametrize("axis", [[1, 3], [-1, 2], [1, 2, 3]])
+def test_batch_normalization_over_several_axes_counts_as_keras_2(tmp_path, cli, axis):
+    """Keras 2's BatchNormalization takes a list of axes: its weights keep one value per position of
+    those axes, shaped with every axis of the input (1 elsewhere). Keras 3 takes one axis: the note says
+    so, and verify refuses it rather than build something else."""
+    import tf_keras as K
+
+    model = K.Sequential([K.Input((4, 5, 6)), K.layers.BatchNormalization(axis=axis, name="bn")])
+    path = tmp_path / "bn.h5"
+    model.save(path)
+    r = cli("params", str(path), "--json")
+    assert r.exit_code == 0, r.stderr
+    (layer,) = json.loads(r.stdout)["layers"]
+    assert layer["params"] == model.count_params()
+    assert [(w["name"], tuple(w["shape"])) for w in layer["weights"]] == \
+        [(w.name.split("/")[-1].split(":")[0], tuple(w.shape)) for w in model.layers[0].weights]
+    assert "Keras 3's BatchNormalization takes one axis" in r.stderr
+    v = cli("verify", str(path))
+    assert v.exit_code == 2 and "normalizes over one axis" in v.stderr, v.stderr
+
+
+def test_a_spec_batch_normalization_takes_one_axis(cli, tmp_path):
+    """A spec is Keras 3's: a list of axes is refused, saying why."""
+    spec = tmp_path / "bn.yaml"
+    spec.write_text("input_shape: [4, 5, 6]\nlayers:\n  - {type: BatchNormalization, axis: [1, 3]}\n")
+    r = cli("params", str(spec))
+    assert r.exit_code == 2 and "Keras 3 normalizes over one axis" in r.stderr, r.stderr

@@ -215,6 +215,9 @@ _RESET_BEFORE = ("has no reset_after, so it was saved by Keras 2 before 2.1, who
                  "(reset_after: false); counted so. Keras 3 would read the same config with reset_after: true, "
                  "{} parameters more")
 
+_BN_AXES = ("normalizes over the axes {}, as Keras 2 could: counted as Keras 2 counts it (one weight per position "
+            "of those axes); Keras 3's BatchNormalization takes one axis")
+
 
 def from_keras2(cls: str, config: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     """A layer config as a file stores it, with what Keras 2 writes and Keras 3 refuses translated to
@@ -237,6 +240,9 @@ def from_keras2(cls: str, config: dict[str, Any], notes: list[str]) -> dict[str,
     axis = args.get("axis")
     if cls == "BatchNormalization" and isinstance(axis, list) and len(axis) == 1:
         args["axis"] = axis[0]  # Keras 2 keeps its axes as a list; one axis is Keras 3's integer axis
+    elif cls == "BatchNormalization" and isinstance(axis, list) and len(axis) > 1:
+        args["axis"] = tuple(axis)  # several axes: Keras 2's alone (a tuple: no spec writes one)
+        notes.append(_BN_AXES.format(axis))
     if cls in ("GRU", "GRUCell") and "reset_after" not in args:
         args["reset_after"] = False
         units = args.get("units")
@@ -251,6 +257,8 @@ KERAS2_ONLY = {"CuDNNLSTM": ("LSTM", 4), "CuDNNGRU": ("GRU", 3)}
 
 def keras3_has_none(spec: LayerSpec) -> str | None:
     """Why Keras 3 cannot build this layer (a Keras 2-only class, also inside a wrapper), or None."""
+    if spec.type == "BatchNormalization" and isinstance(spec.args.get("axis"), tuple):
+        return "Keras 3's BatchNormalization normalizes over one axis, so verify cannot build Keras 2's over several"
     for layer in (spec.args, *(v for k in ("layer", "backward_layer") if isinstance(v := spec.args.get(k), dict))):
         cls = spec.type if layer is spec.args else str(layer.get("type"))
         if cls in KERAS2_ONLY:
