@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..model import MAX_BYTES, LayerFlags, Model
+from . import files
 
 if TYPE_CHECKING:
     from ..layout import ModelLayout
@@ -43,12 +44,10 @@ def sniff(path: str) -> str:
     legacy pickle format), `keras` (a zip holding config.json, or model.to_json() text), `hdf5`,
     `onnx` (by its .onnx name: protobuf has no signature), or `text` (a YAML spec; also what cannot be
     read, for the text reader to explain)."""
-    if path == "-" or not os.path.isfile(path):
+    if path == "-":
         return "text"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-    except OSError:
+    head = files.head(path, SNIFF_BYTES)  # b"" for what cannot be read: the text reader says why
+    if not head:
         return "text"
     lower = path.lower()
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -78,9 +77,9 @@ def _zip_names(path: str) -> list[str]:
     import zipfile
 
     try:
-        with zipfile.ZipFile(path) as archive:
+        with files.zip_archive(path) as archive:
             return archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, UsageError):  # the format's reader says what is wrong
         return []
 
 
@@ -104,28 +103,9 @@ def is_expression(arg: str) -> bool:
 
 
 def read_text(path: str) -> tuple[str, str]:
-    """Read a spec file (or `-` for standard input) -> (display name, text)."""
-    if path == "-":
-        if sys.stdin is None:
-            raise UsageError("standard input is closed; give a spec file instead of -")
-        try:
-            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise UsageError(f"standard input cannot be read ({exc.strerror or exc})") from None
-        name = "<stdin>"
-    else:
-        name = path
-        if os.path.isdir(path):
-            raise UsageError(f"{path}: is a directory, not a model spec file")
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_BYTES + 1)
-        except FileNotFoundError:
-            raise UsageError(f"{path}: no such file") from None
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if len(raw) > MAX_BYTES:
-        raise UsageError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not a model spec")
+    """Read a spec file (or `-` for standard input, or a pipe) -> (display name, text)."""
+    name = files.display(path)
+    raw = files.read_bytes(path, MAX_BYTES, "a model spec")
     if b"\x00" in raw:
         raise UsageError(f"{name}: binary data, not a YAML model spec (nor a file lstmcount recognises by its "
                          "content: a PyTorch checkpoint, a Keras .keras archive, HDF5; ONNX files are named .onnx)")
@@ -157,12 +137,16 @@ def load(path: str, key: str | None = None, features: int | None = None, framewo
         if path.lower().endswith(".keras") or not _zip_names(path):
             from .keras import read_keras
 
+            if path.lower().endswith(".keras"):
+                files.regular_file(path, "a Keras archive")
+                files.check_zip(path)
             return read_keras(path)
         raise UsageError(f"{path}: a Keras archive (a zip holding config.json); lstmcount reads it when its name "
                          "ends in .keras")
     if what == "hdf5":  # a legacy Keras model file (h5py imported there)
         from .keras import read_keras
 
+        files.regular_file(path, "an HDF5 file")
         return read_keras(path, hdf5=True)
     if what in ("pytorch", "onnx"):
         raise UsageError(f"{path}: a {'PyTorch checkpoint' if what == 'pytorch' else 'ONNX model'} holds tensors, "
@@ -190,14 +174,10 @@ def with_expect(path: str) -> Model | None:
     """The spec at `path` if it is one with a top-level `expect:` block, else None. For checking a
     repository's files: YAML that is not such a spec (a CI workflow, an empty file, YAML with tags the
     spec reader refuses) is passed over; a file whose text never says `expect` is not even parsed."""
-    try:
-        name, text = read_text(path)
-    except UsageError:
-        if path != "-" and os.path.isfile(path) and os.path.getsize(path) <= MAX_BYTES:
-            with open(path, "rb") as fh:
-                if not fh.read().strip():
-                    return None  # an empty file
-        raise
+    raw = files.read_bytes(path, MAX_BYTES, "a model spec")
+    if not raw.strip():
+        return None  # an empty file
+    name, text = read_text(path)
     if "expect" not in text:
         return None
     from ..errors import SpecError
@@ -229,7 +209,7 @@ def read_tensor_file(path: str, key: str | None = None) -> ModelLayout:
 def tensor_file(path: str, key: str | None = None) -> tuple[ModelLayout, dict[str, LayerFlags]]:
     """A PyTorch checkpoint's or ONNX file's layout, and the `params` flags of its recognised
     LSTM/GRU/RNN layers by layer name, from one read of the file."""
-    if sniff(path) == "onnx":
+    if _tensor_source(path) == "onnx":
         _no_key(path, key)
         from .onnx import onnx_groups, onnx_layout, onnx_model
 
@@ -246,13 +226,14 @@ def checkpoint(path: str, key: str | None = None) -> tuple[Any, ModelLayout]:
     its layout."""
     from .state_dict import checkpoint_layout, read_checkpoint
 
+    _tensor_source(path)
     ck = read_checkpoint(path, key)
     return ck, checkpoint_layout(ck)
 
 
 def tensor_arrays(path: str, key: str | None = None) -> dict[str, Any]:
     """Every tensor of a checkpoint or ONNX file as a NumPy array, by its full key or initializer name."""
-    if sniff(path) == "onnx":
+    if _tensor_source(path) == "onnx":
         _no_key(path, key)
         from onnx import numpy_helper
 
@@ -263,6 +244,16 @@ def tensor_arrays(path: str, key: str | None = None) -> dict[str, Any]:
     from .state_dict import checkpoint_arrays, read_checkpoint
 
     return checkpoint_arrays(read_checkpoint(path, key))
+
+
+def _tensor_source(path: str) -> str:
+    """What a tensor file holds (`onnx` or `pytorch`), once it is known to be a regular file that its
+    reader may open (a zip's directory within bounds)."""
+    what = sniff(path)
+    files.regular_file(path, "an ONNX model" if what == "onnx" else "a PyTorch checkpoint")
+    if what == "pytorch":
+        files.check_zip(path)
+    return what
 
 
 def _no_key(path: str, key: str | None) -> None:
