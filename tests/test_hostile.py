@@ -14,14 +14,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import resource
 import stat
-import subprocess
-import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,33 +25,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from .conftest import CONFIGS, ROOT
-
-MAX_LINE = 5000  # one message per line; a message longer than this is not "clear"
-SUMMARY = re.compile(r"\d+ problems")
-
-
-def assert_clean(r: Any, name: str | None, codes: tuple[int, ...] = (0, 2)) -> None:
-    """The parts of the contract every run must keep, whatever the input."""
-    assert "Traceback" not in r.stderr, r.stderr[-3000:]
-    assert r.exit_code in codes, (r.exit_code, r.stderr[-3000:])
-    if r.exit_code == 0:
-        return
-    lines = r.stderr.splitlines()
-    assert lines, "a failed run must say why on stderr"
-    for line in lines:
-        assert line.strip(), f"blank line in stderr: {r.stderr!r}"
-        assert len(line) <= MAX_LINE, f"a {len(line):,}-character message"
-        if SUMMARY.fullmatch(line) or line.endswith("check FAILED"):
-            continue
-        if name is not None:
-            assert name in line, f"message does not name {name!r}: {line!r}"
-        else:
-            assert line.startswith("lstmcount: ") or line.startswith("<flags>"), line
-
-
-def located_problems(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if re.match(r".+:\d+:\d+: ", line)]
-
+from .hostile import SPAWN_MEMORY, SPAWN_TIMEOUT, Job, Spawn, assert_clean, located_problems, spawn_all
 
 # --- 1. the corpus --------------------------------------------------------------------------------
 
@@ -154,7 +122,7 @@ CORPUS = [
     _case("escape-character", "name: a\x1bb\n" + SHAPE + LSTM, 2, "{f}:1:8:"),
     _case("tab-indentation", SHAPE + "layers:\n\t- type: LSTM\n", 2, "{f}:3:1: invalid YAML:"),
     _case("unclosed-bracket", "input_shape: [3, 4\n" + LSTM, 2, "{f}:2:", "invalid YAML:"),
-    _case("directory", DIRECTORY, 2, "{f}: is a directory"),
+    _case("directory", DIRECTORY, 2, "{f}: a directory, not a model file"),
     _case("missing-file", MISSING, 2, "{f}: no such file"),
     # -- the wrong shape of document --
     _case("top-level-list", "- 1\n- 2\n", 2, "{f}:1:1: a model spec must be a mapping with `layers:`, got a list"),
@@ -371,21 +339,6 @@ def test_output_to_a_fifo_keeps_the_fifo(cli, tmp_path):
 
 # --- runs that need a real process: a time limit and a memory limit ----------------------------------
 
-SPAWN_TIMEOUT = 10.0  # seconds, for all of them together (they run side by side)
-SPAWN_MEMORY = 1 << 30  # address space per process
-
-
-@dataclass(frozen=True)
-class Spawn:
-    id: str
-    args: tuple[str, ...]  # "{f}" is the spec file written from `content`
-    content: str | bytes | None = None
-    stdin: bytes | None = None
-    codes: tuple[int, ...] = (2,)
-    fragments: tuple[str, ...] = ()
-    xfail: str | None = None
-
-
 def _bomb_file(use: str, layer_extra: str = "") -> str:
     anchors = ", ".join(_bomb_anchors())
     return (SHAPE + "layers:\n  - type: LSTM\n    kernel_initializer: [" + anchors + "]\n"
@@ -423,52 +376,18 @@ SPAWNS = [
 ]
 
 
-def _limit_memory() -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_AS, (SPAWN_MEMORY, SPAWN_MEMORY))
-
-
-@dataclass
-class Spawned:
-    code: int | None  # None: killed at the time limit
-    stderr: str
-    seconds: float
-    path: str
-
-
 @pytest.fixture(scope="module")
-def spawned(tmp_path_factory) -> dict[str, Spawned]:
+def spawned(tmp_path_factory):
     """Start every Spawn at once, wait for them together, kill whatever runs past the limit."""
     folder = tmp_path_factory.mktemp("spawned")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
-    running = {}
+    jobs = []
     for case in SPAWNS:
         path = folder / f"{case.id}.yaml"
         if case.content is not None:
-            data = case.content if isinstance(case.content, bytes) else case.content.encode()
-            path.write_bytes(data)
-        stdin_path = folder / f"{case.id}.stdin"
-        stdin_path.write_bytes(case.stdin or b"")
-        err = open(folder / f"{case.id}.err", "w+b")  # noqa: SIM115 - closed below
-        argv = [sys.executable, "-m", "lstmcount", *(a.replace("{f}", str(path)) for a in case.args)]
-        with open(stdin_path, "rb") as stdin:
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=stdin, stdout=subprocess.DEVNULL,
-                                    stderr=err, preexec_fn=_limit_memory)
-        running[case.id] = (proc, err, time.monotonic(), str(path))
-    deadline = time.monotonic() + SPAWN_TIMEOUT
-    out = {}
-    for cid, (proc, err, started, path) in running.items():
-        try:
-            code: int | None = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            code = None
-        seconds = time.monotonic() - started
-        err.seek(0)
-        stderr = err.read().decode("utf-8", "replace")
-        err.close()
-        out[cid] = Spawned(code, stderr, seconds, path)
-    return out
+            path.write_bytes(case.content if isinstance(case.content, bytes) else case.content.encode())
+        jobs.append(Job(case.id, tuple(a.replace("{f}", str(path)) for a in case.args), stdin=case.stdin or b"",
+                        path=str(path)))
+    return spawn_all(jobs, folder, SPAWN_TIMEOUT)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.xfail)]
