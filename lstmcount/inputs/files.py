@@ -11,6 +11,9 @@ without hanging and only once.
   and the reader after it see the same bytes.
 - `head(path, n)`: the first bytes, for recognising a file by its content; b"" for what cannot be read
   (the reader then says why).
+- `zip_archive(path, what)`: a zipfile.ZipFile once the zip's end record says its directory is within
+  bounds (zipfile reads the whole directory an end record claims); `check_zip(path)` the same check
+  for a library that opens the zip itself (torch.load).
 """
 
 from __future__ import annotations
@@ -205,6 +208,8 @@ def _drain(fd: int, cap: int, name: str) -> bytes:
             chunk = os.read(fd, min(CHUNK, cap + 1 - got))
         except BlockingIOError:  # woken without data
             continue
+        except OSError as exc:
+            raise UsageError(f"{name}: cannot be read ({exc.strerror or exc})") from None
         if not chunk:
             break
         parts.append(chunk)
