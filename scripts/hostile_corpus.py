@@ -174,6 +174,23 @@ def h5_file(attrs: dict[str, Any]) -> Callable[[Path, Path], None]:
     return build
 
 
+def h5_heap_length(path: Path, marker: Path) -> None:
+    """A Keras-like .h5 whose attribute strings sit in HDF5's global heap, one heap object's length
+    (14) turned to 142 by one bit: HDF5 then loops reading the file's attributes (found by the
+    mutation fuzzer on a tf_keras file)."""
+    import h5py
+
+    with h5py.File(path, "w") as fh:
+        fh.attrs["model_config"] = json.dumps(keras_config())
+        fh.attrs["keras_version"] = "2.21.0"
+        fh.attrs["names"] = ["dense/bias:0", "dense/kernel:0"]
+    raw = bytearray(path.read_bytes())
+    at = raw.index(b"dense/kernel:0")
+    assert raw[at - 8] == 14, "the heap object's length field"
+    raw[at - 8] ^= 0x80
+    path.write_bytes(bytes(raw))
+
+
 def onnx_model(names: tuple[str, str] = ("lstm", "W"), external: str | None = None, dims: list[int] | None = None,
                ) -> Callable[[Path, Path], None]:
     """An ONNX LSTM (W, R, B initializers), its node and W named as given; W's data in an external file
@@ -374,6 +391,7 @@ def cases() -> list[Case]:
         Case("h5-no-config", "no-config.h5", needs="h5py", build=h5_file({"x": 1}), fragment="no model_config"),
         Case("h5-truncated", "truncated.h5", needs="h5py",
              build=first_of(h5_file({"model_config": json.dumps(keras_config())}), 0.5)),
+        Case("h5-global-heap-object-length", "heap.h5", needs="h5py", build=h5_heap_length),
         Case("h5-signature-only", "signature.h5", build=data(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)),
         # -- PyTorch --
         Case("pt-reduce-os-system", "reduce.pt", needs="torch", build=torch_file(lambda m: {"x": _Reduce(m)})),

@@ -103,6 +103,7 @@ class Job:
     shell: str | None = None
     path: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # this job's own wall-time limit
 
 
 def spawn_all(jobs: list[Job], folder: Path, timeout: float = SPAWN_TIMEOUT, parallel: int | None = None,
@@ -151,7 +152,7 @@ def spawn_all(jobs: list[Job], folder: Path, timeout: float = SPAWN_TIMEOUT, par
             done, status, usage = os.wait4(pid, os.WNOHANG)
             if done:
                 finish(pid, status, usage)
-            elif time.monotonic() - started > timeout:
+            elif time.monotonic() - started > (running[pid][0].timeout or timeout):
                 proc.kill()
                 _, _, usage = os.wait4(pid, 0)
                 finish(pid, None, usage)

@@ -45,6 +45,10 @@ WAITING = {
                        "read through files.read_bytes(path, MAX_BYTES)",
     "pt-plain-pickle-os-system": "hostile-torch: torch's UserWarning about the pickle protocol reaches stderr (two "
                                  "more lines)",
+    "h5-global-heap-object-length": "hostile-keras: h5py (HDF5) loops forever in fh.attrs.get('model_config') "
+                                    "(keras.py _hdf5) once a global heap object's length is corrupt: an in-process "
+                                    "read cannot be bounded (read the attributes in a child process with a time "
+                                    "limit?)",
     "onnx-negative-dims": "hostile-onnx: an initializer with dims [1, -12, 4] is counted (12 parameters, exit 0)",
 }
 
@@ -72,6 +76,8 @@ def ran(tmp_path_factory):
             jobs.append(Job(case.id, shell=command, path=path))
         else:
             jobs.append(Job(case.id, tuple(a.replace("{f}", path) for a in case.args), path=path))
+        if case.id in WAITING:  # a known hang need not hold the run up
+            jobs[-1].timeout = 30.0
     timeouts = {c.id: c.timeout for c in written.values()}
     slow = [j for j in jobs if timeouts[j.id] > 10]
     fast = [j for j in jobs if timeouts[j.id] <= 10]
