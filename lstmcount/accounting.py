@@ -67,7 +67,8 @@ class LayerReport(NamedTuple):
     macs: int | None = None  # with --timesteps: multiply-accumulates for one sample
     elementwise_flops: int | None = None  # with --timesteps: a recurrent layer's gate and state arithmetic
     layers: tuple[LayerReport, ...] = ()  # a nested model's own layers
-    inbound: tuple[tuple[str, ...], ...] = ()  # graph models: what each call reads (`name[node][tensor]`)
+    stored: str | None = None  # counted from the weights a file stores, there (LayerLayout.stored)
+    inbound: tuple[tuple[str, ...], ...] = ()  # graph models: what each call reads (`name[node][tensor]`); last
 
     @property
     def non_trainable(self) -> int:
@@ -318,7 +319,7 @@ def layer_report(layer: LayerLayout, timesteps: int | None = None, per_step: boo
         else:
             macs = sum(compute(layer, c.gates, _positions(call.output_shape, timesteps))[0] for call in calls)
     return LayerReport(layer.name, layer.type, c.params, c.trainable, layer.weights, c.gates, c.extras,
-                       c.formula, layer.output_shape, layer.recurrent, macs, elementwise, subs,
+                       c.formula, layer.output_shape, layer.recurrent, macs, elementwise, subs, layer.stored,
                        tuple(call.inbound for call in layer.calls))
 
 

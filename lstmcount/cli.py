@@ -433,6 +433,9 @@ def layout(
     save: Annotated[str | None, typer.Option("--save", help="With --to and a state_dict or ONNX file: also "
                                                             "write the converted weights to this NumPy .npz "
                                                             "file (by target tensor name).")] = None,
+    max_memory: Annotated[str, typer.Option("--max-memory", metavar="SIZE", help="With --save: refuse to "
+                                                                 "convert weights that would take more memory "
+                                                                 "than this.")] = "1GiB",
     key: KeyOpt = None, json_: JsonOpt = False, output: OutputOpt = None,
 ) -> None:
     """Show every weight tensor: its shape, gate axis and each gate's [start, stop) slice, in storage order."""
@@ -458,11 +461,25 @@ def layout(
                 if flags is not None or not picked.tensor_file:
                     raise UsageError("--save converts the weights stored in a state_dict or ONNX file; a spec, a "
                                      "Keras file or flags give no weights to convert")
-                from .convert import npz
+                from .convert import npz, npz_bytes, sources
+                from .render import human_bytes
 
-                write(npz(rec, inputs.tensor_arrays(config or "-", key)), save, "--save", inputs=(config,))
+                limit = parse_size(max_memory, "--max-memory")
+                arrays = inputs.tensor_arrays(config or "-", key, sources(rec))
+                need = npz_bytes(rec, arrays)
+                if need > limit:
+                    raise UsageError(f"{config}: --save: converting layer {picked.layer.name}'s weights takes about "
+                                     f"{human_bytes(need)} of memory (its tensors at float64 while they are built, "
+                                     f"and the .npz), over the {human_bytes(limit)} limit; raise it with "
+                                     "--max-memory if you mean it")
+                write(npz(rec, arrays), save, "--save", inputs=(config,))
                 say(f"{save}: {len({s.target for s in rec.steps})} converted tensors for {to.value}"
                     f"{'' if rec.exact else ' (NOT exact: see the notes)'}")
+                bf16 = [name for w, name in zip(picked.layer.weights, picked.tensor_names().values(), strict=True)
+                        if w.dtype == "bfloat16"]
+                if bf16:
+                    say(f"{save}: note: {', '.join(bf16[:4])}{' ...' if len(bf16) > 4 else ''} stored as "
+                        "bfloat16, which NumPy has not: written as float32 (exactly the same values)")
             write(recipe_json(rec) if json_ else recipe_text(rec), output, inputs=(config,))
             return
         if save is not None:

@@ -276,6 +276,26 @@ def apply(rec: Recipe, arrays: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def sources(rec: Recipe) -> set[str]:
+    """The tensors a recipe reads."""
+    return {part.tensor for step in rec.steps for part in step.parts}
+
+
+def npz_bytes(rec: Recipe, arrays: dict[str, Any]) -> int:
+    """About the memory `npz` takes: the target tensors at float64 while they are built and again packed
+    in the .npz (at most float64), and the largest source tensor copied at float64. What it counts is
+    the number of elements, so a tensor that repeats one stored value (an expanded, stride-0 tensor) counts
+    at its full size: that is what converting it writes."""
+    total = 0
+    for shape in {step.target: step.full_shape for step in rec.steps}.values():
+        n = 1
+        for d in shape:
+            n *= d
+        total += n
+    largest = max((int(arrays[name].size) for name in sources(rec)), default=0)
+    return 16 * total + 8 * largest
+
+
 def npz(rec: Recipe, arrays: dict[str, Any]) -> bytes:
     """Carry out a recipe and pack the converted tensors as a NumPy .npz (target tensor names as keys),
     in the sources' floating-point type."""

@@ -163,6 +163,7 @@ class LayerLayout(NamedTuple):
     entry: int | None = None  # the 1-based position of its entry in the Model's layers, where it has one
     costed: bool = True  # whether its compute (--timesteps) is counted: not when it needs more than
     # the weights and output shapes (attention multiplies its inputs together)
+    stored: str | None = None  # counted from the weights a file stores, there (model.weights.h5), not a table
 
     @property
     def params(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -31,13 +32,40 @@ Shape = tuple[int | None, ...]
 FRAMEWORK_ALIASES = {"torch": "pytorch", "tf.keras": "keras", "tensorflow": "keras"}
 
 
+def layer_where(index: int, name: Any, cls: str) -> str:
+    """`layer 3 'lstm_1' (LSTM)`: where a layer stands in messages: its 1-based position, its name when
+    it has one (escaped and bounded as `show` writes values: names come from files), its class."""
+    named = f"{show(name)} " if isinstance(name, str) and name else ""
+    return f"layer {index} {named}({cls})"
+
+
 def stopped(source: str, count: int) -> str:
     return f"{source}: stopping after {count} problems"
 
 
-def suggest(word: str, options: list[str] | tuple[str, ...]) -> str:
-    near = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return f"; did you mean {near[0]!r}?" if near else ""
+MAX_SUGGEST = 200  # longer words and options are not compared (difflib's time grows with their lengths' product)
+MAX_SUGGEST_OPTIONS = 1_000  # options compared with a word: those nearest it in length
+
+
+def suggest(word: str, options: Iterable[str]) -> str:
+    """`; did you mean 'units'?` for the option nearest a misspelled word (or nothing), in bounded time:
+    at most MAX_SUGGEST_OPTIONS options of at most MAX_SUGGEST characters are compared."""
+    word = str(word)
+    if len(word) > MAX_SUGGEST:
+        return ""
+    fit = [o for o in options if isinstance(o, str) and len(o) <= MAX_SUGGEST]
+    if len(fit) > MAX_SUGGEST_OPTIONS:
+        fit = heapq.nsmallest(MAX_SUGGEST_OPTIONS, fit, key=lambda o: abs(len(o) - len(word)))
+    near = difflib.get_close_matches(word, fit, n=1, cutoff=0.6)
+    return f"; did you mean {show(near[0])}?" if near else ""
+
+
+def shape_text(shape: Shape | None, batch: bool = True) -> str:
+    """(None, 28, 75): Keras's way of writing a shape with its batch axis ("" when unknown)."""
+    if shape is None:
+        return ""
+    dims = (None, *shape) if batch else shape
+    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def kind_of(value: Any) -> str:
@@ -148,7 +176,7 @@ class LayerSpec:
     model: Model | None = None
 
     def where(self) -> str:
-        return f"layer {self.index} ({self.type})"
+        return layer_where(self.index, self.args.get("name"), self.type)
 
     def arg_loc(self, arg: str | None) -> Loc:
         return self.arg_locs.get(arg, self.loc) if arg else self.loc

@@ -53,6 +53,13 @@ def run(paths: list[str], flags: LayerFlags | None, summary: bool, max_bytes: in
     models = [load(path) for path in paths if path not in state_dicts and path not in onnx_files]
     if flags is not None:
         models.append(inputs.from_flags(flags))
+    for model in models:
+        custom = _custom_layers(model)
+        if custom:
+            raise UsageError(f"{model.source}: verify builds the model in {model.framework}, and cannot build "
+                             f"{', '.join(custom[:4])}{' ...' if len(custom) > 4 else ''}: a custom layer, counted "
+                             "from its declaration or from the weights its file stores, needs its own class; "
+                             "lstmcount params counts it")
     layouts = [conventions.layout(m) for m in models]
     reports = [report(lay) for lay in layouts]
     for model, lay, rep in zip(models, layouts, reports, strict=True):
@@ -97,6 +104,19 @@ def weight_bytes(model: Model, layers: tuple[LayerLayout, ...]) -> int:
         dtype = spec.args.get("dtype") if spec is not None else None
         total += layer.params * VARIABLE_BYTES.get(dtype if isinstance(dtype, str) else "float32", 4)
     return total
+
+
+def _custom_layers(model: Model) -> list[str]:
+    """The custom layers (`type: custom`, or a model file's layer counted from its stored weights), named."""
+    out = []
+    for spec in model.layers:
+        if spec.model is not None:
+            out += _custom_layers(spec.model)
+        elif spec.type == "custom" and spec.reuse is None:
+            name = spec.args.get("name")
+            out.append(f"{name!r} ({spec.args.get('class_name')})" if isinstance(name, str)
+                       else f"layer {spec.index} ({spec.args.get('class_name')})")
+    return out
 
 
 def _count_layers(layers: tuple[LayerLayout, ...]) -> int:

@@ -194,13 +194,52 @@ def api(repeats: int) -> None:
         line(label, f"{rate:,.0f}/s", "target >= 200,000/s", rate >= 200_000)
 
 
-SECTIONS = {"1": one_layer, "2": big_model, "g": big_graph, "3": verify, "4": api}
+# Keras model files, saved by Keras 3 in a fresh process: the same configs with an Embedding of 1,000,000 x 125
+# float32 weights (500 MB) and of 10 x 125, plain and with a custom layer (counted from its stored shapes)
+WEIGHT_FILES = """
+import os, sys; os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import keras
+@keras.saving.register_keras_serializable(package="bench")
+class Gain(keras.layers.Layer):
+    def build(self, input_shape):
+        self.g = self.add_weight(shape=(input_shape[-1],), name="g")
+    def call(self, x):
+        return x * self.g
+root = sys.argv[1]
+for rows, size in ((1_000_000, "big"), (10, "tiny")):
+    for custom in (False, True):
+        layers = [keras.Input((20,), dtype="int32"), keras.layers.Embedding(rows, 125)]
+        layers += [Gain()] if custom else []
+        model = keras.Sequential(layers + [keras.layers.LSTM(16), keras.layers.Dense(2)])
+        for ext in ("keras", "h5"):
+            model.save(f"{root}/{size}{'_custom' if custom else ''}.{ext}")
+"""
+
+
+def weight_files(repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([PY, "-c", WEIGHT_FILES, tmp], check=True, env=ENV, cwd=ROOT, capture_output=True)
+        big = (Path(tmp) / "big.keras").stat().st_size / 1e6
+        print(f"5. Keras model files with {big:.0f} MB of weights (an Embedding of 1,000,000 x 125) against the same "
+              "configs with tiny weights (10 x 125): `params FILE --json`; a custom layer is counted from its stored "
+              "weights' shapes")
+        for what, stem in (("plain", ""), ("with a custom layer", "_custom")):
+            for ext in ("keras", "h5"):
+                res = compare({size: [*LSTMCOUNT, "params", str(Path(tmp) / f"{size}{stem}.{ext}"), "--json"]
+                               for size in ("big", "tiny")}, max(3, repeats // 2))
+                (t_b, m_b), (t_t, m_t) = res["big"], res["tiny"]
+                line(f".{ext} {what}: 500 MB weights / tiny weights", f"{t_b / t_t:.2f}x",
+                     "target <= 1.3x", t_b / t_t <= 1.3)
+                line(f"  ({t_b * 1000:.0f} ms, {m_b:.0f} MiB / {t_t * 1000:.0f} ms, {m_t:.0f} MiB)", "")
+
+
+SECTIONS = {"1": one_layer, "2": big_model, "g": big_graph, "3": verify, "4": api, "w": weight_files}
 
 
 def main() -> None:
-    """BENCH_REPEATS (default 7) sets the repetitions; BENCH_SECTIONS (default 12g34) picks sections."""
+    """BENCH_REPEATS (default 7) sets the repetitions; BENCH_SECTIONS (default 12g34w) picks sections."""
     repeats = int(os.environ.get("BENCH_REPEATS", "7"))
-    chosen = [SECTIONS[k] for k in os.environ.get("BENCH_SECTIONS", "12g34") if k in SECTIONS]
+    chosen = [SECTIONS[k] for k in os.environ.get("BENCH_SECTIONS", "12g34w") if k in SECTIONS]
     print(f"lstmcount benchmark on {platform.node() or 'this machine'}: {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}; medians of {repeats} alternating runs")
     print(f"measuring {'this checkout (python -m lstmcount)' if CHECKOUT else LSTMCOUNT[0]}")

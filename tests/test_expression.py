@@ -211,7 +211,7 @@ def test_pytorch_positional_orders_are_the_signatures():
      "says)"),
     ("[LSTM(4)]", "<expression>:1:1: a layer expression is a call of a layer class, e.g. "),
     ("LSTM(75, name='ß', input_shape=(28, 28), unit_forget_bias=3)",  # columns count characters, not bytes
-     "<expression>:1:42: layer 1 (LSTM): argument 'unit_forget_bias' must be true or false, got 3\n"),
+     "<expression>:1:42: layer 1 'ß' (LSTM): argument 'unit_forget_bias' must be true or false, got 3\n"),
     ("LSTM(75,\n     unit_forget_bias=3, input_shape=(28, 28))",
      "<expression>:2:6: layer 1 (LSTM): argument 'unit_forget_bias' must be true or false, got 3\n"
      "       unit_forget_bias=3, input_shape=(28, 28))\n"

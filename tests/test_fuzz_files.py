@@ -266,10 +266,10 @@ def test_fuzz_keras_json(cli, originals, work, data):
     _run(cli, work / "m.json", data.draw(text_file(originals["k3.json"])), ("params", "layout"))
 
 
-@pytest.mark.xfail(strict=False, reason="hostile-keras: keras.py _hdf5 lets h5py's RuntimeError out of a corrupt "
-                   "file ('Unable to synchronously check link existence (bad symbol table node signature)' at "
-                   "`\"layers\" in fh`, after a few bit flips), and HDF5 loops forever in fh.attrs.get('model_config') "
-                   "when a global heap object's length is corrupt (each example runs in a forked child for that)")
+@pytest.mark.xfail(strict=False, reason="keras.py (hostile-keras, merged): HDF5 loops forever in "
+                   "fh.attrs.get('model_config') when a global heap object's length is corrupt (a rare bit flip; "
+                   "each example runs in a forked child killed after 20 s; the corpus case h5-global-heap-object-"
+                   "length reproduces it every time)")
 @FUZZ
 @given(st.data(), st.sampled_from(["k3.h5", "k2.h5"]))
 def test_fuzz_keras_h5(cli, originals, work, data, which):
@@ -291,9 +291,6 @@ def test_fuzz_checkpoint(cli, originals, work, data):
     _run(cli, work / "m.pt", data.draw(binary_file(originals["net.pt"], zipped=True)), ("params", "layout"))
 
 
-@pytest.mark.xfail(strict=False, reason="hostile-onnx: onnx.py onnx_groups indexes W and R shapes without checking "
-                   "their rank: one bit flip (W's first dims tag 0x08 -> 0x18, W becomes [12, 4]) gives IndexError: "
-                   "tuple index out of range at `w[2]`")
 @FUZZ
 @given(st.data())
 def test_fuzz_onnx(cli, originals, work, data):

@@ -376,7 +376,7 @@ def test_what_only_a_layers_first_call_reads_leads_nowhere(cli, tmp_path):
                     "  - {type: LSTM, name: lstm, units: 3, inputs: first}\n  - {reuse: lstm, name: again, inputs: a}\n"
                     "outputs: [again]\n")
     r = cli("params", str(path))
-    assert (r.exit_code, r.stderr) == (2, f"{path}:3:6: layer 1 (Dense): 'first' leads to no output of the model "
+    assert (r.exit_code, r.stderr) == (2, f"{path}:3:6: layer 1 'first' (Dense): it leads to no output of the model "
                                           "(outputs: again); Keras would leave it out: list it under outputs:, or "
                                           "remove it\n")
     path.write_text(path.read_text().replace("outputs: [again]", "outputs: [again, lstm]"))

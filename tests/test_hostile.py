@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,12 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from .conftest import CONFIGS, ROOT
-from .hostile import SPAWN_MEMORY, SPAWN_TIMEOUT, Job, Spawn, assert_clean, located_problems, spawn_all
+from .hostile import SPAWN_MEMORY, SPAWN_TIMEOUT, Spawned, assert_clean, spawn_all
+
+
+def located_problems(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if re.match(r".+:\d+:\d+: ", line)]
+
 
 # --- 1. the corpus --------------------------------------------------------------------------------
 
@@ -154,10 +161,13 @@ CORPUS = [
           "{f}:5:5: invalid YAML: duplicate key 'units'"),
     _case("integer-argument-name", SHAPE + "layers:\n  - {type: LSTM, units: 3, 5: 6}\n", 2,
           "{f}:3:28: layer 1 (LSTM): LSTM takes no argument '5'"),
+    _case("layer-name-with-control-characters",  # shown escaped, as Python writes a string
+          SHAPE + 'layers:\n  - {type: LSTM, name: "en\\x1bc\\u202e", units: 2.5}\n', 2,
+          "{f}:3:41: layer 1 'en\\x1bc\\u202e' (LSTM): argument 'units' must be an integer, got 2.5\n"),
     _case("duplicate-layer-names",
           SHAPE + "layers:\n  - {type: LSTM, units: 3, return_sequences: true, name: a}\n"
           "  - {type: LSTM, units: 3, name: a}\n", 2,
-          "{f}:4:", "layer 2 (LSTM): argument 'name': 'a' is already the name of another layer"),
+          "{f}:4:", "layer 2 'a' (LSTM): argument 'name': 'a' is already the name of another layer"),
     # -- argument types and ranges --
     *[_case(f"units-{tag}", SHAPE + f"layers:\n  - type: LSTM\n    units: {value}\n", 2,
             f"{{f}}:4:5: layer 1 (LSTM): argument 'units' must be {want}")
@@ -339,6 +349,17 @@ def test_output_to_a_fifo_keeps_the_fifo(cli, tmp_path):
 
 # --- runs that need a real process: a time limit and a memory limit ----------------------------------
 
+@dataclass(frozen=True)
+class Spawn:
+    id: str
+    args: tuple[str, ...]  # "{f}" is the spec file written from `content`
+    content: str | bytes | None = None
+    stdin: bytes | None = None
+    codes: tuple[int, ...] = (2,)
+    fragments: tuple[str, ...] = ()
+    xfail: str | None = None
+
+
 def _bomb_file(use: str, layer_extra: str = "") -> str:
     anchors = ", ".join(_bomb_anchors())
     return (SHAPE + "layers:\n  - type: LSTM\n    kernel_initializer: [" + anchors + "]\n"
@@ -370,6 +391,10 @@ SPAWNS = [
     Spawn("flag-num-layers-1e8", ("params", "-u", "3", "-i", "4", "--num-layers", "100000000"), codes=(0, 2)),
     Spawn("max-layers-table", ("params", "{f}"), SHAPE.replace("[3, 4]", "[3]") + "layers:\n"
           + "  - {type: Dense, units: 3}\n" * 20_000, codes=(0,)),
+    Spawn("dangling-references", ("params", "{f}"), "framework: keras\ninputs:\n  a: [null, 3]\nlayers:\n"
+          + "".join(f"  - {{type: Dense, name: d{k}, units: 3, inputs: x{k}}}\n" for k in range(1_000))
+          + "outputs: [d0]\n", fragments=("{f}:5:39: layer 1 'd0' (Dense): no layer or input is called 'x0'\n",
+                                           "{f}: stopping after 50 problems\n50 problems\n")),
     Spawn("near-16-MiB-input-shape", ("params", "--json", "{f}"),
           "input_shape: [" + ", ".join(["1"] * 5_000_000) + "]\nlayers: [{type: Dropout, rate: 0.1}]\n",
           codes=(0, 2)),
@@ -377,23 +402,23 @@ SPAWNS = [
 
 
 @pytest.fixture(scope="module")
-def spawned(tmp_path_factory):
-    """Start every Spawn at once, wait for them together, kill whatever runs past the limit."""
+def spawned(tmp_path_factory) -> dict[str, tuple[Spawned, str]]:
+    """Every Spawn, run at once (each with its spec file written from `content`) -> (run, spec path)."""
     folder = tmp_path_factory.mktemp("spawned")
-    jobs = []
+    jobs, paths = {}, {}
     for case in SPAWNS:
         path = folder / f"{case.id}.yaml"
         if case.content is not None:
             path.write_bytes(case.content if isinstance(case.content, bytes) else case.content.encode())
-        jobs.append(Job(case.id, tuple(a.replace("{f}", str(path)) for a in case.args), stdin=case.stdin or b"",
-                        path=str(path)))
-    return spawn_all(jobs, folder, SPAWN_TIMEOUT)
+        jobs[case.id] = ([a.replace("{f}", str(path)) for a in case.args], case.stdin or b"")
+        paths[case.id] = str(path)
+    return {cid: (run, paths[cid]) for cid, run in spawn_all(jobs, folder).items()}
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.xfail)]
                                                if c.xfail else []) for c in SPAWNS])
 def test_spawned(spawned, case):
-    r = spawned[case.id]
+    r, path = spawned[case.id]
     assert r.code is not None, f"still running after {SPAWN_TIMEOUT:.0f} s (killed)"
     assert "MemoryError" not in r.stderr, f"needed more than {SPAWN_MEMORY >> 20} MiB"
 
@@ -401,10 +426,10 @@ def test_spawned(spawned, case):
         exit_code = r.code
         stderr = r.stderr
 
-    name = r.path if case.content is not None else ("<stdin>" if case.stdin is not None else None)
+    name = path if case.content is not None else ("<stdin>" if case.stdin is not None else None)
     assert_clean(Result, name, case.codes)
     for fragment in case.fragments:
-        assert fragment.replace("{f}", r.path) in r.stderr, r.stderr[-3000:]
+        assert fragment.replace("{f}", path) in r.stderr, r.stderr[-3000:]
 
 
 # --- 2. fuzzing -------------------------------------------------------------------------------------

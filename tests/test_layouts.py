@@ -269,7 +269,7 @@ def test_onnx_file_cli_and_missing_onnx(tmp_path, cli):
     assert hidden.returncode == 3 and "pip install 'lstmcount[onnx]'" in hidden.stderr
     (tmp_path / "bad.onnx").write_bytes(b"garbage")
     bad = cli("params", str(tmp_path / "bad.onnx"))
-    assert bad.exit_code == 2 and "not an ONNX model" in bad.stderr
+    assert bad.exit_code == 2 and "bad.onnx: not a readable ONNX model (Error parsing message" in bad.stderr
 
 
 def test_compare_a_spec_layer(cli):

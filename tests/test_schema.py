@@ -158,7 +158,7 @@ def test_the_schemas_refuse_what_is_wrong(cli):
     for break_it in (lambda d: d.pop("total"), lambda d: d.update(total="31960"), lambda d: d.update(extra=1),
                      lambda d: d.update(schema_version=2), lambda d: d["layers"][0].update(params=-1),
                      lambda d: d["layers"][0]["gates"][0].pop("bias"), lambda d: d.update(framework="jax"),
-                     lambda d: d["layers"][0]["weights"][0].update(shape=[0, 3]),
+                     lambda d: d["layers"][0]["weights"][0].update(shape=[-1, 3]),
                      lambda d: d["layers"][0].pop("extras")):
         bad = copy.deepcopy(good)
         break_it(bad)

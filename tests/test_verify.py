@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,7 +157,7 @@ def test_verify_a_saved_keras_archive(tmp_path):
 
 
 def _gru_file(path: Path, hidden_size: int | None = None, linear_before_reset: int = 1,
-              y_shape: tuple[int | str, ...] = (5, 1, 1, 3), initial_h: bool = False) -> None:
+              y_shape: tuple[int | str, ...] = (5, 1, 1, 3), initial_h: bool = False, **extra: Any) -> None:
     """A one-node ONNX GRU (W, R, B initializers for 3 units on 2 inputs), built with the onnx library."""
     import numpy as np
     import onnx
@@ -165,7 +166,7 @@ def _gru_file(path: Path, hidden_size: int | None = None, linear_before_reset: i
     rng = np.random.default_rng(0)
     tensors = (("W", (1, 9, 2)), ("R", (1, 9, 3)), ("B", (1, 18))) + ((("H0", (1, 1, 3)),) if initial_h else ())
     inits = [numpy_helper.from_array(rng.normal(size=s).astype(np.float32), n) for n, s in tensors]
-    attrs = {"hidden_size": hidden_size} if hidden_size else {}
+    attrs = {"hidden_size": hidden_size, **extra} if hidden_size else extra
     inputs = ["X", "W", "R", "B"] + (["", "H0"] if initial_h else [])
     node = helper.make_node("GRU", inputs, ["Y"], name="gru", linear_before_reset=linear_before_reset, **attrs)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [5, 1, 2])],
@@ -212,10 +213,17 @@ def test_an_onnx_nodes_initial_state_is_listed_apart_and_verifies(tmp_path):
 
 
 def test_verify_onnx_refusals(tmp_path):
-    _gru_file(tmp_path / "declared.onnx", hidden_size=4)  # R holds 3 units, Y is declared with 3
-    _gru_file(tmp_path / "symbolic.onnx", hidden_size=4, y_shape=("s", "d", "b", "h"))  # only the run can tell
+    _gru_file(tmp_path / "declared.onnx", y_shape=(5, 1, 3))  # Y is declared with the wrong rank
+    _gru_file(tmp_path / "symbolic.onnx", hidden_size=3, y_shape=("s", "d", "b", "h"),
+              activations=["Sigmoid", "Nope"])  # the weights fit; the runtime knows no activation 'Nope'
+    _gru_file(tmp_path / "hidden.onnx", hidden_size=4)  # R holds 3 units: lstmcount's own reader refuses it
+    r = run("verify", str(tmp_path / "hidden.onnx"))
+    assert r.returncode == 2 and r.stderr == (
+        f"{tmp_path / 'hidden.onnx'}: initializer 'W' (W) of node 'gru' (GRU): shape (1, 9, 2), not (1, 12, 2): "
+        "ONNX's GRU keeps W as [num_directions, 3*hidden_size, input_size] (1 direction from direction, "
+        "hidden_size 4 from hidden_size, input_size 2 from W)\n")
     for name, who in (("declared.onnx", "the ONNX checker refused it: "),
-                      ("symbolic.onnx", "node 'gru' (GRU): ONNX Runtime refused its weights: ")):
+                      ("symbolic.onnx", "ONNX Runtime refused it: ")):
         r = run("verify", str(tmp_path / name))
         assert r.returncode == 2
         assert r.stderr.startswith(f"{tmp_path / name}: {who}"), r.stderr

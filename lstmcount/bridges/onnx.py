@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import FrameworkError, FrameworkMissing
+from ..errors import FrameworkError, FrameworkMissing, show
+from ..inputs.onnx import external_data, onnx_groups, onnx_model, proto_text
 from ..reconcile import ActualLayer, ActualWeight, Built
 
 _modules: tuple[Any, Any] | None = None
@@ -42,10 +43,10 @@ def _run_node(node: Any, model: Any, inits: dict[str, Any]) -> None:
 
     _, ort = load()
 
-    features = int(inits[node.input[1]].dims[2])  # W: (directions, gates × units, input)
+    features = int(inits[proto_text(node.input[1])].dims[2])  # W: (directions, gates × units, input)
     layout = next((a.i for a in node.attribute if a.name == "layout"), 0)
     x_shape = [1, 2, features] if layout else [2, 1, features]
-    inputs = ["X"] + [name if name in inits else "" for name in node.input[1:]]
+    inputs = ["X"] + [name if name in inits else "" for name in map(proto_text, node.input[1:])]
     while inputs[-1] == "":
         inputs.pop()
     single = helper.make_node(node.op_type, inputs, [o for o in node.output], domain=node.domain)
@@ -63,10 +64,9 @@ def _run_node(node: Any, model: Any, inits: dict[str, Any]) -> None:
 def check_onnx(path: str) -> Built:
     """The file's weights by node (grouped as lstmcount's reader groups them), as the ONNX library loads
     them, after the checks above."""
-    from ..inputs.onnx import onnx_groups, onnx_model
-
     onnx, ort = load()
     model = onnx_model(path)
+    external_data(path, model)  # the checker and ONNX Runtime read it: only from the model's folder
     try:
         onnx.checker.check_model(path, full_check=True)
     except Exception as exc:
@@ -75,14 +75,14 @@ def check_onnx(path: str) -> Built:
         ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise FrameworkError(f"{path}: ONNX Runtime refused it: {_first(exc)}") from None
-    inits = {init.name: init for init in model.graph.initializer}
+    inits = {proto_text(init.name): init for init in model.graph.initializer}
     layers = []
-    for group in onnx_groups(model):
+    for group in onnx_groups(model, path):
         if group.flags is not None:
             try:
                 _run_node(group.node, model, inits)
             except Exception as exc:
-                raise FrameworkError(f"{path}: node {group.name!r} ({group.type}): ONNX Runtime refused its "
+                raise FrameworkError(f"{path}: node {show(group.name)} ({group.type}): ONNX Runtime refused its "
                                      f"weights: {_first(exc)}") from None
         layers.append(ActualLayer(group.name, group.type, tuple(ActualWeight(i, tuple(inits[i].dims))
                                                                 for i in group.inputs)))

@@ -24,6 +24,7 @@ from ..model import (
     Model,
     Shape,
     layer_from_mapping,
+    layer_where,
     suggest,
 )
 
@@ -260,8 +261,9 @@ class Ctx:
 
 
 def _where(spec: LayerSpec, kind: Kind) -> str:
-    """`layer 2 (LSTM)`: the layer's position and its class as the framework names it."""
-    return f"layer {spec.index} ({kind.name})"
+    """`layer 2 'enc' (LSTM)`: the layer's position, its name (when it has one) and its class as the
+    framework names it."""
+    return layer_where(spec.index, spec.args.get("name"), kind.name)
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -474,8 +476,11 @@ class Framework:
         if args.get("trainable") is False:
             weights = [w._replace(trainable=False) for w in weights]
         variant = kind.variant(args) if kind.variant else ctx.inner_variant  # a wrapper's: its layer's
-        first = shape[0] if kind.many and shape else shape
+        # its first input: a layer counted from a file's stored weights may be called on several too
+        first = shape[0] if shape and (kind.many or args.get("stored_in") and isinstance(shape[0], tuple)) else shape
         layer = finish(name, kind, weights, out, variant, first if self.tracks_shapes else None)
         if kind.label is not None:
             layer = layer._replace(type=kind.label(args))
+        if args.get("stored_in"):  # a model file's custom layer, counted from the weights the file stores
+            layer = layer._replace(stored=args["stored_in"])
         return layer, kind, args

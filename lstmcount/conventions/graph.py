@@ -22,6 +22,8 @@ from ..model import (
     Model,
     Ref,
     Shape,
+    layer_where,
+    shape_text,
     stopped,
     suggest,
     topological_order,
@@ -50,14 +52,20 @@ class _Walk:
     problems: list[str] = field(default_factory=list)
 
     def add(self, loc: Loc | None, where: str | None, text: str) -> None:
-        self.problems.append(problem(loc, where, text))
+        """One problem; after MAX_PROBLEMS of them, one line that says the walk stops there."""
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem(loc, where, text))
+        elif len(self.problems) == MAX_PROBLEMS:
+            self.problems.append(stopped(self.model.source, MAX_PROBLEMS))
+
+    @property
+    def full(self) -> bool:
+        """Whether what is added now goes unsaid (a hint for it need not be worked out)."""
+        return len(self.problems) >= MAX_PROBLEMS
 
 
 def _fmt(shape: Shape | None) -> str:
-    if shape is None:
-        return "an unknown shape"
-    dims = (None, *shape)
-    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ")"
+    return shape_text(shape) or "an unknown shape"
 
 
 def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | None = None,
@@ -90,8 +98,9 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
     broken = w.problems != []
     previous: _Tensors | None = tensors[inputs[0].name] if inputs else None
     for i in order:
-        if len(w.problems) >= MAX_PROBLEMS:
-            w.problems.append(stopped(model.source, len(w.problems)))
+        if w.full:
+            if len(w.problems) == MAX_PROBLEMS:
+                w.problems.append(stopped(model.source, MAX_PROBLEMS))
             break
         spec, name = specs[i], names[i]
         if not graph:  # a chain: each layer reads the one before it
@@ -223,7 +232,7 @@ def _names(w: _Walk, tensors: dict[str, _Tensors]) -> list[str]:
                                               "already: give it a `name:`")
         elif name in taken:
             kind = w.fw.kind(spec.type, None)
-            where = f"layer {spec.index} ({kind.name if kind else spec.type})"
+            where = layer_where(spec.index, name, kind.name if kind else spec.type)
             w.add(spec.arg_loc("name"), where, f"argument 'name': {show(name)} is already the name of another "
                                                "layer" + (" or input" if w.model.inputs else ""))
         taken.add(name)
@@ -251,12 +260,12 @@ def _order(w: _Walk, names: list[str], tensors: dict[str, _Tensors], inputs: lis
                 need.add(index[ref.name])
             elif ref.name not in known:
                 w.add(ref.loc, spec.where(), f"no layer or input is called {show(ref.name)}"
-                                             f"{suggest(ref.name, sorted(known))}")
+                                             f"{'' if w.full else suggest(ref.name, sorted(known))}")
         if spec.reuse is not None:
             target = index.get(spec.reuse)
             if target is None or specs[target].reuse is not None:
                 what = "a reuse: entry, not a layer" if target is not None else "no layer by that name"
-                layers_named = sorted(n for n, k in index.items() if specs[k].reuse is None)
+                layers_named = [] if w.full else sorted(n for n, k in index.items() if specs[k].reuse is None)
                 w.add(spec.loc, spec.where(), f"reuse: {show(spec.reuse)}: {what}{suggest(spec.reuse, layers_named)}")
             else:
                 need.add(target)
@@ -366,7 +375,7 @@ def _arity(w: _Walk, spec: LayerSpec, kind: Kind, shape_in: Any, listed: bool) -
                   + (f"{n}" if listed else "one tensor"))
             return False
         return True
-    if listed:
+    if listed and not spec.args.get("stored_in"):  # a layer counted from a file's stored weights takes any
         w.add(spec.arg_loc("inputs"), f"layer {spec.index} ({kind.name})",
               f"is called on one tensor, got a list of {len(shape_in)} (a merge layer such as Concatenate takes "
               "a list; name one tensor without brackets)")
@@ -375,7 +384,7 @@ def _arity(w: _Walk, spec: LayerSpec, kind: Kind, shape_in: Any, listed: bool) -
 
 
 def _states_fit(w: _Walk, spec: LayerSpec, kind: Kind, layer: LayerLayout, states: tuple[Shape | None, ...]) -> bool:
-    where = f"layer {spec.index} ({kind.name})"
+    where = layer_where(spec.index, spec.args.get("name"), kind.name)
     loc = spec.arg_loc("initial_state")
     if not layer.states:
         w.add(loc, where, "only a recurrent layer takes initial_state")
@@ -500,7 +509,8 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
             continue  # a layer that could not be walked: its problem is reported already
         if src is None:
             known = sorted(set(tensors) | set(names))
-            w.add(ref.loc, "outputs", f"no layer or input is called {show(ref.name)}{suggest(ref.name, known)}")
+            w.add(ref.loc, "outputs", f"no layer or input is called {show(ref.name)}"
+                                      f"{'' if w.full else suggest(ref.name, known)}")
             continue
         k = ref.output or 0
         if src.ok and k >= len(src.outputs):
@@ -532,7 +542,9 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
     for i, name in enumerate(names):
         spec = model.layers[i]
         if name not in reach and name not in kept:
-            what = repr(name) if spec.reuse is None or spec.args.get("name") else f"this call of {spec.reuse!r}"
+            named = spec.args.get("name")
+            what = "it" if isinstance(named, str) and named else repr(name) if spec.reuse is None else \
+                f"this call of {spec.reuse!r}"  # `it`: the layer's where() names it
             w.add(spec.loc, spec.where(), f"{what} leads to no output of the model (outputs: "
                                           f"{', '.join(str(r) for r in refs)}); Keras would leave it out: list it "
                                           "under outputs:, or remove it")

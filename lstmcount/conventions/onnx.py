@@ -16,6 +16,9 @@ from ..model import LayerFlags
 GATES = {"lstm": ("input", "output", "forget", "cell"), "gru": ("update", "reset", "candidate"), "rnn": RNN_GATES}
 OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 PEEPHOLES = ("input", "output", "forget")  # P's blocks: no gate block of W, R, B, so an extra
+# Each weight's shape in the operator's own words ({g}: the gate count), for messages about files
+SHAPES = {"W": "[num_directions, {g}*hidden_size, input_size]", "R": "[num_directions, {g}*hidden_size, hidden_size]",
+          "B": "[num_directions, 2*{g}*hidden_size]", "P": "[num_directions, 3*hidden_size]"}
 
 
 def from_flags(f: LayerFlags) -> list[LayerLayout]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
@@ -74,6 +75,8 @@ def sniff(path: str) -> str:
 
 
 def _zip_names(path: str) -> list[str]:
+    """A zip file's member names; none when it is not a zip, or when its directory is larger than any
+    reader here reads (zipfile would make an object of each entry; the reader says what is wrong)."""
     import zipfile
 
     try:
@@ -92,8 +95,16 @@ def is_onnx(path: str) -> bool:
 
 
 def is_tensor_file(path: str) -> bool:
-    """A file that holds tensors rather than a model description: a PyTorch checkpoint or an ONNX model."""
-    return sniff(path) in ("pytorch", "onnx")
+    """A file that holds tensors rather than a model description: a PyTorch checkpoint, an ONNX model or
+    a Keras weights-only HDF5 file (save_weights; h5py imported for HDF5 files only)."""
+    what = sniff(path)
+    return what in ("pytorch", "onnx") or (what == "hdf5" and _keras_weights(path))
+
+
+def _keras_weights(path: str) -> bool:
+    from .keras_weights import is_weights_file
+
+    return is_weights_file(path)
 
 
 def is_expression(arg: str) -> bool:
@@ -139,7 +150,6 @@ def load(path: str, key: str | None = None, features: int | None = None, framewo
 
             if path.lower().endswith(".keras"):
                 files.regular_file(path, "a Keras archive")
-                files.check_zip(path)
             return read_keras(path)
         raise UsageError(f"{path}: a Keras archive (a zip holding config.json); lstmcount reads it when its name "
                          "ends in .keras")
@@ -202,18 +212,26 @@ def from_flags(f: LayerFlags) -> Model:
 
 
 def read_tensor_file(path: str, key: str | None = None) -> ModelLayout:
-    """A PyTorch checkpoint's or ONNX file's layout (`key`: one entry of a checkpoint)."""
+    """A PyTorch checkpoint's, ONNX file's or Keras weights file's layout (`key`: one entry of a checkpoint)."""
     return tensor_file(path, key)[0]
 
 
 def tensor_file(path: str, key: str | None = None) -> tuple[ModelLayout, dict[str, LayerFlags]]:
-    """A PyTorch checkpoint's or ONNX file's layout, and the `params` flags of its recognised
-    LSTM/GRU/RNN layers by layer name, from one read of the file."""
-    if _tensor_source(path) == "onnx":
+    """A PyTorch checkpoint's, ONNX file's or Keras weights file's layout, and the `params` flags of its
+    recognised LSTM/GRU/RNN layers by layer name (none in a Keras weights file, which does not say what its
+    layers are), from one read of the file."""
+    what = _tensor_source(path)
+    if what == "hdf5":
+        if key is not None:
+            raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; a Keras weights file has none")
+        from .keras_weights import weights_layout
+
+        return weights_layout(path), {}
+    if what == "onnx":
         _no_key(path, key)
         from .onnx import onnx_groups, onnx_layout, onnx_model
 
-        groups = onnx_groups(onnx_model(path))
+        groups = onnx_groups(onnx_model(path), path)
         return onnx_layout(groups, path), {g.name: g.flags for g in groups if g.flags is not None}
     from .state_dict import checkpoint_flags, checkpoint_layout, read_checkpoint
 
@@ -231,28 +249,25 @@ def checkpoint(path: str, key: str | None = None) -> tuple[Any, ModelLayout]:
     return ck, checkpoint_layout(ck)
 
 
-def tensor_arrays(path: str, key: str | None = None) -> dict[str, Any]:
-    """Every tensor of a checkpoint or ONNX file as a NumPy array, by its full key or initializer name."""
+def tensor_arrays(path: str, key: str | None = None, names: Collection[str] | None = None) -> dict[str, Any]:
+    """Every tensor of a checkpoint or ONNX file as a NumPy array, by its full key or initializer name
+    (of an ONNX file only `names`, when given: its other initializers are not read)."""
     if _tensor_source(path) == "onnx":
         _no_key(path, key)
-        from onnx import numpy_helper
+        from .onnx import onnx_arrays
 
-        from .onnx import onnx_model
-
-        model = onnx_model(path)
-        return {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+        return onnx_arrays(path, names)
     from .state_dict import checkpoint_arrays, read_checkpoint
 
-    return checkpoint_arrays(read_checkpoint(path, key))
+    return checkpoint_arrays(read_checkpoint(path, key), names)
 
 
 def _tensor_source(path: str) -> str:
-    """What a tensor file holds (`onnx` or `pytorch`), once it is known to be a regular file that its
-    reader may open (a zip's directory within bounds)."""
+    """What a tensor file holds (`onnx`, `hdf5` for a Keras weights file, or `pytorch`), once it is known
+    to be a regular file that its reader may open (not a pipe: sniff has read it already)."""
     what = sniff(path)
-    files.regular_file(path, "an ONNX model" if what == "onnx" else "a PyTorch checkpoint")
-    if what == "pytorch":
-        files.check_zip(path)
+    files.regular_file(path, {"onnx": "an ONNX model", "hdf5": "a Keras weights file"}.get(what, "a PyTorch "
+                                                                                            "checkpoint"))
     return what
 
 

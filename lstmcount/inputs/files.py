@@ -11,9 +11,9 @@ without hanging and only once.
   and the reader after it see the same bytes.
 - `head(path, n)`: the first bytes, for recognising a file by its content; b"" for what cannot be read
   (the reader then says why).
-- `zip_archive(path, what)`: a zipfile.ZipFile once the zip's end record says its directory is within
-  bounds (zipfile reads the whole directory an end record claims); `check_zip(path)` the same check
-  for a library that opens the zip itself (torch.load).
+- `zip_archive(path, what)`: a zipfile.ZipFile of a file or a pipe's bytes, once the zip's end record
+  says its directory is within archive's bounds (zipfile reads the whole directory an end record
+  claims), for sniff; the readers open members with archive.open_archive / read_member.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ import io
 import os
 import select
 import stat
-import struct
 import sys
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 
@@ -217,71 +216,39 @@ def _drain(fd: int, cap: int, name: str) -> bytes:
     return b"".join(parts)
 
 
-MAX_ZIP_MEMBERS = 100_000  # a .keras archive holds a handful; a torch zip one per storage
-_EOCD = b"PK\x05\x06"
-
-
 def zip_archive(path: str, what: str = "a zip archive", cap: int | None = None) -> zipfile.ZipFile:
     """A zipfile.ZipFile of the regular file or pipe at `path`, once its end record says the directory
-    is at most MAX_BYTES and MAX_ZIP_MEMBERS entries (zipfile reads the whole directory the end record
-    claims into memory: 2 GiB for a crafted sparse file). A pipe's bytes are the ones already read."""
+    is within archive.MAX_DIRECTORY bytes and archive.MAX_MEMBERS entries (zipfile reads the whole
+    directory the end record claims into memory: 2 GiB for a crafted sparse file). A pipe's bytes are
+    the ones already read."""
     import zipfile
 
     from ..model import MAX_BYTES
 
     if is_pipe(path):
-        source: BinaryIO = io.BytesIO(read_bytes(path, MAX_BYTES if cap is None else cap, what))
-    else:
-        regular_file(path, what, cap)
-        try:
-            source = open(path, "rb")  # noqa: SIM115 - handed to ZipFile, closed with it
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        _zip_directory(source, display(path), MAX_BYTES)
-        return zipfile.ZipFile(source)
-    except BaseException:
-        source.close()
-        raise
+        raw = read_bytes(path, MAX_BYTES if cap is None else cap, what)
+        return zipfile.ZipFile(io.BytesIO(raw))
+    regular_file(path, what, cap)
+    check_zip(path)
+    return zipfile.ZipFile(path)
 
 
 def check_zip(path: str) -> None:
     """Refuse the regular file at `path` when it is a zip archive whose end record claims a directory
-    over MAX_BYTES or MAX_ZIP_MEMBERS entries: for a reader whose library opens the zip itself
-    (torch.load). Anything else is left to that reader."""
-    from ..model import MAX_BYTES
+    over archive.MAX_DIRECTORY bytes or archive.MAX_MEMBERS entries: before zipfile or a library that
+    opens the zip itself (torch.load) reads it. Anything else is left to the reader."""
+    from .archive import MAX_DIRECTORY, MAX_MEMBERS, directory_size
 
     try:
-        with open(path, "rb") as fh:
-            _zip_directory(fh, display(path), MAX_BYTES)
+        declared = directory_size(path)
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-
-
-def _zip_directory(fh: BinaryIO, name: str, limit: int) -> None:
-    """Refuse a zip whose end record claims a directory over `limit` bytes or MAX_ZIP_MEMBERS entries.
-    A file with no end record is left to zipfile to explain."""
-    size = fh.seek(0, os.SEEK_END)
-    start = max(0, size - (1 << 16) - 22)
-    fh.seek(start)
-    tail = fh.read(size - start)
-    at = tail.rfind(_EOCD)
-    if at < 0 or len(tail) - at < 22:
-        fh.seek(0)
+    if declared is None:
         return
-    entries, cd_size = struct.unpack("<10xHL", tail[at:at + 16])  # total entries, directory size
-    locator = tail[at - 20:at] if at >= 20 else b""
-    if locator[:4] == b"PK\x06\x07":  # zip64: the real counts are in the zip64 end record
-        (offset,) = struct.unpack("<Q", locator[8:16])
-        if offset < size:
-            fh.seek(offset)
-            record = fh.read(56)
-            if record[:4] == b"PK\x06\x06" and len(record) == 56:
-                entries, cd_size = struct.unpack("<Q", record[32:40])[0], struct.unpack("<Q", record[40:48])[0]
-    fh.seek(0)
-    if cd_size > limit:
-        raise UsageError(f"{name}: a zip archive whose directory claims {cd_size:,} bytes (over "
-                         f"{size_text(limit)}); not a model file")
-    if entries > MAX_ZIP_MEMBERS:
-        raise UsageError(f"{name}: a zip archive of {entries:,} members (over {MAX_ZIP_MEMBERS:,}); not a "
+    members, size = declared
+    if size > MAX_DIRECTORY:
+        raise UsageError(f"{display(path)}: a zip archive whose directory claims {size:,} bytes (over "
+                         f"{size_text(MAX_DIRECTORY)}); not a model file")
+    if members > MAX_MEMBERS:
+        raise UsageError(f"{display(path)}: a zip archive of {members:,} members (over {MAX_MEMBERS:,}); not a "
                          "model file")

@@ -3,8 +3,12 @@
 or by Keras 2 (tf_keras).
 
 Only the configuration is read (zipfile + json; h5py for HDF5 files, its `model_config` attribute
-and never a weight array): no framework is imported, and the weights are not needed to count. The
-result is the Model a YAML spec gives:
+and never a weight array): no framework is imported, and the weights are not needed to count (but for
+custom layers, below). A file is hostile until read: an archive's config.json comes through
+`archive.read_member` (sizes checked first, inflated to at most 16 MiB whatever its header says), JSON
+integers have at most 20 digits and nest at most 200 deep, an HDF5 attribute is checked for kind and
+stored size before it is read, and every failure of the container is one located problem. The result
+is the Model a YAML spec gives:
 
 - a Sequential is a chain (its InputLayer, or `build_input_shape`, gives `input_shape`);
 - a functional model is a graph: its InputLayers are the named inputs, each layer's first inbound
@@ -17,6 +21,12 @@ entries, a recurrent layer's initial states after its input. Node numbers of a n
 its own first node (the one linking its inputs to its outputs) where the saving Keras does: Keras 2
 everywhere, Keras 3 in `input_layers` / `output_layers` only (`_skips_first_node`).
 
+A layer lstmcount has no table for (a custom layer) in a `.keras` or `.h5` file is a `custom` layer
+whose weights are the ones the file stores (`keras_weights`: shapes only, h5py imported for it), its
+output shape the build shape stored for the layer that reads it; where no stored shape says it, the
+layers it leads to are counted from their stored weights too. A file's Lambda without output_shape
+takes the same build shape. A model JSON stores no weights: its custom layers are refused.
+
 Keras operations (`keras.ops.*` in Keras 3, TFOpLambda in Keras 2) are not layers: the masks Keras
 computes with them (Embedding's mask_zero) are followed back to the tensors they are computed from;
 anything else read through one is refused.
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -46,10 +57,14 @@ from ..model import (
     Ref,
     Shape,
     kind_of,
+    layer_where,
+    shape_text,
     stopped,
     suggest,
     topological_order,
 )
+from . import keras_weights
+from .archive import open_archive, read_member
 
 # Serialization-only entries of a layer config that are not constructor arguments.
 DROP = ("zero_output_for_mask", "build_config", "compile_config", "shared_object_id")
@@ -73,7 +88,12 @@ def read_keras(path: str, hdf5: bool = False) -> Model:
     data, version = _hdf5(path, loc) if hdf5 else _config(path, loc)
     if version is None and isinstance(data, dict) and isinstance(data.get("keras_version"), str):
         version = data["keras_version"]  # Keras 2's to_json() says it
-    model = model_from_config(data, path)
+    store = keras_weights.Store(path, loc, hdf5) if hdf5 or path.lower().endswith(".keras") else None
+    try:
+        model = model_from_config(data, path, store, config_only=store is None)
+    finally:
+        if store is not None:
+            store.close()
     return replace(model, saved_by=f"Keras {version}") if isinstance(version, str) and version else model
 
 
@@ -113,7 +133,7 @@ def from_object(obj: Any) -> Model:
                                             "(layer.build((None, 28, 28))) or call it on an input first")])
     reader = _Reader(source, loc)
     entry = {"class_name": cls, "config": config}
-    reader.check_kind(entry, f"layer 1 {name!r} ({cls})")
+    reader.check_kind(entry, layer_where(1, name, cls))
     input_shape = reader.shape(shape, "its build input shape")
     reader.done()
     assert input_shape is not None
@@ -133,55 +153,103 @@ def _plain(value: Any) -> Any:
     return _plain(tolist()) if callable(tolist) else value
 
 
-def model_from_config(data: Any, source: str) -> Model:
-    """A model config (`{"class_name": ..., "config": ...}`, as `to_json()` writes it) -> Model."""
+def model_from_config(data: Any, source: str, store: keras_weights.Store | None = None,
+                      config_only: bool = False) -> Model:
+    """A model config (`{"class_name": ..., "config": ...}`, as `to_json()` writes it) -> Model. `store`:
+    the weights the model file stores, which its custom layers are counted from; `config_only`: a file
+    that holds none (model.to_json())."""
     loc = Loc(source)
     if not isinstance(data, dict) or data.get("class_name") not in MODELS:
         raise SpecError([problem(loc, None, "not a Keras model file: expected a Sequential or Functional "
                                             "model configuration")])
-    reader = _Reader(source, loc)
+    reader = _Reader(source, loc, store, config_only)
     model = reader.model(data, "", 0, None)
     reader.done()
     assert model is not None
+    if reader.notes:
+        model = replace(model, notes=(*model.notes, *reader.notes, keras_weights.UNKNOWN_TRAINABLE))
     return model
 
 
 def _config(path: str, loc: Loc) -> tuple[Any, str | None]:
     """The model config of a `.keras` archive (and the Keras version its metadata names) or JSON file."""
     try:
-        if path.endswith(".keras"):
-            with zipfile.ZipFile(path) as archive:
-                info = archive.getinfo("config.json")
-                if info.file_size > MAX_BYTES:
-                    raise SpecError([problem(loc, None, "config.json is larger than 16 MiB")])
-                return json.loads(archive.read(info)), _archive_version(archive)
+        if path.lower().endswith(".keras"):
+            with open_archive(path, loc) as archive:
+                raw = read_member(archive, "config.json", MAX_BYTES, loc)
+                if raw is None:
+                    raise SpecError([problem(loc, None, "not a Keras archive: it has no config.json")])
+                data = _loads(raw, loc, "its config.json")
+                return data, _archive_version(archive, loc)
         with open(path, "rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
-        if len(raw) > MAX_BYTES:
-            raise SpecError([problem(loc, None, "larger than 16 MiB; not a model file")])
-        return json.loads(raw), None
     except FileNotFoundError:
         raise SpecError([problem(loc, None, "no such file")]) from None
-    except KeyError:
-        raise SpecError([problem(loc, None, "not a Keras archive: it has no config.json")]) from None
-    except zipfile.BadZipFile:
-        raise SpecError([problem(loc, None, "not a .keras archive (not a zip file)")]) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError([problem(loc, None, f"not valid JSON ({exc})")]) from None
-    except RecursionError:
-        raise SpecError([problem(loc, None, "JSON nested too deeply")]) from None
-    except OSError as exc:
-        raise SpecError([problem(loc, None, f"cannot be read ({exc.strerror or exc})")]) from None
+    except zipfile.BadZipFile as exc:
+        raise SpecError([problem(loc, None, f"not a .keras archive: not a readable zip file ({exc})")]) from None
+    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError, OverflowError) as exc:
+        # what zipfile raises for a directory it cannot follow (and the system for a file it cannot read)
+        text = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+        raise SpecError([problem(loc, None, f"cannot be read ({text})")]) from None
+    if len(raw) > MAX_BYTES:
+        raise SpecError([problem(loc, None, "larger than 16 MiB; not a model file")])
+    return _loads(raw, loc, None), None
 
 
-def _archive_version(archive: zipfile.ZipFile) -> str | None:
+def _archive_version(archive: zipfile.ZipFile, loc: Loc) -> str | None:
+    """The Keras version a `.keras` archive's metadata.json names (None when it names none, or when the
+    member cannot be read: the version is only said, and the model counts without it)."""
     try:
-        info = archive.getinfo("metadata.json")
-        meta = json.loads(archive.read(info)) if info.file_size <= MAX_BYTES else None
-    except (KeyError, ValueError):
+        raw = read_member(archive, "metadata.json", MAX_BYTES, loc)
+        meta = _loads(raw, loc, "its metadata.json") if raw is not None else None
+    except SpecError:
         return None
     version = meta.get("keras_version") if isinstance(meta, dict) else None
     return version if isinstance(version, str) else None
+
+
+MAX_DIGITS = 20  # of a JSON integer: a uint64 seed has 20; every size lstmcount counts has fewer
+MAX_JSON_DEPTH = 200  # lists and mappings inside each other: Keras nests a config a few dozen deep
+
+
+class _Digits(Exception):
+    """A JSON integer longer than MAX_DIGITS."""
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise _Digits(len(text.lstrip("-")))
+    return int(text)
+
+
+def _loads(raw: bytes | str, loc: Loc, what: str | None) -> Any:
+    """JSON text -> its value; a located SpecError for text that is not JSON, an integer of more than
+    MAX_DIGITS digits (Python refuses 4,300), or nesting deeper than MAX_JSON_DEPTH."""
+    head = f"{what} is " if what else ""
+    try:
+        data = json.loads(raw, parse_int=_int)
+    except _Digits as exc:
+        raise SpecError([problem(loc, None, f"{what or 'it'} holds an integer of {exc.args[0]:,} digits; lstmcount "
+                                            f"reads integers of up to {MAX_DIGITS} digits")]) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SpecError([problem(loc, None, f"{head}not valid JSON ({exc})")]) from None
+    except RecursionError:
+        raise SpecError([problem(loc, None, f"{head}JSON nested too deeply")]) from None
+    except ValueError as exc:  # anything else json refuses (integers beyond Python's limit)
+        raise SpecError([problem(loc, None, f"{head}not valid JSON ({exc})")]) from None
+    level, depth = [data], 0  # the containers at one depth, one depth after another
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise SpecError([problem(loc, None, f"{head}JSON nested more than {MAX_JSON_DEPTH} deep")])
+        inner: list[Any] = []
+        for value in level:
+            if type(value) is dict:
+                inner += [v for v in value.values() if type(v) is dict or type(v) is list]
+            elif type(value) is list:
+                inner += [v for v in value if type(v) is dict or type(v) is list]
+        level = inner
+    return data
 
 
 def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
@@ -192,28 +260,99 @@ def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
         raise FrameworkMissing("h5py", "h5") from None
     try:
         with h5py.File(path, "r") as fh:
-            raw, version = fh.attrs.get("model_config"), fh.attrs.get("keras_version")
+            raw = _attribute(fh, "model_config", loc)
+            try:
+                version = _attribute(fh, "keras_version", loc)
+            except SpecError:  # only said: the model counts without it
+                version = None
             weights = "layers" in fh or "model_weights" in fh or "layer_names" in fh.attrs
     except FileNotFoundError:
         raise SpecError([problem(loc, None, "no such file")]) from None
-    except OSError as exc:  # h5py says "file signature not found" and the like
-        raise SpecError([problem(loc, None, f"h5py cannot open it as an HDF5 file ({exc})")]) from None
+    except SpecError:
+        raise
+    except Exception as exc:  # h5py says "file signature not found", "truncated file" and the like, as
+        # OSError, KeyError, RuntimeError or ValueError: any of them means HDF5 cannot read this file
+        raise SpecError([problem(loc, None, f"h5py cannot open it as an HDF5 file ({_first_line(exc)})")]) \
+            from None
     if raw is None:
         what = "weights only (model.save_weights), with" if weights else "an HDF5 file with"
-        raise SpecError([problem(loc, None, f"{what} no model_config: it does not say what the model is; save "
-                                            "the model itself (model.save) to count it")])
-    try:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
-        if len(text) > MAX_BYTES:
-            raise SpecError([problem(loc, None, "its model_config is larger than 16 MiB")])
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SpecError([problem(loc, None, f"its model_config is not valid JSON ({exc})")]) from None
-    except RecursionError:
-        raise SpecError([problem(loc, None, "its model_config is JSON nested too deeply")]) from None
+        raise SpecError([problem(loc, None, f"{what} no model_config: it does not say what the model is ("
+                                            "`lstmcount params` counts the weights it stores); save the model "
+                                            "itself (model.save) for this")])
+    data = _loads(raw, loc, "its model_config")
     if isinstance(version, bytes):
         version = version.decode("utf-8", "replace")
-    return data, version if isinstance(version, str) else None
+    return data, str(version) if version else None
+
+
+def _attribute(fh: Any, name: str, loc: Loc) -> bytes | str | None:
+    """A string attribute of an HDF5 file's root (None when absent), its stored size checked before it
+    is read (a variable-length string's text lies in the file: it is no larger than the file); a located
+    SpecError when it is not one string."""
+    if name not in fh.attrs:
+        return None
+    attr = fh.attrs.get_id(name)
+    count, dtype = attr.get_space().get_simple_extent_npoints(), attr.dtype
+    if count != 1 or dtype.kind not in ("S", "O", "U"):
+        raise SpecError([problem(loc, None, f"its {name} attribute is not one string (it holds {count:,} "
+                                            f"value{'s' if count != 1 else ''} of type {dtype})")])
+    if attr.get_storage_size() > MAX_BYTES:
+        raise SpecError([problem(loc, None, f"its {name} attribute is larger than 16 MiB")])
+    value = fh.attrs[name]
+    if getattr(value, "shape", ()) != ():
+        value = value.reshape(-1)[0]
+    if not isinstance(value, (bytes, str)):
+        raise SpecError([problem(loc, None, f"its {name} attribute is not a string (it holds "
+                                            f"{type(value).__name__})")])
+    if len(value) > MAX_BYTES:
+        raise SpecError([problem(loc, None, f"its {name} attribute is larger than 16 MiB")])
+    return value
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]
+
+
+class _Keys:
+    """Each layer's group in a `.keras` weights file (its class in snake case, numbered where it repeats),
+    worked out when first asked for: most files need none."""
+
+    def __init__(self, entries: list[Any]) -> None:
+        self.entries = entries
+        self.keys: list[str] | None = None
+
+    def __getitem__(self, at: int) -> str:
+        if self.keys is None:
+            self.keys = keras_weights.store_keys([str(e.get("class_name")) if isinstance(e, dict) else ""
+                                                  for e in self.entries])
+        return self.keys[at]
+
+
+class _After(NamedTuple):
+    """The shape a layer's output has where the layers after it say it (their stored build shapes)."""
+
+    shape: Shape | None  # None: no layer after it says it
+    needed: bool  # whether a layer reads it
+    why: str  # why it is unknown, when it is needed; else the layer whose unknown output leads to this one
+
+
+def _readers(built: list[tuple[_Entry, int, Call | None]]) -> dict[str, list[tuple[_Entry | dict[str, Any],
+                                                                                 int | None, bool]]]:
+    """Which calls read each call's first output: (the reading entry, its position among several inputs,
+    whether it is that layer's first call)."""
+    out: dict[str, list[tuple[_Entry | dict[str, Any], int | None, bool]]] = {}
+    for e, k, call in built:
+        if call is None:
+            continue
+        many = call.listed or len(call.inputs or ()) > 1
+        for pos, ref in enumerate(call.inputs or ()):
+            if not ref.output:
+                out.setdefault(ref.name, []).append((e, pos if many else None, k == 0))
+        for ref in call.refs()[len(call.inputs or ()):]:  # initial states, masks: read, not built on
+            if not ref.output:
+                out.setdefault(ref.name, []).append((e, None, False))
+    return out
 
 
 class _T(NamedTuple):
@@ -244,6 +383,7 @@ class _Entry:
     skip: int = 0  # node numbers before its first call in inbound references (a nested model's own node)
     skip_io: int = 0  # the same in input_layers / output_layers
     broken: bool = False  # its inbound_nodes are not Keras's (said once; nothing that reads it is checked)
+    stored: bool = False  # a class lstmcount has no table for, counted from the weights the file stores
 
 
 def _is_int(v: Any) -> bool:
@@ -262,16 +402,30 @@ def _flat(value: Any) -> list[Any]:
 class _Reader:
     """Reads one model config (and the models nested in it), collecting every problem found."""
 
-    def __init__(self, source: str, loc: Loc) -> None:
+    def __init__(self, source: str, loc: Loc, store: keras_weights.Store | None = None,
+                 config_only: bool = False) -> None:
         self.source = source
         self.loc = loc
         self.problems: list[str] = []
+        self.store = store  # the file's stored weights, for the layers counted from them
+        self.config_only = config_only
+        self.scope: list[tuple[_Keys, int, str]] = []  # the enclosing models: (their groups, position, name)
+        self.notes: list[str] = []  # one per layer counted from stored weights
+        # what reads each enclosing model's output (its last layer's output shape); whether the model just
+        # read has an output shape the file does not say
+        self.outer: list[Callable[[], _After]] = []
+        self.out_unknown = False
 
     def add(self, where: str | None, text: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(problem(self.loc, where or None, text))
         elif len(self.problems) == MAX_PROBLEMS:
             self.problems.append(stopped(self.source, MAX_PROBLEMS))
+
+    @property
+    def full(self) -> bool:
+        """Whether what is added now goes unsaid (a hint for it need not be worked out)."""
+        return len(self.problems) >= MAX_PROBLEMS
 
     def done(self) -> None:
         if self.problems:
@@ -299,7 +453,9 @@ class _Reader:
             return None
         shape_raw = config.get("build_input_shape")
         layers: list[LayerSpec] = []
-        for entry in entries:
+        keys = _Keys(entries)
+        unknown: str | None = None  # the layer whose output shape is unknown: those after it count as stored
+        for at, entry in enumerate(entries):
             if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
                 self.add(_at(prefix), f"a layer entry is not a Keras layer config: {str(entry)[:80]}")
                 continue
@@ -309,14 +465,33 @@ class _Reader:
             index = len(layers) + 1
             cls = str(entry.get("class_name"))
             name = entry["config"].get("name")
-            where = f"{prefix}layer {index} " + (f"{name!r} " if isinstance(name, str) else "") + f"({cls})"
-            if cls in MODELS:
-                spec = self.nested(entry, index, where, depth, version, None)
+            where = prefix + layer_where(index, name, cls)
+            following = self.following(entries, at, where)
+            if unknown is not None and self.store is not None:
+                spec = self.stored_spec(entry, str(name), index, where, keys[at], _After(None, False, unknown))
                 if spec is not None:
                     layers.append(spec)
                 continue
-            self.check_kind(entry, where)
-            layers.append(LayerSpec(cls, _args(entry), index, self.loc, {}))
+            if cls in MODELS:
+                spec, inner_unknown = self.nested(entry, index, where, depth, version, None, keys, at, following)
+                if spec is not None:
+                    layers.append(spec)
+                if inner_unknown:
+                    unknown = where
+                continue
+            if self.check_kind(entry, where, top=True):
+                found = following()
+                spec = self.stored_spec(entry, str(name), index, where, keys[at], found)
+                if spec is not None:
+                    layers.append(spec)
+                if found.needed and found.shape is None:
+                    unknown = where
+                continue
+            args = _args(entry)
+            if cls == "Lambda" and args.get("output_shape") is None:
+                self.lambda_shape(args, following(), where)
+            layers.append(LayerSpec(cls, args, index, self.loc, {}))
+        self.out_unknown = unknown is not None
         input_shape: Shape | None = None
         if shape_raw is None:
             if depth == 0:
@@ -327,15 +502,33 @@ class _Reader:
         return Model("keras", tuple(layers), input_shape, None, _name(config), None, self.source,
                      {"layers": self.loc, "input_shape": self.loc})
 
+    def following(self, entries: list[Any], at: int, where: str) -> Callable[[], _After]:
+        """What a Sequential's layer hands its output to: the next layer, or what reads the model."""
+        if at + 1 < len(entries) or not self.outer:
+            return lambda: self.after([(a, None, True) for a in entries[at + 1:at + 2]], where)
+        return self.outer[-1]
+
     def nested(self, entry: dict[str, Any], index: int, where: str, depth: int, version: int | None,
-               call: Call | None) -> LayerSpec | None:
-        """A Sequential or functional model used as a layer: a LayerSpec holding its own Model."""
+               call: Call | None, keys: _Keys, at: int, after: Callable[[], _After]
+               ) -> tuple[LayerSpec | None, bool]:
+        """A Sequential or functional model used as a layer: a LayerSpec holding its own Model (`keys[at]`:
+        its group in a `.keras` weights file; `after`: what reads its output), and whether its output shape
+        is one the file does not say."""
         if depth + 1 > MAX_NESTING:
             self.add(where, f"models nested more than {MAX_NESTING} deep")
-            return None
-        inner = self.model(entry, f"{where}: ", depth + 1, version)
+            return None, False
+        self.scope.append((keys, at, str(entry["config"].get("name", entry.get("name")))))
+        self.outer.append(after)
+        self.out_unknown = False
+        try:
+            inner = self.model(entry, f"{where}: ", depth + 1, version)
+            unknown = self.out_unknown
+        finally:
+            self.scope.pop()
+            self.outer.pop()
+            self.out_unknown = False
         if inner is None:
-            return None
+            return None, unknown
         config = entry["config"]
         args: dict[str, Any] = {}
         name = entry.get("name") or config.get("name")
@@ -343,7 +536,7 @@ class _Reader:
             args["name"] = name
         if isinstance(config.get("trainable"), bool):
             args["trainable"] = config["trainable"]
-        return LayerSpec(str(entry["class_name"]), args, index, self.loc, {}, call, None, inner)
+        return LayerSpec(str(entry["class_name"]), args, index, self.loc, {}, call, None, inner), unknown
 
     def functional(self, config: dict[str, Any], prefix: str, depth: int, version: int | None) -> Model | None:
         where0 = _at(prefix)
@@ -357,6 +550,7 @@ class _Reader:
         entries = self.entries(raw_layers, prefix)
         if entries is None:
             return None
+        keys = _Keys(raw_layers)
         by_name = {e.name: e for e in entries}
         version = self.version(entries, version, where0)
         calls = 0
@@ -384,18 +578,57 @@ class _Reader:
                 built.append((e, k, graph.call(e, k, node_args, node_kwargs)))
         outputs = tuple(graph.outputs(config.get("output_layers"), where0))
         layers: list[LayerSpec] = []
+        read: list[dict[str, list[tuple[_Entry | dict[str, Any], int | None, bool]]]] = []
+
+        def following(e: _Entry) -> Callable[[], _After]:
+            """What reads a layer's first output: the layers after it, or what reads the model."""
+            def find() -> _After:
+                if not read:
+                    read.append(_readers(built))
+                found = read[0].get(e.name, [])
+                if not found and self.outer and [r.name for r in outputs] == [e.name]:
+                    return self.outer[-1]()
+                return self.after(found, e.where)
+            return find
+
+        unknown: dict[str, str] = {}  # calls whose output shape is unknown -> the layer it comes from
         for e, k, call in _in_order(built):
-            if k == 0:
-                if e.role == "nested":
-                    spec = self.nested(e.raw, e.pos, e.where, depth, version, call)
+            source = next((unknown[r.name] for r in (call.refs() if call else ()) if r.name in unknown), None)
+            if source is not None:
+                unknown[e.calls[k]] = source
+                if k == 0:
+                    spec = self.stored_spec(e.raw, e.name, e.pos, e.where, keys[e.pos - 1],
+                                            _After(None, False, source), call)
                     if spec is not None:
                         layers.append(spec)
+                    e.stored = True
+                    continue
+            if k == 0:
+                if e.role == "nested":
+                    spec, inner_unknown = self.nested(e.raw, e.pos, e.where, depth, version, call, keys, e.pos - 1,
+                                                      following(e))
+                    if spec is not None:
+                        layers.append(spec)
+                    if inner_unknown:
+                        unknown.update((name, e.where) for name in e.calls)
+                    continue
+                if e.stored:
+                    found = following(e)()
+                    spec = self.stored_spec(e.raw, e.name, e.pos, e.where, keys[e.pos - 1], found, call)
+                    if spec is not None:
+                        layers.append(spec)
+                    if found.needed and found.shape is None:
+                        unknown.update((name, e.where) for name in e.calls)
                     continue
                 args = _args(e.raw)
                 args["name"] = e.name
+                if e.cls == "Lambda" and args.get("output_shape") is None:
+                    self.lambda_shape(args, following(e)(), e.where)
                 layers.append(LayerSpec(e.cls, args, e.pos, self.loc, {}, call))
             else:
-                layers.append(LayerSpec(e.cls, {"name": e.calls[k]}, e.pos, self.loc, {}, call, e.name))
+                layers.append(LayerSpec("custom" if e.stored else e.cls, {"name": e.calls[k]}, e.pos, self.loc, {},
+                                        call, e.name))
+        self.out_unknown = any(r.name in unknown for r in outputs)
         return Model("keras", tuple(layers), None, None, _name(config), None, self.source, {"layers": self.loc},
                      inputs, outputs)
 
@@ -403,6 +636,7 @@ class _Reader:
         """Each `layers` entry with its name, class and role; problems for entries Keras would not read."""
         out: list[_Entry] = []
         names: set[str] = set()
+        stored = False
         for pos, raw in enumerate(raw_layers, 1):
             head = f"{prefix}layer {pos}"
             if not isinstance(raw, dict) or not isinstance(raw.get("class_name"), str):
@@ -418,9 +652,9 @@ class _Reader:
                 self.add(f"{head} ({cls})", f"has no name (got {show(name)}); each layer of a functional model "
                                             "is named")
                 continue
-            where = f"{head} {name!r} ({cls})"
+            where = prefix + layer_where(pos, name, cls)
             if name in names:
-                self.add(where, f"{name!r} is the name of an earlier layer too; Keras names each layer once")
+                self.add(where, f"{show(name)} is the name of an earlier layer too; Keras names each layer once")
                 continue
             names.add(name)
             module = raw.get("module")
@@ -433,9 +667,10 @@ class _Reader:
                 role = "op"  # layer's config says `trainable`, an operation's (Keras 3's NotEqual) does not
             else:
                 role = "layer"
-                self.check_kind(raw, where)
+                stored = self.check_kind(raw, where, top=True)
             kind = KERAS.kind(cls, None) if role == "layer" else None
-            out.append(_Entry(pos, name, cls, raw, role, where, kind is not None and kind.recurrent))
+            out.append(_Entry(pos, name, cls, raw, role, where, kind is not None and kind.recurrent,
+                              stored=role == "layer" and stored))
         return out if len(out) == len(raw_layers) else None
 
     def version(self, entries: list[_Entry], given: int | None, where: str | None) -> int | None:
@@ -502,9 +737,9 @@ class _Reader:
         for name, node, tensor in leaves:
             e = by_name.get(name)
             if e is None or e.role != "input":
-                what = f"not a layer of the model{suggest(name, list(by_name))}" if e is None else \
+                what = f"not a layer of the model{'' if self.full else suggest(name, by_name)}" if e is None else \
                     f"a {e.cls}, not an InputLayer"
-                self.add(where, f"input_layers: {name!r} is {what}")
+                self.add(where, f"input_layers: {show(name)} is {what}")
                 continue
             if node != 0 or tensor != 0:
                 self.add(where, f"input_layers: [{name!r}, {node}, {tensor}]: an InputLayer has one tensor, "
@@ -525,23 +760,98 @@ class _Reader:
                 self.add(e.where, "is not one of the model's inputs (input_layers)")
         return tuple(out)
 
+    # --- layers counted from the file: stored weights, output shapes from the next layer's build -------
+
+    def stored_spec(self, entry: dict[str, Any], name: str, index: int, where: str, key: str, after: _After,
+                    call: Call | None = None) -> LayerSpec | None:
+        """A layer lstmcount has no table for as a declared `custom` layer: the weights the file stores for
+        it (shapes only), its output shape the next layer's stored build shape (unknown if none reads it)."""
+        assert self.store is not None
+        cls = str(entry.get("class_name")).rsplit(">", 1)[-1]
+        path = tuple(p for keys, at, _ in self.scope for p in ("layers", keys[at])) + ("layers", key)
+        stored = self.store.layer(path, (*(n for _, _, n in self.scope), name), where)
+        if stored is None:
+            self.add(where, f"lstmcount has no table for {cls!r} and the file stores no weights for it ("
+                            f"{self.store.what} has no {'/'.join(path) if not self.store.hdf5 else repr(name)})")
+            return None
+        shown = ", ".join(f"{w.name} {shape_text(w.shape, batch=False)}" for w in stored) or "none"
+        if after.shape is None and after.needed:
+            why = (f"; its output shape is unknown ({after.why}), so the layers after it are counted from the "
+                   "weights the file stores too")
+        elif not after.needed and after.why:
+            why = f"; its input shape is unknown, as the output shape of {after.why} is"
+        else:
+            why = ""
+        self.notes.append(f"{where}: counted from the weights the file stores ({self.store.what}: {shown}){why}")
+        args: dict[str, Any] = {"class_name": cls, "name": name, "stored_in": self.store.what,
+                                "weights": {w.name: list(w.shape) for w in stored},
+                                "output_shape": None if after.shape is None else list(after.shape)}
+        if isinstance(entry["config"].get("trainable"), bool):
+            args["trainable"] = entry["config"]["trainable"]
+        return LayerSpec("custom", args, index, self.loc, {}, call)
+
+    def after(self, readers: list[tuple[_Entry | dict[str, Any], int | None, bool]], where: str) -> _After:
+        """A layer's output shape as the layers that read it were built on (Keras 3 and `.keras` files store
+        each layer's `build_config` input shape): `readers` are (entry, position among its inputs or None
+        for its one input, whether that call is its first, the one it was built on)."""
+        if not readers:
+            return _After(None, False, "")
+        names = []
+        for reader, pos, first in readers:
+            raw = reader.raw if isinstance(reader, _Entry) else reader
+            built = raw.get("build_config")
+            shape = built.get("input_shape") if isinstance(built, dict) and first else None
+            if pos is not None and isinstance(shape, list) and shape and all(isinstance(s, list) for s in shape):
+                shape = shape[pos] if pos < len(shape) else None
+            if isinstance(shape, list) and shape and not any(isinstance(d, list) for d in shape):
+                found = self.shape(shape, "the build input shape of the layer after it", "", where)
+                return _After(found, True, "")
+            names.append(reader.where if isinstance(reader, _Entry) else repr(_name(raw.get("config") or {})))
+        return _After(None, True, f"lstmcount never runs a layer's code, and the file stores no build shape for "
+                                  f"{names[0]}, which reads it: .h5 model files store none, .keras files do")
+
+    def lambda_shape(self, args: dict[str, Any], after: _After, where: str) -> None:
+        """A file's Lambda without `output_shape`: the one the layer after it was built on."""
+        if after.shape is not None:
+            args["output_shape"] = list(after.shape)
+        elif not after.needed:
+            self.add(where, "a Lambda's output shape comes from running its function, which lstmcount never does, "
+                            "and the file does not say it: it has no output_shape, and no layer reads it to "
+                            "store the shape it was built on")
+        else:
+            self.add(where, f"a Lambda's output shape comes from running its function, and it has no output_shape: "
+                            f"{after.why}")
+
     # --- checks ----------------------------------------------------------------------------------
 
-    def check_kind(self, entry: dict[str, Any], where: str) -> None:
-        """A located refusal for a layer class lstmcount has no table for (also inside a wrapper)."""
+    def check_kind(self, entry: dict[str, Any], where: str, top: bool = False) -> bool:
+        """Whether the layer is a class lstmcount has no table for that is counted from the weights the
+        file stores (a model's own layer, `top`, in a `.keras` or `.h5` file); else a located refusal
+        for such a class (also inside a wrapper)."""
         cls = str(entry.get("class_name"))
         kind = KERAS.kind(cls, None)
         if kind is None or kind.name == "custom":  # `custom` is a spec's declaration, not a Keras class
+            if top and self.store is not None:
+                return True
             module, registered = entry.get("module"), entry.get("registered_name")
+            custom = True
             if isinstance(registered, str) and ">" in registered:
                 why = f": a custom layer (registered as {registered!r}), which lstmcount has no table for"
+            elif ">" in cls:  # Keras 2's .h5 writes a registered class as its registered name
+                why = f": a custom layer (registered as {cls!r}), which lstmcount has no table for"
             elif isinstance(module, str) and module != "keras" and not module.startswith(("keras.", "tf_keras.")):
                 why = f": a custom layer (from module {module!r}), which lstmcount has no table for"
             else:
+                custom = False
                 why = suggest(cls, [k for k in KERAS.kinds if k != "custom"]) or \
                     f": lstmcount has no table for it ({len(KERAS.kinds)} keras layer kinds are known)"
+            if self.config_only and (custom or not why.startswith(";")):
+                why += ("; a model JSON stores no weights to count it from: count the model's .keras or .h5 file "
+                        "(model.save), which stores them")
+            elif self.store is not None:
+                why += "; lstmcount counts such a layer from the weights the file stores only as a model's own layer"
             self.add(where, f"unknown keras layer type {cls!r}{why}")
-            return
+            return False
         config = entry.get("config")
         for arg in LAYER_ARGS:
             held = config.get(arg) if isinstance(config, dict) else None
@@ -551,8 +861,9 @@ class _Reader:
                     self.add(where, f"its {what} is not a Keras layer config (a mapping with class_name and config)")
                     continue
                 name = inner["config"].get("name")
-                self.check_kind(inner, f"{where}: its {what} " + (f"{name!r} " if isinstance(name, str) else "")
-                                + f"({inner['class_name']})")
+                named = f"{show(name)} " if isinstance(name, str) and name else ""
+                self.check_kind(inner, f"{where}: its {what} {named}({inner['class_name']})")
+        return False
 
     def shape(self, raw: Any, what: str, prefix: str = "", where: str | None = None) -> Shape | None:
         """A stored batch shape -> one sample's shape (the batch axis dropped)."""
@@ -564,8 +875,10 @@ class _Reader:
             self.add(at, f"{what} has {len(raw) - 1} axes; at most {MAX_RANK} are allowed")
             return None
         dims = list(raw[1:])
-        if not all(d is None or (_is_int(d) and 0 < d <= MAX_SIZE) for d in dims):
-            self.add(at, f"{what} {show(list(raw))}: sizes must be positive integers up to {MAX_SIZE:,} or null")
+        bad = [(k, d) for k, d in enumerate(dims, 1) if not (d is None or (_is_int(d) and 0 < d <= MAX_SIZE))]
+        if bad:
+            self.add(at, f"{what}: axis {bad[0][0]} is {show(bad[0][1])}; sizes must be positive integers up to "
+                         f"{MAX_SIZE:,} or null")
             return None
         return tuple(dims)
 
@@ -641,7 +954,7 @@ class _Graph:
         e = self.by_name.get(t.layer)
         if e is None:
             self.r.add(where, f"reads {t.layer!r} (keras_history {list(t)}), which is not a layer of the model"
-                              f"{suggest(t.layer, list(self.by_name))}")
+                              f"{'' if self.r.full else suggest(t.layer, self.by_name)}")
             return []
         if e.broken:
             return []

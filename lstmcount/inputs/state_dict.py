@@ -1,10 +1,15 @@
 """PyTorch checkpoints -> a layout: state_dicts as they come, and checkpoint dicts holding them.
 
-Loaded with `torch.load(weights_only=True)`: no code from the file runs; torch is imported only here,
-when such a file is read. A file is a state_dict, or a dict of entries among which state_dicts (one
-model or several: `{"encoder": ..., "decoder": ..., "optimizer": ...}`); every state_dict in it is a
-model, under its entry's key, and every other entry (optimizer state, epoch, hyperparameters) is named
-and left out of the count.
+Loaded with `torch.load(weights_only=True)` (a zip file memory-mapped: its storages stay on disk): no
+code from the file runs; torch is imported only here, when such a file is read. Before torch reads it,
+`_inspect` bounds what it would read: the zip's records (how many, stored as torch.save stores them,
+within the file), the pickle's size, and what the pickle declares, read with every global a stub (its
+tensors, its values, each storage's bytes against the bytes the file has for it).
+
+A file is a state_dict, or a dict of entries among which state_dicts (one model or several:
+`{"encoder": ..., "decoder": ..., "optimizer": ...}`); every state_dict in it is a model, under its
+entry's key, and every other entry (optimizer state, epoch, hyperparameters) is named and left out of
+the count.
 
 A module is recognised when the PyTorch table, given arguments read off its tensors' shapes, lays out
 exactly the tensors it holds; where several classes fit (a lone 2-D weight is an Embedding, a bias-free
@@ -18,8 +23,12 @@ Live modules (`torch_module.py`) go through the same grouping and layout, knowin
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
+import re
 import zipfile
+from collections.abc import Collection
 from typing import Any, NamedTuple
 
 from ..accounting import DTYPE_BYTES
@@ -27,9 +36,11 @@ from ..conventions import PYTORCH
 from ..conventions.flags import RECURRENT
 from ..errors import FrameworkMissing, Loc, SpecError, UsageError, problem, show
 from ..layout import ALTERNATIVE, EXTRA, PLAIN, ROOT, LayerLayout, ModelLayout, Weight, tensor_key
-from ..model import MAX_LAYERS, MAX_NESTING, LayerFlags, LayerSpec, kind_of, suggest
+from ..model import MAX_DEPTH_LAYERS, MAX_LAYERS, MAX_NESTING, LayerFlags, LayerSpec, kind_of, suggest
 
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+RECURRENT_KEY = re.compile(r"(weight|bias)_(ih|hh|hr)_l([0-9]+)(_reverse)?")  # nn.LSTM/GRU/RNN's tensors
+CELL_KEY = re.compile(r"(weight|bias)_(ih|hh)")  # nn.LSTMCell/GRUCell/RNNCell's
 PARAMETRIZATIONS = "parametrizations"
 OPTIMIZER_KEYS = ("state", "param_groups")
 
@@ -92,19 +103,241 @@ def read_checkpoint(path: str, key: str | None = None) -> Checkpoint:
 
 
 def _load(path: str) -> Any:
-    torch = _torch()
     loc = Loc(path)
     if os.path.isdir(path):
         raise SpecError([problem(loc, None, "is a directory, not a PyTorch checkpoint")])
     try:
-        mmap = zipfile.is_zipfile(path)  # torch >= 1.6 files are zip archives; older ones cannot be mapped
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        mmap = _inspect(path)  # a zip file is mapped, not read: its storages stay on disk until used
     except FileNotFoundError:
         raise SpecError([problem(loc, None, "no such file")]) from None
+    except OSError as exc:
+        raise SpecError([problem(loc, None, f"cannot be read ({exc.strerror or exc})")]) from None
+    torch = _torch()
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # an unpickling refusal, a corrupt zip, not a torch file at all
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SpecError([problem(loc, None, f"not a PyTorch state_dict torch.load(weights_only=True) "
-                                            f"accepts ({first[:200]})")]) from None
+        raise _unreadable(path, _torch_says(exc)) from None
+
+
+def _torch_says(exc: Exception) -> str:
+    """torch.load's refusal in a user's terms (its own messages run to many lines of advice)."""
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)  # "Unsupported global: GLOBAL x", "unsupported GLOBAL x whose..."
+    if found:
+        return (f"it pickles {show(found.group(1))}, a Python object torch.load(weights_only=True) does not build; "
+                "lstmcount runs no code from a file: save the model's state_dict() instead")
+    if "central directory" in text or "failed reading zip archive" in text:
+        return "truncated or damaged zip archive"
+    advice = ("Weights only load failed", "Check the documentation", "Please file an issue", "In PyTorch 2.6")
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip() and not line.strip().startswith(advice)]
+    said = lines[0] if lines else type(exc).__name__
+    if said.startswith("Unsupported operand"):
+        said = f"its pickle uses an operation ({said.lower()}) torch.load(weights_only=True) does not run"
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in said[:200])
+
+
+# --- before torch reads a file: its size, its records and what its pickle declares ----------------
+
+MAX_PICKLE = 32 * 1024 * 1024  # a checkpoint's pickle holds only its structure (100,000 tensors: about 10 MiB)
+MAX_TENSORS = 100_000  # tensors in one file (a 70B-parameter LLM holds about 1,000)
+MAX_RECORDS = MAX_TENSORS + 16  # zip members: a storage each, and a few of torch's own
+MAX_OBJECTS = 2_000_000  # values in a pickle's structure (torch's weights_only reader walks each in Python)
+MAX_LEGACY = 2 * 1024 * 1024 * 1024  # a legacy (pre-1.6) file is read whole into memory
+ZIP_MAGIC = b"PK\x03\x04"
+LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+ITEM_BYTES = {"Double": 8, "Float": 4, "Half": 2, "BFloat16": 2, "Long": 8, "Int": 4, "Short": 2, "Char": 1,
+              "Byte": 1, "Bool": 1, "ComplexDouble": 16, "ComplexFloat": 8, "UInt16": 2, "UInt32": 4, "UInt64": 8}
+
+
+def _unreadable(path: str, why: str) -> SpecError:
+    return SpecError([problem(Loc(path), None, f"not a readable PyTorch checkpoint ({why})")])
+
+
+def _limit(path: str, text: str) -> SpecError:
+    return SpecError([problem(Loc(path), None, text)])
+
+
+def _inspect(path: str) -> bool:
+    """Refuse, before torch reads it, a file whose records or pickle are more than a checkpoint holds:
+    a pickle over MAX_PICKLE, more than MAX_TENSORS tensors, storages larger than the bytes the file
+    has for them, compressed or encrypted zip members (torch.save writes none). True for a zip file."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(len(ZIP_MAGIC))
+        if head == ZIP_MAGIC:
+            _inspect_zip(path, size)
+            return True
+        if size > MAX_LEGACY:
+            raise _limit(path, f"a legacy (pre-1.6, not zip) PyTorch file of {size:,} bytes, over the "
+                               f"{MAX_LEGACY >> 30} GiB lstmcount reads (torch reads it whole); re-save it with "
+                               "torch.save, which writes a zip archive")
+        fh.seek(0)
+        _inspect_legacy(path, fh, size)
+    return False
+
+
+def _inspect_zip(path: str, size: int) -> None:
+    from .archive import open_archive, read_member
+
+    try:
+        with open_archive(path, Loc(path), MAX_RECORDS) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_RECORDS:
+                raise _limit(path, f"a zip archive of {len(infos):,} records; a PyTorch checkpoint of at most "
+                                   f"{MAX_TENSORS:,} tensors has at most {MAX_RECORDS:,}")
+            for info in infos:
+                if info.flag_bits & 0x1:
+                    raise _unreadable(path, f"record {show(info.filename)} is encrypted")
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise _unreadable(path, f"record {show(info.filename)} is compressed; torch.save "
+                                            "stores every record as it is")
+                if info.header_offset + info.file_size > size:
+                    raise _unreadable(path, f"record {show(info.filename)} declares {info.file_size:,} bytes, "
+                                            f"more than the file's {size:,} (a truncated or forged archive)")
+            pickles = [i for i in infos if i.filename == "data.pkl" or i.filename.endswith("/data.pkl")]
+            if not pickles:
+                raise _unreadable(path, "a zip archive without the data.pkl torch.save writes")
+            pkl = pickles[0]
+            if pkl.file_size > MAX_PICKLE:
+                raise _limit(path, f"its pickle (data.pkl) declares {pkl.file_size:,} bytes, over the "
+                                   f"{MAX_PICKLE >> 20} MiB limit (a checkpoint's pickle holds only names and "
+                                   "shapes)")
+            records = {i.filename: i.file_size for i in infos}
+            base = pkl.filename[:-len("data.pkl")]
+            data = read_member(archive, pkl.filename, MAX_PICKLE, Loc(path))
+            storages = _scan(path, io.BytesIO(data or b""), 1)
+    except zipfile.BadZipFile as exc:
+        raise _unreadable(path, f"truncated or damaged zip archive: {exc}") from None
+    except (OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise _unreadable(path, f"damaged zip archive: {exc}") from None
+    for key, nbytes in storages.items():
+        stored = records.get(f"{base}data/{key}")
+        if stored is None:
+            raise _unreadable(path, f"its pickle names a storage {show(key)} the archive does not hold")
+        if nbytes > stored:
+            raise _unreadable(path, f"storage {show(key)} declares {nbytes:,} bytes; the archive stores "
+                                    f"{stored:,}")
+
+
+def _inspect_legacy(path: str, fh: Any, size: int) -> None:
+    storages = _scan(path, fh, 5)
+    total = sum(storages.values())
+    if total > size:
+        raise _unreadable(path, f"its storages declare {total:,} bytes; the file has {size:,}")
+
+
+class _Bounded(io.RawIOBase):
+    """A file read at most MAX_PICKLE bytes far (the pickles of a legacy file have no declared size)."""
+
+    def __init__(self, fh: Any, path: str) -> None:
+        self.fh, self.path, self.done = fh, path, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.done >= MAX_PICKLE:
+            raise _limit(self.path, f"its pickle is over {MAX_PICKLE >> 20} MiB, the limit (a checkpoint's "
+                                    "pickle holds only names and shapes)")
+        n = self.fh.readinto(memoryview(buffer)[:MAX_PICKLE - self.done + 1])
+        self.done += n
+        return int(n)
+
+
+class _Stub:
+    """Whatever a pickle names, when lstmcount counts what it declares: built and filled, never run."""
+
+    args: tuple[Any, ...] = ()  # NEWOBJ makes one without calling __init__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+
+class _Dict(dict):  # type: ignore[type-arg]  # an OrderedDict (a state_dict, with its _metadata)
+    pass
+
+
+class _StorageType(NamedTuple):
+    name: str
+
+
+class _Tensor(NamedTuple):
+    pass
+
+
+def _scan(path: str, fh: Any, pickles: int) -> dict[str, int]:
+    """Read the file's pickles (1 in a zip's data.pkl; a legacy file's magic number, protocol, system
+    information, structure and storage keys) with every global a stub, counting its tensors and values:
+    the bytes each storage declares, by key. Refuses more than MAX_TENSORS tensors or MAX_OBJECTS values."""
+    storages: dict[str, int] = {}
+    tensors = 0
+
+    def rebuild(*args: Any, **kwargs: Any) -> _Tensor:
+        nonlocal tensors
+        if not any(isinstance(a, _Tensor) or isinstance(a, tuple) and any(isinstance(b, _Tensor) for b in a)
+                   for a in args):  # a Parameter (or a subclass) rebuilds a tensor already counted
+            tensors += 1
+        if tensors > MAX_TENSORS:
+            raise _limit(path, f"holds more than {MAX_TENSORS:,} tensors, the limit")
+        return _Tensor()
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if module in ("torch._utils", "torch._tensor") and name.startswith("_rebuild_"):
+                return rebuild
+            if module == "collections" and name == "OrderedDict":
+                return _Dict
+            if module == "torch" and name.endswith("Storage"):
+                return _StorageType(name.removesuffix("Storage"))
+            return _Stub
+
+        def persistent_load(self, pid: Any) -> Any:
+            if isinstance(pid, tuple) and len(pid) >= 2 and pid[0] == "module":  # a legacy file's class
+                return _Stub
+            if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage":
+                kind, key, numel = pid[1], str(pid[2]), pid[4]
+                item = ITEM_BYTES.get(kind.name, 1) if isinstance(kind, _StorageType) else 1
+                if isinstance(numel, int) and numel >= 0:
+                    storages[key] = max(storages.get(key, 0), numel * item)
+            return _Stub()
+
+    reader = Unpickler(io.BufferedReader(_Bounded(fh, path)) if pickles > 1 else fh)
+    values: list[Any] = []
+    try:
+        while len(values) < pickles:
+            values.append(reader.load())
+            if pickles > 1 and values[0] != LEGACY_MAGIC:
+                raise _unreadable(path, "neither a zip archive nor a legacy torch pickle")
+    except SpecError:
+        raise
+    except MemoryError:
+        raise _limit(path, "its pickle builds more values than fit in memory") from None
+    except Exception as exc:  # the C unpickler's refusal of a damaged pickle
+        if pickles > 1 and not values:
+            raise _unreadable(path, "neither a zip archive nor a legacy torch pickle") from None
+        raise _unreadable(path, f"a damaged pickle: {str(exc)[:200] or type(exc).__name__}") from None
+    seen: set[int] = set()
+    stack: list[Any] = [values]
+    count = 0
+    while stack:  # every reference counts (torch's reader takes a step for each), a container opens once
+        value = stack.pop()
+        count += 1
+        if count > MAX_OBJECTS:
+            raise _limit(path, f"its pickle holds more than {MAX_OBJECTS:,} values, the limit")
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, dict):
+            stack += value.values()
+            stack += value.keys()
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            stack += value
+        elif isinstance(value, _Stub):
+            stack += value.args
+    return storages
 
 
 def _is_tensor(value: Any) -> bool:
@@ -155,6 +388,15 @@ def _pick(data: Any, key: str, path: str) -> tuple[Any, str]:
     return here, key
 
 
+def _text(name: str) -> str:
+    """A name as text every output can hold: a lone surrogate (a pickle keeps one) as its \\u escape."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return name
+
+
 def _names(names: list[str], most: int = 8) -> str:
     shown = ", ".join(show(n) for n in names[:most])
     return shown + (f" and {len(names) - most:,} more" if len(names) > most else "")
@@ -198,6 +440,12 @@ def _models(data: Any, path: str, where: str) -> tuple[list[tuple[str, dict[str,
         raise SpecError([problem(loc, None, "holds no state_dict (no mapping of names to tensors)"
                                  + (f"; its entries: {', '.join(left[:8])}" if left else ""))])
     notes = []
+    escaped = [key for _, sd in models for key in sd if _text(key) != key]
+    if escaped or any(_text(entry) != entry for entry, _ in models):
+        models = [(_text(entry), {_text(k): v for k, v in sd.items()}) for entry, sd in models]
+        notes.append("names that are not Unicode text (lone surrogates) are shown with \\u escapes"
+                     + (f": {', '.join(_text(k)[:80] for k in escaped[:8])}" if escaped else "")
+                     + (f" and {len(escaped) - 8:,} more" if len(escaped) > 8 else ""))
     if len(models) > 1:
         notes.append(f"holds {len(models)} models, each counted under its key: "
                      f"{', '.join(show(k) for k, _ in models[:8])}{' ...' if len(models) > 8 else ''}; "
@@ -229,6 +477,8 @@ def checkpoint(source: str, models: list[tuple[str, dict[str, Any]]], notes: lis
     for entry, sd in models:
         for prefix, leaves in group_tensors(sd):
             name = ".".join(p for p in (entry if several else "", prefix) if p) or ROOT
+            if classes is None:
+                check_recurrent(source, name, leaves)
             found = classes(prefix, leaves) if classes is not None else None
             groups.append(fit(name, leaves, found))
             for leaf, tensor in leaves.items():
@@ -247,6 +497,45 @@ def checkpoint(source: str, models: list[tuple[str, dict[str, Any]]], notes: lis
                 raise SpecError([problem(Loc(source), None, f"tensor {show(tensor_key(group.name, leaf))} is "
                                                             f"stored as {dtype}, which lstmcount does not size")])
     return Checkpoint(source, tuple(groups), tied, tuple(notes))
+
+
+GATES = {"LSTM": "4*hidden", "GRU": "3*hidden", "RNN": "hidden"}
+
+
+def check_recurrent(source: str, name: str, tensors: dict[str, Any]) -> None:
+    """Refuse a file's tensor named as an LSTM/GRU/RNN (or cell) tensor whose rank is not that tensor's,
+    or that names a layer beyond MAX_DEPTH_LAYERS: no module holds it, and no table could lay it out.
+    A name that only resembles one (`weight_ih_l0x`, `weight_hh_l0_reverse_reverse`) is another tensor."""
+    leaves = {leaf: tuple(int(d) for d in t.shape) for leaf, t in tensors.items()}
+    read = canonical(leaves)
+    if read is None:
+        return
+    shapes, names = read[0], read[1]
+    hh = next((s for w, s in shapes.items() if w.startswith("weight_hh") and len(s) == 2 and s[1]), None)
+    ratio = hh[0] // hh[1] if hh and hh[0] % hh[1] == 0 else 0
+    for weight, shape in shapes.items():
+        stack, cell = RECURRENT_KEY.fullmatch(weight), CELL_KEY.fullmatch(weight)
+        if stack is None and cell is None:
+            continue
+        key = tensor_key(name, names.get(weight, weight))
+        if stack is not None and (len(stack.group(3)) > 5 or int(stack.group(3)) >= MAX_DEPTH_LAYERS):
+            digits = stack.group(3)
+            number = f"{int(digits):,}" if len(digits) <= 40 else f"number of {len(digits):,} digits"
+            raise SpecError([problem(Loc(source), None, f"tensor {show(key)} names layer {number} of a stacked "
+                                                        f"recurrent module; one has at most {MAX_DEPTH_LAYERS:,}")])
+        kind, what = (stack or cell).group(1, 2)  # type: ignore[union-attr]
+        rank = 2 if kind == "weight" else 1
+        if len(shape) == rank:
+            continue
+        cls = {4: "LSTM", 3: "GRU", 1: "RNN"}.get(ratio)
+        gates = GATES.get(cls or "", "gates*hidden")
+        expected = {"ih": f"({gates}, input)", "hh": f"({gates}, hidden)", "hr": "(proj, hidden)"}[what]
+        if kind == "bias":
+            expected = f"({gates},)"
+        cell_ = "Cell" if cell is not None else ""
+        module = f"an {cls}{cell_}" if cls else f"an LSTM{cell_}, GRU{cell_} or RNN{cell_}"
+        raise SpecError([problem(Loc(source), None, f"tensor {show(key)} has shape {tuple(shape)}; the "
+                                                    f"{weight} of {module} is {rank}-D {expected}")])
 
 
 def identity(tensor: Any) -> tuple[Any, ...] | None:
@@ -359,8 +648,8 @@ def _candidates(s: dict[str, tuple[int, ...]]) -> list[tuple[str, dict[str, Any]
         proj = s["weight_hr_l0"] if rank("weight_hr_l0", 2) else None
         hidden = proj[1] if proj else s["weight_hh_l0"][1]
         kind = {4: "LSTM", 3: "GRU", 1: "RNN"}.get(rows // hidden if hidden and rows % hidden == 0 else 0)
-        depths = [int(k.split("_l")[1].split("_")[0]) for k in s if k.startswith("weight_ih_l")
-                  and k.split("_l")[1].split("_")[0].isdigit()]
+        depths = [int(m.group(3)) for m in map(RECURRENT_KEY.fullmatch, s)
+                  if m and m.group(1, 2) == ("weight", "ih") and len(m.group(3)) <= 5]
         if kind is not None and depths:
             args: dict[str, Any] = {"input_size": inputs, "hidden_size": hidden, "num_layers": 1 + max(depths),
                                     "bias": "bias_ih_l0" in s, "bidirectional": "weight_ih_l0_reverse" in s}
@@ -389,7 +678,7 @@ def _candidates(s: dict[str, tuple[int, ...]]) -> list[tuple[str, dict[str, Any]
         r, (a, b), kernel = len(weight) - 2, weight[:2], list(weight[2:])
         if bias is None or bias[0] == a:  # Conv: (out, in / groups, k...); any groups, one count: groups 1
             out.append((f"Conv{r}d", {"in_channels": b, "out_channels": a, "kernel_size": kernel, "bias": has_bias}))
-        groups = bias[0] // b if bias is not None and b and bias[0] % b == 0 else 1
+        groups = bias[0] // b if bias is not None and b and bias[0] and bias[0] % b == 0 else 1
         if a % groups == 0:  # ConvTranspose: (in, out / groups, k...); bias (out,)
             out.append((f"ConvTranspose{r}d", {"in_channels": a, "out_channels": b * groups, "kernel_size": kernel,
                                                "groups": groups, "bias": has_bias}))
@@ -499,12 +788,15 @@ def checkpoint_flags(ck: Checkpoint) -> dict[str, LayerFlags]:
     return out
 
 
-def checkpoint_arrays(ck: Checkpoint) -> dict[str, Any]:
-    """Every tensor as a NumPy array, by its full key (`layer.leaf`)."""
+def checkpoint_arrays(ck: Checkpoint, names: Collection[str] | None = None) -> dict[str, Any]:
+    """Every tensor (or those `names` names) as a NumPy array, by its full key (`layer.leaf`): a view of
+    the file's mapped storage where it can be, bfloat16 (which NumPy has not) as float32, exactly."""
     torch = _torch()
     out = {}
     for g in ck.groups:
         for leaf, tensor in g.tensors.items():
+            if names is not None and tensor_key(g.name, leaf) not in names:
+                continue
             t = tensor.detach().cpu()
             out[tensor_key(g.name, leaf)] = (t.float() if t.dtype == torch.bfloat16 else t).numpy()
     return out

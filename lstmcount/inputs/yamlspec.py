@@ -251,6 +251,8 @@ def _entry(entry: Any, index: int, loc: Loc, name: str, problems: list[str], dep
     nested = _bare(spec.type) in NESTED_TYPES
     own_inputs = nested and isinstance(entry.get("inputs"), dict)  # a nested functional model's own inputs
     call = _call(entry, eloc, problems, skip_inputs=own_inputs)
+    if call is None and not nested:  # a chain's entry (no call keys): the layer as read
+        return spec
     model = None
     if nested:
         if depth >= MAX_NESTING:

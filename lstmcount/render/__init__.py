@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .common import gate_label, human_bytes, rows, shape_text, summary_lines
+from ..model import shape_text
+from .common import gate_label, human_bytes, rows, summary_lines
 
 FORMATS = ("table", "json", "yaml", "markdown", "html", "csv", "latex")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..accounting import GateRow, LayerReport, Report
 from ..errors import printable
+from ..model import shape_text
 
 SCHEMA_VERSION = 1  # of every --json output (lstmcount/schemas/): changes when a field changes meaning or goes
 
@@ -22,14 +23,6 @@ def gate_label(row: GateRow) -> str:
         parts.append(row.direction)
     parts.append(row.gate)
     return " ".join(parts)
-
-
-def shape_text(shape: tuple[int | None, ...] | None, batch: bool = True) -> str:
-    """(None, 28, 75): Keras's way of writing a shape with its batch axis."""
-    if shape is None:
-        return ""
-    dims = (None, *shape) if batch else shape
-    return "(" + ", ".join("None" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def human_bytes(n: int) -> str:

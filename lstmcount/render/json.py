@@ -24,6 +24,8 @@ def layer_dict(layer: LayerReport) -> dict[str, Any]:
         "macs": layer.macs,
         "elementwise_flops": layer.elementwise_flops,
     }
+    if layer.stored:  # counted from the weights a file stores (which are trainable is not stored)
+        d["stored"] = layer.stored
     if layer.layers:  # a nested model: its own layers
         d["layers"] = [layer_dict(sub) for sub in layer.layers]
     if layer.recurrent:

@@ -2,6 +2,10 @@
 `weights` (name: shape, or name: {shape, trainable}) and its `output_shape` (without the batch axis;
 by default the shape of its input). It then counts and flows like any other layer; it is shown as
 `name (ClassName)` and its weights are counted as declared, never guessed.
+
+A model file's custom layer is read as one (inputs/keras.py): its weights the ones the file stores,
+`stored_in` saying where; its output shape, where no later layer's build shape says it, is unknown
+(not its input's).
 """
 
 from __future__ import annotations
@@ -50,10 +54,13 @@ def _weights(declared: dict[str, Any]) -> list[Weight]:
 def _custom(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None]:
     weights = _weights(a["weights"] or {})
     out = a["output_shape"]
+    if out is None and a["stored_in"] is not None:
+        return weights, None
     return weights, tuple(out) if out is not None else known_shape(shape, None, "")
 
 
 KINDS: list[Kind] = [
     Kind("custom", {"class_name": Arg("str", REQUIRED), "weights": Arg("mapping", None, nullable=True),
-                    "output_shape": Arg("dims", None, nullable=True)}, _custom, label=lambda a: a["class_name"]),
+                    "output_shape": Arg("dims", None, nullable=True)}, _custom, label=lambda a: a["class_name"],
+         kwargs={"stored_in": Arg("str", None, nullable=True)}),
 ]
