@@ -47,8 +47,8 @@ def sniff(path: str) -> str:
     read, for the text reader to explain)."""
     if path == "-":
         return "text"
-    head = files.head(path, SNIFF_BYTES)  # b"" for what cannot be read: the text reader says why
-    if not head:
+    head = files.head(path, SNIFF_BYTES)  # None for what cannot be read: the text reader says why
+    if head is None:
         return "text"
     lower = path.lower()
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):

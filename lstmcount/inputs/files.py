@@ -9,8 +9,8 @@ without hanging and only once.
   /dev/fd/N, a FIFO) or of standard input (`-`). A pipe is opened without blocking and waited for
   with a time limit (a FIFO nobody writes to ends with one line); what it held is kept, so `sniff`
   and the reader after it see the same bytes.
-- `head(path, n)`: the first bytes, for recognising a file by its content; b"" for what cannot be read
-  (the reader then says why).
+- `head(path, n)`: the first bytes, for recognising a file by its content; None for what cannot be
+  read (the reader then says why).
 - `zip_archive(path, what)`: a zipfile.ZipFile of a file or a pipe's bytes, once the zip's end record
   says its directory is within archive's bounds (zipfile reads the whole directory an end record
   claims), for sniff; the readers open members with archive.open_archive / read_member.
@@ -115,21 +115,21 @@ def read_bytes(path: str, cap: int, what: str = "a model file") -> bytes:
     return raw
 
 
-def head(path: str, n: int) -> bytes:
-    """The first `n` bytes of a regular file or a pipe, for recognising it by content; b"" when a file
-    cannot be read (what it is, the reader then says). A pipe is read once, up to the text cap: one
-    that stays silent is a UsageError here (waiting twice would double the wait)."""
+def head(path: str, n: int) -> bytes | None:
+    """The first `n` bytes of a regular file or a pipe, for recognising it by content; None when a file
+    cannot be read or is not a file (what it is, the reader then says). A pipe is read once, up to the
+    text cap: one that stays silent is a UsageError here (waiting twice would double the wait)."""
     from ..model import MAX_BYTES
 
     if path == "-" or is_pipe(path):
         return _read(path, max(n, MAX_BYTES), "a model file")[:n]
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
-            return b""
+            return None
         with open(path, "rb") as fh:
             return fh.read(n)
     except (OSError, ValueError):
-        return b""
+        return None
 
 
 def _read(path: str, cap: int, what: str) -> bytes:
