@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from .errors import LstmcountError, UsageError
+from .errors import LstmcountError, UsageError, printable
 from .model import FRAMEWORK_ALIASES, LayerFlags
 
 if TYPE_CHECKING:
@@ -92,9 +92,18 @@ class DType(str, Enum):
     int8 = "int8"
 
 
-def fail(messages: list[str], code: int) -> NoReturn:
-    for line in messages:
-        sys.stderr.write(f"{line}\n")
+def say(line: str) -> None:
+    """One line on stderr, control characters and lone surrogates escaped (names and paths come from
+    the input: a layer named "\\x1b[2J" must not clear the terminal, nor "\\ud800" end in a traceback)."""
+    sys.stderr.write(f"{printable(line)}\n")
+
+
+def fail(messages: list[str], code: int, configs: tuple[str | None, ...] = ()) -> NoReturn:
+    """Each message on its own line (one in a layer expression among `configs` pointed at), then how many
+    there were when more than one, and exit with `code`."""
+    for message in messages:
+        for line in _pointed(message, configs):
+            say(line)
     counted = [m for m in messages if "stopping after" not in m]
     if len(counted) > 1:
         sys.stderr.write(f"{len(counted)} problems\n")
@@ -112,7 +121,7 @@ def guarded(*configs: str | None) -> Iterator[None]:
         yield
     except LstmcountError as exc:
         messages = [f"lstmcount: {m}" if not _located(m) else m for m in exc.messages()]
-        fail([_pointed(m, configs) for m in messages], exc.exit_code)
+        fail(messages, exc.exit_code, configs)
     except KeyboardInterrupt:
         sys.stderr.write(INTERRUPTED.decode())
         raise typer.Exit(130) from None
@@ -154,20 +163,20 @@ def _interrupt_ends_process() -> Iterator[None]:
 _EXPRESSION_AT = re.compile(r"<expression>:(\d+):(\d+): ")
 
 
-def _pointed(message: str, configs: tuple[str | None, ...]) -> str:
-    """A problem located in the one layer expression among `configs`, with that line and a caret under
-    the column, as Python points at a syntax error."""
+def _pointed(message: str, configs: tuple[str | None, ...]) -> list[str]:
+    """A problem's lines: the message, and when it is located in the one layer expression among
+    `configs`, that line and a caret under the column, as Python points at a syntax error."""
     where = _EXPRESSION_AT.match(message)
     if where is None:
-        return message
+        return [message]
     from .inputs import is_expression
 
     expressions = [c for c in configs if c is not None and is_expression(c)]
     lines = expressions[0].splitlines() if len(expressions) == 1 else []
     line, column = int(where.group(1)), int(where.group(2))
     if not 0 < line <= len(lines):
-        return message
-    return f"{message}\n  {lines[line - 1]}\n  {' ' * (column - 1)}^"
+        return [message]
+    return [message, f"  {lines[line - 1]}", f"  {' ' * (column - 1)}^"]
 
 
 def _located(message: str) -> bool:
@@ -393,7 +402,7 @@ def params(
                 model = layer_flags.load(config, key)
                 rep = report(conventions.layout(model), asked, *steps)
                 if model.saved_by:
-                    sys.stderr.write(f"{model.source}: saved by {model.saved_by}\n")
+                    say(f"{model.source}: saved by {model.saved_by}")
             if check and model is not None and not model.expect:
                 raise UsageError(f"{model.source}: --check needs an expect: block (e.g. expect: {{total: 31960}})")
         else:
@@ -408,7 +417,7 @@ def params(
             failures = check_expect(rep, model.expect)
             if failures:
                 fail([f"{model.source}: {f}" for f in failures] + [f"{model.source}: check FAILED"], 1)
-            sys.stderr.write(f"{model.source}: check ok ({', '.join(sorted(model.expect or {}))})\n")
+            say(f"{model.source}: check ok ({', '.join(sorted(model.expect or {}))})")
 
 
 @app.command()
@@ -464,14 +473,13 @@ def layout(
                                      f"and the .npz), over the {human_bytes(limit)} limit; raise it with "
                                      "--max-memory if you mean it")
                 write(npz(rec, arrays), save, "--save", inputs=(config,))
-                sys.stderr.write(f"{save}: {len({s.target for s in rec.steps})} converted tensors for {to.value}"
-                                 f"{'' if rec.exact else ' (NOT exact: see the notes)'}\n")
+                say(f"{save}: {len({s.target for s in rec.steps})} converted tensors for {to.value}"
+                    f"{'' if rec.exact else ' (NOT exact: see the notes)'}")
                 bf16 = [name for w, name in zip(picked.layer.weights, picked.tensor_names().values(), strict=True)
                         if w.dtype == "bfloat16"]
                 if bf16:
-                    sys.stderr.write(f"{save}: note: {', '.join(bf16[:4])}{' ...' if len(bf16) > 4 else ''} "
-                                     "stored as bfloat16, which NumPy has not: written as float32 (exactly the "
-                                     "same values)\n")
+                    say(f"{save}: note: {', '.join(bf16[:4])}{' ...' if len(bf16) > 4 else ''} stored as "
+                        "bfloat16, which NumPy has not: written as float32 (exactly the same values)")
             write(recipe_json(rec) if json_ else recipe_text(rec), output, inputs=(config,))
             return
         if save is not None:
@@ -576,7 +584,7 @@ def solve(
 
             sys.stdout.write(solve_json(sol, arg, limit))
         else:
-            sys.stdout.write(f"{what} = {sol.units:,}: {sol.params:,} parameters (budget {limit:,}; "
+            sys.stdout.write(f"{printable(what)} = {sol.units:,}: {sol.params:,} parameters (budget {limit:,}; "
                              f"{sol.units + 1:,} would need {sol.next_params:,})\n")
 
 
@@ -585,8 +593,7 @@ def notes(source: str, lines: tuple[str, ...]) -> None:
     counted once, Keras's warnings for an argument), on stderr: the report itself stays what scripts
     parse. A note that says where it stands (file:line:col) is printed as it is."""
     for line in lines:
-        sys.stderr.write(f"{line}\n" if line.startswith(f"{source}:") or _located(line) else
-                         f"{source}: note: {line}\n")
+        say(line if line.startswith(f"{source}:") or _located(line) else f"{source}: note: {line}")
 
 
 def _no_key(key: str | None) -> None:
@@ -709,16 +716,18 @@ def check(
         except LstmcountError as exc:
             counts["unreadable"] += 1
             for m in exc.messages():
-                sys.stderr.write(f"{_pointed(m if _located(m) else f'{path}: {m}', (path,))}\n")
+                for line in _pointed(m if _located(m) else f"{path}: {m}", (path,)):
+                    say(line)
             continue
         if not done.checked:
             counts["skipped"] += 1
         elif done.failures:
             counts["failed"] += 1
-            sys.stderr.write("".join(f"{done.source}: {f}\n" for f in done.failures) + f"{done.source}: check FAILED\n")
+            for line in [*(f"{done.source}: {f}" for f in done.failures), f"{done.source}: check FAILED"]:
+                say(line)
         else:
             counts["ok"] += 1
-            sys.stderr.write(f"{done.source}: check ok ({', '.join(done.checked)})\n")
+            say(f"{done.source}: check ok ({', '.join(done.checked)})")
     sys.stderr.write(", ".join(f"{n} {what}" for what, n in counts.items() if n or what == "ok") + "\n")
     if counts["unreadable"] or counts["failed"]:
         raise typer.Exit(2 if counts["unreadable"] else 1)

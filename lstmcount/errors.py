@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import reprlib
 from typing import Any, NamedTuple
 
@@ -96,3 +97,21 @@ def show(value: Any) -> str:
     if isinstance(value, int) and value.bit_length() > 160:
         return f"an integer of {len(hex(value)) - 2} hex digits"
     return _REPR.repr(value)
+
+
+# What must not reach a terminal or a one-line message as it is: control characters (C0, DEL, C1), lone
+# surrogates (a path's undecodable bytes, a JSON name's "\ud800"), line and paragraph separators and the
+# bidirectional overrides that reorder what a reader sees.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    ch = match.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or (
+        f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character, lone surrogate and bidirectional override written as its
+    Python escape (`\\x1b`, `\\n`, `\\udcff`): safe to print on one line of a terminal, and encodable."""
+    return _UNSAFE.sub(_escaped, text) if _UNSAFE.search(text) else text

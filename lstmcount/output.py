@@ -20,7 +20,14 @@ def write(text: str | bytes, path: str | None, option: str = "--output", inputs:
     it cannot be replaced, and renaming over it would destroy it. A new file gets the mode a shell's
     `>` would give it (0666 less the umask); a replaced file keeps its own.
     """
-    data = text.encode("utf-8") if isinstance(text, str) else text
+    if isinstance(text, str):
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates (a name from a file): written as \udcff escapes, which
+            data = text.encode("utf-8", "backslashreplace")  # inside a JSON string are JSON's own
+            text = data.decode("utf-8")
+    else:
+        data = text
     if path is None or path == "-":
         _stdout(text, data)
         return

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +156,94 @@ def side_by_side(jobs: dict[str, Job], folder: Path, timeout: float = SPAWN_TIME
             del running[jid]
         time.sleep(0.02)
     return {jid: out[jid] for jid in jobs}
+
+
+def assert_one_line(stderr: str, name: str) -> str:
+    """A refusal is exactly one line, naming the input first (`path: ...`) or starting `lstmcount: `
+    (a relative path the CLI prefixes); control characters never reach it raw. Returns the line."""
+    assert "Traceback" not in stderr, stderr[-3000:]
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"{len(lines)} lines on stderr: {stderr[-3000:]!r}"
+    line = lines[0]
+    assert line.startswith((name, f"lstmcount: {name}", "lstmcount: ")), line
+    assert len(line) <= MAX_LINE, f"a {len(line):,}-character message"
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]", line), f"raw control characters: {line!r}"
+    return line
+
+
+@dataclass
+class Ran:
+    """What run_processes saw of one process."""
+
+    code: int | None  # None: killed at the time limit
+    stderr: str
+    stdout: str
+    seconds: float  # wall time
+    path: str
+    cpu: float  # user + system seconds
+
+
+@dataclass
+class Process:
+    """One real `lstmcount` process for run_processes: argv after `python -m lstmcount`, its stdin, or a
+    bash command line instead when it needs the shell (process substitution)."""
+
+    id: str
+    argv: tuple[str, ...] = ()
+    stdin: bytes | None = None
+    shell: str | None = None
+    path: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # this job's own wall-time limit
+
+
+def run_processes(jobs: list[Process], folder: Path, timeout: float = SPAWN_TIMEOUT, parallel: int | None = None,
+                  ) -> dict[str, Ran]:
+    """Run every job as a real process (cwd the repo root, this checkout first on the path) under
+    SPAWN_MEMORY of address space: `parallel` at a time (all at once by default), each killed after
+    `timeout` seconds of wall time (or the job's own). Exit code, stderr, stdout, wall and CPU time of each."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    pending = list(jobs)
+    running: dict[int, tuple[Process, subprocess.Popen[bytes], Any, Any, float]] = {}
+    out: dict[str, Ran] = {}
+    limit = parallel or len(jobs) or 1
+
+    def start(job: Process) -> None:
+        err = open(folder / f"{job.id}.err", "w+b")  # noqa: SIM115 - closed when the job ends
+        res = open(folder / f"{job.id}.out", "w+b")  # noqa: SIM115
+        stdin_path = folder / f"{job.id}.stdin"
+        stdin_path.write_bytes(job.stdin or b"")
+        with open(stdin_path, "rb") as stdin:
+            if job.shell is not None:
+                proc = subprocess.Popen(["bash", "-c", job.shell], cwd=ROOT, env={**env, **job.env}, stdin=stdin,
+                                        stdout=res, stderr=err, preexec_fn=limit_memory)
+            else:
+                proc = subprocess.Popen([sys.executable, "-m", "lstmcount", *job.argv], cwd=ROOT,
+                                        env={**env, **job.env}, stdin=stdin, stdout=res, stderr=err,
+                                        preexec_fn=limit_memory)
+        running[proc.pid] = (job, proc, err, res, time.monotonic())
+
+    def finish(pid: int, status: int | None, usage: Any) -> None:
+        job, proc, err, res, started = running.pop(pid)
+        code = None if status is None else os.waitstatus_to_exitcode(status)
+        proc.returncode = code if code is not None else -9
+        err.seek(0)
+        res.seek(0)
+        out[job.id] = Ran(code, err.read().decode("utf-8", "replace"), res.read().decode("utf-8", "replace"),
+                          time.monotonic() - started, job.path, (usage.ru_utime + usage.ru_stime) if usage else 0.0)
+        err.close()
+        res.close()
+
+    while pending or running:
+        while pending and len(running) < limit:
+            start(pending.pop(0))
+        for pid, (_, proc, _, _, started) in list(running.items()):
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                finish(pid, status, usage)
+            elif time.monotonic() - started > (running[pid][0].timeout or timeout):
+                proc.kill()
+                _, _, usage = os.wait4(pid, 0)
+                finish(pid, None, usage)
+        time.sleep(0.02)
+    return out

@@ -129,7 +129,7 @@ CORPUS = [
     _case("escape-character", "name: a\x1bb\n" + SHAPE + LSTM, 2, "{f}:1:8:"),
     _case("tab-indentation", SHAPE + "layers:\n\t- type: LSTM\n", 2, "{f}:3:1: invalid YAML:"),
     _case("unclosed-bracket", "input_shape: [3, 4\n" + LSTM, 2, "{f}:2:", "invalid YAML:"),
-    _case("directory", DIRECTORY, 2, "{f}: is a directory"),
+    _case("directory", DIRECTORY, 2, "{f}: a directory, not a model file"),
     _case("missing-file", MISSING, 2, "{f}: no such file"),
     # -- the wrong shape of document --
     _case("top-level-list", "- 1\n- 2\n", 2, "{f}:1:1: a model spec must be a mapping with `layers:`, got a list"),

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..model import MAX_BYTES, LayerFlags, Model
+from . import files
 
 if TYPE_CHECKING:
     from ..layout import ModelLayout
@@ -85,14 +86,13 @@ def sniff(path: str) -> str:
     `onnx` (by its .onnx name: protobuf has no signature), `foreign` (a format lstmcount does not read,
     which `foreign` names), or `text` (a YAML spec; also what cannot be read, for the text reader to
     explain)."""
+    if path == "-":
+        return "text"
     if os.path.isdir(path) and foreign(path, b""):
         return "foreign"
-    if path == "-" or not os.path.isfile(path):
         return "text"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-    except OSError:
+    head = files.head(path, SNIFF_BYTES)  # None for what cannot be read: the text reader says why
+    if head is None:
         return "text"
     lower = path.lower()
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -122,29 +122,15 @@ def sniff(path: str) -> str:
     return "text"
 
 
-def _head(path: str) -> bytes:
-    """A file's first bytes (nothing for a directory or what cannot be read)."""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(SNIFF_BYTES)
-    except OSError:
-        return b""
-
-
 def _zip_names(path: str) -> list[str]:
     """A zip file's member names; none when it is not a zip, or when its directory is larger than any
     reader here reads (zipfile would make an object of each entry; the reader says what is wrong)."""
     import zipfile
 
-    from .archive import MAX_DIRECTORY, MAX_MEMBERS, directory_size
-
     try:
-        declared = directory_size(path)
-        if declared is not None and (declared[0] > MAX_MEMBERS or declared[1] > MAX_DIRECTORY):
-            return []
-        with zipfile.ZipFile(path) as archive:
+        with files.zip_archive(path) as archive:
             return archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (zipfile.BadZipFile, OSError, ValueError, UsageError):  # the format's reader says what is wrong
         return []
 
 
@@ -176,28 +162,9 @@ def is_expression(arg: str) -> bool:
 
 
 def read_text(path: str) -> tuple[str, str]:
-    """Read a spec file (or `-` for standard input) -> (display name, text)."""
-    if path == "-":
-        if sys.stdin is None:
-            raise UsageError("standard input is closed; give a spec file instead of -")
-        try:
-            raw = sys.stdin.buffer.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise UsageError(f"standard input cannot be read ({exc.strerror or exc})") from None
-        name = "<stdin>"
-    else:
-        name = path
-        if os.path.isdir(path):
-            raise UsageError(f"{path}: is a directory, not a model spec file")
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read(MAX_BYTES + 1)
-        except FileNotFoundError:
-            raise UsageError(f"{path}: no such file") from None
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if len(raw) > MAX_BYTES:
-        raise UsageError(f"{name}: larger than {MAX_BYTES // (1024 * 1024)} MiB; not a model spec")
+    """Read a spec file (or `-` for standard input, or a pipe) -> (display name, text)."""
+    name = files.display(path)
+    raw = files.read_bytes(path, MAX_BYTES, "a model spec")
     if b"\x00" in raw:
         raise UsageError(f"{name}: binary data, not a YAML model spec (nor a file lstmcount recognises by its "
                          "content: a PyTorch checkpoint, a Keras .keras archive, HDF5; ONNX files are named .onnx)")
@@ -226,17 +193,21 @@ def load(path: str, key: str | None = None, features: int | None = None, framewo
         raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; this is a model description")
     what = sniff(path)
     if what == "foreign":
-        raise UsageError(f"{path}: {foreign(path, _head(path), _zip_names(path))}")
+        said = foreign(path, files.head(path, SNIFF_BYTES) or b"", _zip_names(path))
+        raise UsageError(f"{path}: {said}")
     if what == "keras":
         if path.lower().endswith(".keras") or not _zip_names(path):
             from .keras import read_keras
 
+            if path.lower().endswith(".keras"):
+                files.regular_file(path, "a Keras archive")
             return read_keras(path)
         raise UsageError(f"{path}: a Keras archive (a zip holding config.json); lstmcount reads it when its name "
                          "ends in .keras")
     if what == "hdf5":  # a legacy Keras model file (h5py imported there)
         from .keras import read_keras
 
+        files.regular_file(path, "an HDF5 file")
         return read_keras(path, hdf5=True)
     if what in ("pytorch", "onnx"):
         raise UsageError(f"{path}: a {'PyTorch checkpoint' if what == 'pytorch' else 'ONNX model'} holds tensors, "
@@ -264,14 +235,10 @@ def with_expect(path: str) -> Model | None:
     """The spec at `path` if it is one with a top-level `expect:` block, else None. For checking a
     repository's files: YAML that is not such a spec (a CI workflow, an empty file, YAML with tags the
     spec reader refuses) is passed over; a file whose text never says `expect` is not even parsed."""
-    try:
-        name, text = read_text(path)
-    except UsageError:
-        if path != "-" and os.path.isfile(path) and os.path.getsize(path) <= MAX_BYTES:
-            with open(path, "rb") as fh:
-                if not fh.read().strip():
-                    return None  # an empty file
-        raise
+    raw = files.read_bytes(path, MAX_BYTES, "a model spec")
+    if not raw.strip():
+        return None  # an empty file
+    name, text = read_text(path)
     if "expect" not in text:
         return None
     from ..errors import SpecError
@@ -304,7 +271,7 @@ def tensor_file(path: str, key: str | None = None) -> tuple[ModelLayout, dict[st
     """A PyTorch checkpoint's, ONNX file's or Keras weights file's layout, and the `params` flags of its
     recognised LSTM/GRU/RNN layers by layer name (none in a Keras weights file, which does not say what its
     layers are), from one read of the file."""
-    what = sniff(path)
+    what = _tensor_source(path)
     if what == "hdf5":
         if key is not None:
             raise UsageError(f"{path}: --key picks an entry of a PyTorch checkpoint; a Keras weights file has none")
@@ -328,6 +295,7 @@ def checkpoint(path: str, key: str | None = None) -> tuple[Any, ModelLayout]:
     its layout."""
     from .state_dict import checkpoint_layout, read_checkpoint
 
+    _tensor_source(path)
     ck = read_checkpoint(path, key)
     return ck, checkpoint_layout(ck)
 
@@ -335,7 +303,7 @@ def checkpoint(path: str, key: str | None = None) -> tuple[Any, ModelLayout]:
 def tensor_arrays(path: str, key: str | None = None, names: Collection[str] | None = None) -> dict[str, Any]:
     """Every tensor of a checkpoint or ONNX file as a NumPy array, by its full key or initializer name
     (of an ONNX file only `names`, when given: its other initializers are not read)."""
-    if sniff(path) == "onnx":
+    if _tensor_source(path) == "onnx":
         _no_key(path, key)
         from .onnx import onnx_arrays
 
@@ -343,6 +311,15 @@ def tensor_arrays(path: str, key: str | None = None, names: Collection[str] | No
     from .state_dict import checkpoint_arrays, read_checkpoint
 
     return checkpoint_arrays(read_checkpoint(path, key), names)
+
+
+def _tensor_source(path: str) -> str:
+    """What a tensor file holds (`onnx`, `hdf5` for a Keras weights file, or `pytorch`), once it is known
+    to be a regular file that its reader may open (not a pipe: sniff has read it already)."""
+    what = sniff(path)
+    files.regular_file(path, {"onnx": "an ONNX model", "hdf5": "a Keras weights file"}.get(what, "a PyTorch "
+                                                                                            "checkpoint"))
+    return what
 
 
 def _no_key(path: str, key: str | None) -> None:

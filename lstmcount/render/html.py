@@ -6,7 +6,8 @@ from html import escape
 from typing import Any
 
 from ..accounting import Report
-from .common import summary_lines
+from ..errors import printable
+from .common import summary_lines, title
 from .markdown import CODE, NUMERIC, cells, formulas, header
 
 _RIGHT = ' style="text-align: right"'
@@ -18,7 +19,6 @@ def _cell(tag: str, text: str, k: int, code: bool = False) -> str:
 
 
 def render(rep: Report, **_: Any) -> str:
-    title = f"{rep.name or 'model'} ({rep.framework})"
     head = header(rep)
     names = "".join(_cell("th", h, k) for k, h in enumerate(head))
     body = ["<tr>" + "".join(_cell("td", text, k, code=k in CODE) for k, text in enumerate(row)) + "</tr>"
@@ -26,9 +26,10 @@ def render(rep: Report, **_: Any) -> str:
     total = ("<tr><td><b>Total</b></td>" + "<td></td>" * 6 + f"<td{_RIGHT}><b>{rep.total:,}</b></td>"
              + "<td></td>" * (len(head) - 8) + "</tr>")
     notes = "".join(f"<li>{escape(line)}</li>" for line in summary_lines(rep))
-    parts = [f"<table>\n<caption>{escape(title)}</caption>\n<thead><tr>{names}</tr></thead>\n<tbody>\n",
+    parts = [f"<table>\n<caption>{escape(title(rep))}</caption>\n<thead><tr>{names}</tr></thead>\n<tbody>\n",
              "\n".join(body), f"\n{total}\n</tbody>\n</table>\n<ul>{notes}</ul>\n"]
     if formulas(rep):
-        items = "".join(f"<li><code>{escape(name)}</code>: {escape(text)}</li>" for name, text in formulas(rep))
+        items = "".join(f"<li><code>{escape(printable(name))}</code>: {escape(text)}</li>"
+                        for name, text in formulas(rep))
         parts.append(f"<ul>{items}</ul>\n")
     return "".join(parts)

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..convert import Recipe, describe
+from ..errors import printable
 from ..layout import ModelLayout, Weight
 from .common import SCHEMA_VERSION
 
@@ -63,6 +64,7 @@ def _slices(w: Weight) -> str:
 def render_table(lay: ModelLayout, color: bool = False, width: int = 140) -> str:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"{lay.framework} layout", title_justify="left")
     for col, justify in (("Layer", "left"), ("Weight", "left"), ("Shape", "left"), ("Params", "right"),
@@ -70,9 +72,10 @@ def render_table(lay: ModelLayout, color: bool = False, width: int = 140) -> str
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for layer in lay.layers:
         for i, w in enumerate(layer.weights):
-            table.add_row(f"{layer.name} ({layer.type})" if i == 0 else "", w.name, str(tuple(w.shape)),
+            table.add_row(Text(printable(f"{layer.name} ({layer.type})") if i == 0 else ""), Text(printable(w.name)),
+                          str(tuple(w.shape)),
                           f"{w.params:,}", "" if w.gate_axis is None or not w.gates else str(w.gate_axis),
-                          _slices(w),
+                          Text(printable(_slices(w))),
                           end_section=i + 1 == len(layer.weights))
     buf = io.StringIO()
     console = Console(file=buf, width=width, color_system="standard" if color else None, force_terminal=color,
@@ -100,4 +103,4 @@ def recipe_text(rec: Recipe) -> str:
         "NOT exact: the converted layer computes something else"
     lines = [f"{rec.source} -> {rec.target} ({verdict})", *(f"- {n}" for n in rec.notes), "",
              *describe(rec)]
-    return "\n".join(lines) + "\n"
+    return "".join(printable(line) + "\n" for line in lines)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..accounting import Report
+from ..errors import printable
 from .common import rows, summary_lines
 
 HEADER = ("Layer", "Type", "Gate / part", "Output shape", "Kernel", "Recurrent", "Bias", "Params")
@@ -32,8 +33,18 @@ def cells(rep: Report) -> Iterator[tuple[str, ...]]:
 
 
 def formulas(rep: Report) -> list[tuple[str, str]]:
-    """(layer name, formula) of each recurrent layer: how its count comes about."""
-    return [(layer.name, layer.formula) for layer in rep.layers if layer.formula and layer.recurrent]
+    """(layer name, formula) of each recurrent layer: how its count comes about (the name shown safely)."""
+    return [(printable(layer.name), layer.formula) for layer in rep.layers if layer.formula and layer.recurrent]
+
+
+def _md(text: str, code: bool) -> str:
+    """A cell's text in a Markdown table: a `|` would end the cell; a code span is fenced by more
+    backticks than it holds."""
+    text = text.replace("|", "\\|")
+    if not code or not text:
+        return text
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def render(rep: Report, **_: Any) -> str:
@@ -41,11 +52,11 @@ def render(rep: Report, **_: Any) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "".join("---:|" if k in NUMERIC else "---|"
                                                           for k in range(len(head)))]
     for row in cells(rep):
-        shown = [f"`{text}`" if k in CODE and text else text for k, text in enumerate(row)]
+        shown = [_md(text, k in CODE) for k, text in enumerate(row)]
         lines.append("| " + " | ".join(shown) + " |")
     lines.append(f"| **Total** | | | | | | | **{rep.total:,}** |" + (" |" if rep.graph else ""))
     lines.append("")
     lines += [f"- {line}" for line in summary_lines(rep)]
     if formulas(rep):
-        lines += ["", *(f"- `{name}`: {text}" for name, text in formulas(rep))]
+        lines += ["", *(f"- {_md(name, True)}: {text}" for name, text in formulas(rep))]
     return "\n".join(lines) + "\n"

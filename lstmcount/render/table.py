@@ -7,9 +7,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ..accounting import Report
-from .common import rows, summary_lines
+from ..errors import printable
+from .common import rows, summary_lines, title
 
 
 def _num(v: object) -> str:
@@ -44,14 +46,14 @@ def _plain(rep: Report, all_rows: list[dict[str, object]]) -> str:
         return "  ".join(c.ljust(w) if i < left or i >= right else c.rjust(w)
                          for i, (c, w) in enumerate(zip(row, widths, strict=True)))
 
-    lines = [f"{rep.name or 'model'} ({rep.framework}): {len(rep.layers):,} layers", fmt(head),
+    lines = [f"{title(rep)}: {len(rep.layers):,} layers", fmt(head),
              "  ".join("-" * w for w in widths), *(fmt(row) for row in body), *summary_lines(rep)]
     return "".join(line.rstrip() + "\n" for line in lines)
 
 
 def render(rep: Report, color: bool = False, width: int = 120, **_: Any) -> str:
-    title = f"{rep.name or 'model'} ({rep.framework})"
-    table = Table(title=title, title_justify="left", show_lines=False, header_style="bold" if color else "")
+    # every cell a Text: a name is never read as rich markup ("[/]" would raise, "[red]" would colour)
+    table = Table(title=Text(title(rep)), title_justify="left", show_lines=False, header_style="bold" if color else "")
     all_rows = rows(rep)
     if len(all_rows) > RICH_ROWS:
         return _plain(rep, all_rows)
@@ -70,7 +72,7 @@ def render(rep: Report, color: bool = False, width: int = 120, **_: Any) -> str:
         end = i + 1 == len(all_rows) or (all_rows[i + 1]["kind"] == "layer" and all_rows[i + 1]["depth"] == 0)
         cells = [label(r), *([str(r["shape"])] if shapes else []), *(_num(r[k]) for k in numbers),
                  *([str(r["connected"])] if rep.graph else [])]
-        table.add_row(*cells, style=style, end_section=end)
+        table.add_row(*map(Text, cells), style=style, end_section=end)
     buf = io.StringIO()
     # as wide as the table needs, from `width` up: a shape or a count is never cut short
     needed = Console(width=100_000).measure(table).maximum
@@ -83,5 +85,5 @@ def render(rep: Report, color: bool = False, width: int = 120, **_: Any) -> str:
     if formulas:
         console.print()
         for name, text in formulas:
-            console.print(f"{name}: {text}", soft_wrap=True)
+            console.print(Text(f"{printable(name)}: {text}"), soft_wrap=True)
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())

@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+from ..errors import printable
 from ..reconcile import FileResult, describe, result_dict, shape_problem
 from .common import SCHEMA_VERSION
 
@@ -31,13 +32,15 @@ def render_table(results: list[FileResult], versions: dict[str, str], color: boo
                  width: int = 100) -> str:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     buf = io.StringIO()
     console = Console(file=buf, width=width, color_system="standard" if color else None,
                       force_terminal=color, highlight=False, soft_wrap=False)
     for res in results:
         label = FRAMEWORK_LABEL[res.framework]
-        table = Table(title=f"{res.path} ({label} {versions.get(res.framework, '')})".replace(" )", ")"),
+        heading = f"{res.path} ({label} {versions.get(res.framework, '')})".replace(" )", ")")
+        table = Table(title=Text(printable(heading)),
                       title_justify="left")
         table.add_column("Layer (type)")
         table.add_column("lstmcount", justify="right")
@@ -47,12 +50,12 @@ def render_table(results: list[FileResult], versions: dict[str, str], color: boo
         for c in res.layers:
             mark = "ok" if c.match else "MISMATCH"
             style = None if c.match or not color else "red"
-            table.add_row(f"{c.name} ({c.type})", f"{c.expected:,}", f"{c.actual:,}", f"{c.actual - c.expected:+,}",
-                          mark, style=style)
+            table.add_row(Text(printable(f"{c.name} ({c.type})")), f"{c.expected:,}", f"{c.actual:,}",
+                          f"{c.actual - c.expected:+,}", mark, style=style)
             for d in c.diffs:
-                table.add_row(f"  {describe(d)}", "", "", "", "", style=style)
+                table.add_row(Text(printable(f"  {describe(d)}")), "", "", "", "", style=style)
             if not c.shape_match:
-                table.add_row(f"  {shape_problem(c)}", "", "", "", "", style=style)
+                table.add_row(Text(printable(f"  {shape_problem(c)}")), "", "", "", "", style=style)
         table.add_section()
         total_ok = res.native_total == res.actual_total == res.report.total
         table.add_row("Total", f"{res.report.total:,}", f"{res.native_total:,}",
@@ -62,11 +65,11 @@ def render_table(results: list[FileResult], versions: dict[str, str], color: boo
                       "ok" if res.actual_trainable == res.report.trainable else "MISMATCH")
         console.print(table)
         for failure in res.expect_failures:
-            console.print(f"expect: {failure}", soft_wrap=True)
+            console.print(Text(printable(f"expect: {failure}")), soft_wrap=True)
         if res.summary:
             console.print(f"{label}'s own summary:")
             console.print(res.summary, markup=False, soft_wrap=True)
-        console.print(verdict(res, versions.get(res.framework, "")), soft_wrap=True)
+        console.print(Text(printable(verdict(res, versions.get(res.framework, "")))), soft_wrap=True)
         console.print()
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
 

@@ -22,8 +22,9 @@ SCALE_CENTER = {"epsilon": Arg("float", 1e-3), "center": Arg("bool", True), "sca
 def _batch_norm(ctx: Ctx, a: dict[str, Any], shape: Shape | None) -> tuple[list[Weight], Shape | None]:
     shape = known_shape(shape, None, "")
     if isinstance(a["axis"], tuple):  # several axes, as only a Keras 2 file gives them (legacy.from_keras2):
-        axes = set(batchless_axes(a["axis"], shape))  # Keras 2 keeps one weight per position of those axes,
-        dims = (1, *(d if i in axes and d is not None else 1 for i, d in enumerate(shape)))  # shaped with every axis, batch as 1
+        # Keras 2 keeps one weight per position of those axes, shaped with every axis (the batch as 1)
+        axes = set(batchless_axes(a["axis"], shape))
+        dims = (1, *(d if i in axes and d is not None else 1 for i, d in enumerate(shape)))
     elif isinstance(a["axis"], list):
         raise LayerProblem(f"must be one integer axis, got {a['axis']!r} (Keras 3 normalizes over one axis; Keras 2 "
                            "took a list)", "axis")
