@@ -257,3 +257,17 @@ def test_an_undecodable_path_is_escaped_and_the_json_stays_valid(tmp_path, cli):
     assert data["name"] == "m\udcff" and data["layers"][0]["name"] == "lstm\udcff\x1b"
     r = cli("params", model)
     assert r.exit_code == 0 and "lstm\\udcff\\x1b" in r.stdout
+
+
+def test_in_child_returns_what_the_child_read_and_gives_up_on_a_loop():
+    """files.in_child: the text the work returns comes back whole (also past a pipe's buffer, and with
+    lone surrogates), a work that never ends is killed at its limit (None), and a child that dies says
+    nothing (None)."""
+    from lstmcount.inputs.files import in_child
+
+    big = "x" * 300_000 + "\udcff"
+    assert in_child(lambda: big, 10) == big
+    start = time.monotonic()
+    assert in_child(lambda: str(time.sleep(60)), 0.5) is None  # stands for C code that loops forever
+    assert time.monotonic() - start < 5
+    assert in_child(lambda: str(1 / 0), 10) is None

@@ -266,10 +266,6 @@ def test_fuzz_keras_json(cli, originals, work, data):
     _run(cli, work / "m.json", data.draw(text_file(originals["k3.json"])), ("params", "layout"))
 
 
-@pytest.mark.xfail(strict=False, reason="keras.py (hostile-keras, merged): HDF5 loops forever in "
-                   "fh.attrs.get('model_config') when a global heap object's length is corrupt (a rare bit flip; "
-                   "each example runs in a forked child killed after 20 s; the corpus case h5-global-heap-object-"
-                   "length reproduces it every time)")
 @FUZZ
 @given(st.data(), st.sampled_from(["k3.h5", "k2.h5"]))
 def test_fuzz_keras_h5(cli, originals, work, data, which):

@@ -36,12 +36,6 @@ WALL_LIMIT = 90.0  # seconds: a hang (a blocking open, an endless loop waiting o
 
 # Cases that wait for a reader's branch: id -> reason. Each passes once that branch is merged.
 WAITING = {
-    "pipe-keras-json": "keras.py (hostile-keras, merged): _config opens the path again (a pipe is empty by then); it "
-                       "should read through files.read_bytes(path, MAX_BYTES)",
-    "h5-global-heap-object-length": "keras.py (hostile-keras, merged): h5py (HDF5) loops forever in "
-                                    "fh.attrs.get('model_config') (_hdf5) once a global heap object's length is "
-                                    "corrupt: an in-process read cannot be bounded (read the attributes in a child "
-                                    "process with a time limit?)",
 }
 
 

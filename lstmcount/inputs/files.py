@@ -14,6 +14,8 @@ without hanging and only once.
 - `zip_archive(path, what)`: a zipfile.ZipFile of a file or a pipe's bytes, once the zip's end record
   says its directory is within archive's bounds (zipfile reads the whole directory an end record
   claims), for sniff; the readers open members with archive.open_archive / read_member.
+- `in_child(work, seconds)`: a read run in a forked child with a time limit, for C code that can loop
+  forever on a damaged file (HDF5's).
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from __future__ import annotations
 import io
 import os
 import select
+import signal
 import stat
 import sys
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
@@ -252,3 +257,38 @@ def check_zip(path: str) -> None:
     if members > MAX_MEMBERS:
         raise UsageError(f"{display(path)}: a zip archive of {members:,} members (over {MAX_MEMBERS:,}); not a "
                          "model file")
+
+
+def in_child(work: Callable[[], str], seconds: float) -> str | None:
+    """What `work` returns, run in a forked child that is killed after `seconds`: for a library whose C
+    code can loop forever on a damaged file (HDF5), which no in-process limit interrupts. None when the
+    child ran past the limit, or died; an exception in `work` reaches the parent as the text it returns
+    (the caller's `work` turns its own errors into text). The child writes only this one string back."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child, whose coverage is not collected
+        os.close(read_fd)
+        try:
+            data = work().encode("utf-8", "surrogatepass")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(write_fd, view):]
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                return None
+            chunk = os.read(read_fd, CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        os.waitpid(pid, 0)
+    return b"".join(chunks).decode("utf-8", "surrogatepass") if chunks else None

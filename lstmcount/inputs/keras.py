@@ -64,7 +64,7 @@ from ..model import (
     suggest,
     topological_order,
 )
-from . import keras_weights
+from . import files, keras_weights
 from .archive import open_archive, read_member
 
 # Serialization-only entries of a layer config that are not constructor arguments.
@@ -79,6 +79,7 @@ KEYWORD_INPUTS = ("inputs", "sequences", "query", "value")
 IGNORED_CALL_ARGS = ("training", "use_causal_mask")  # change what is computed, not weights or shapes
 DEFAULT_CALL_ARGS = {"return_attention_scores": False}  # harmless at these values; others are refused
 MAX_DEPTH = 32  # nesting of the lists inside one node
+HDF5_SECONDS = 5.0  # for h5py to read a file's attributes (milliseconds, but for a damaged file: forever)
 # Arguments that hold layers: a wrapper's layer, an RNN's cell (or list of cells), StackedRNNCells' cells.
 LAYER_ARGS = ("layer", "backward_layer", "cell", "cells")
 
@@ -183,8 +184,7 @@ def _config(path: str, loc: Loc) -> tuple[Any, str | None]:
                     raise SpecError([problem(loc, None, "not a Keras archive: it has no config.json")])
                 data = _loads(raw, loc, "its config.json")
                 return data, _archive_version(archive, loc)
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
+        raw = files.read_bytes(path, MAX_BYTES)  # a file, or a pipe read once (`<(cat model.json)`)
     except FileNotFoundError:
         raise SpecError([problem(loc, None, "no such file")]) from None
     except zipfile.BadZipFile as exc:
@@ -193,8 +193,6 @@ def _config(path: str, loc: Loc) -> tuple[Any, str | None]:
         # what zipfile raises for a directory it cannot follow (and the system for a file it cannot read)
         text = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
         raise SpecError([problem(loc, None, f"cannot be read ({text})")]) from None
-    if len(raw) > MAX_BYTES:
-        raise SpecError([problem(loc, None, "larger than 16 MiB; not a model file")])
     return _loads(raw, loc, None), None
 
 
@@ -260,22 +258,36 @@ def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
         import h5py
     except ImportError:
         raise FrameworkMissing(f"{path}: an HDF5 file, but h5py", "h5") from None
-    try:
-        with h5py.File(path, "r") as fh:
-            raw = _attribute(fh, "model_config", loc)
-            try:
-                version = _attribute(fh, "keras_version", loc)
-            except SpecError:  # only said: the model counts without it
-                version = None
-            weights = "layers" in fh or "model_weights" in fh or "layer_names" in fh.attrs
-    except FileNotFoundError:
-        raise SpecError([problem(loc, None, "no such file")]) from None
-    except SpecError:
-        raise
-    except Exception as exc:  # h5py says "file signature not found", "truncated file" and the like, as
-        # OSError, KeyError, RuntimeError or ValueError: any of them means HDF5 cannot read this file
-        raise SpecError([problem(loc, None, f"h5py cannot open it as an HDF5 file ({_first_line(exc)})")]) \
-            from None
+    def work() -> str:  # in a child: HDF5 can loop forever on a damaged file (a global heap's lengths)
+        try:
+            with h5py.File(path, "r") as fh:
+                raw = _attribute(fh, "model_config", loc)
+                try:
+                    version = _attribute(fh, "keras_version", loc)
+                except SpecError:  # only said: the model counts without it
+                    version = None
+                weights = "layers" in fh or "model_weights" in fh or "layer_names" in fh.attrs
+        except FileNotFoundError:
+            return json.dumps({"problem": "no such file"})
+        except SpecError as exc:
+            return json.dumps({"problems": exc.problems})
+        except Exception as exc:  # h5py says "file signature not found", "truncated file" and the like, as
+            # OSError, KeyError, RuntimeError or ValueError: any of them means HDF5 cannot read this file
+            return json.dumps({"problem": f"h5py cannot open it as an HDF5 file ({_first_line(exc)})"})
+        return json.dumps({"raw": _text(raw), "raw_bytes": isinstance(raw, bytes), "version": _text(version),
+                           "weights": weights})
+
+    said = files.in_child(work, HDF5_SECONDS)
+    if said is None:
+        raise SpecError([problem(loc, None, f"h5py did not finish reading it within {HDF5_SECONDS:.0f} s: a "
+                                            "damaged HDF5 file (its library loops on it)")])
+    out = json.loads(said)
+    if "problems" in out:
+        raise SpecError(out["problems"])
+    if "problem" in out:
+        raise SpecError([problem(loc, None, out["problem"])])
+    raw = out["raw"].encode("latin-1") if out["raw_bytes"] and out["raw"] is not None else out["raw"]
+    version, weights = out["version"], out["weights"]
     if raw is None:
         what = "weights only (model.save_weights), with" if weights else "an HDF5 file with"
         raise SpecError([problem(loc, None, f"{what} no model_config: it does not say what the model is ("
@@ -285,6 +297,11 @@ def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
     if isinstance(version, bytes):
         version = version.decode("utf-8", "replace")
     return data, str(version) if version else None
+
+
+def _text(value: bytes | str | None) -> str | None:
+    """An attribute's value as text that JSON carries (bytes one to one as Latin-1)."""
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def _attribute(fh: Any, name: str, loc: Loc) -> bytes | str | None:
