@@ -174,16 +174,24 @@ def h5_file(attrs: dict[str, Any]) -> Callable[[Path, Path], None]:
     return build
 
 
-def h5_heap_length(path: Path, marker: Path) -> None:
+def h5_heap_length(path: Path, marker: Path, weights_only: bool = False) -> None:
     """A Keras-like .h5 whose attribute strings sit in HDF5's global heap, one heap object's length
     (14) turned to 142 by one bit: HDF5 then loops reading the file's attributes (found by the
-    mutation fuzzer on a tf_keras file)."""
+    mutation fuzzer on a tf_keras file). `weights_only`: a save_weights file (layer_names, and each
+    layer's weight_names), which lstmcount reads weight by weight."""
     import h5py
 
     with h5py.File(path, "w") as fh:
-        fh.attrs["model_config"] = json.dumps(keras_config())
-        fh.attrs["keras_version"] = "2.21.0"
-        fh.attrs["names"] = ["dense/bias:0", "dense/kernel:0"]
+        if weights_only:
+            fh.attrs["layer_names"] = ["dense"]
+            group = fh.create_group("dense")
+            group.attrs["weight_names"] = ["dense/bias:0", "dense/kernel:0"]
+            group.create_dataset("dense/bias:0", data=[0.0] * 3)
+            group.create_dataset("dense/kernel:0", data=[[0.0] * 3] * 2)
+        else:
+            fh.attrs["model_config"] = json.dumps(keras_config())
+            fh.attrs["keras_version"] = "2.21.0"
+            fh.attrs["names"] = ["dense/bias:0", "dense/kernel:0"]
     raw = bytearray(path.read_bytes())
     at = raw.index(b"dense/kernel:0")
     assert raw[at - 8] == 14, "the heap object's length field"
@@ -392,6 +400,8 @@ def cases() -> list[Case]:
         Case("h5-truncated", "truncated.h5", needs="h5py",
              build=first_of(h5_file({"model_config": json.dumps(keras_config())}), 0.5)),
         Case("h5-global-heap-object-length", "heap.h5", needs="h5py", build=h5_heap_length),
+        Case("h5-weights-global-heap-object-length", "heap_weights.h5", needs="h5py",
+             build=lambda path, marker: h5_heap_length(path, marker, weights_only=True)),
         Case("h5-signature-only", "signature.h5", build=data(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)),
         # -- PyTorch --
         Case("pt-reduce-os-system", "reduce.pt", needs="torch", build=torch_file(lambda m: {"x": _Reduce(m)})),

@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 
 from ..conventions import KERAS
 from ..conventions.keras.legacy import first_input, from_keras2
-from ..errors import FrameworkMissing, Loc, SpecError, note, problem, show
+from ..errors import Loc, SpecError, note, problem, show
 from ..model import (
     MAX_BYTES,
     MAX_INPUTS,
@@ -79,7 +79,6 @@ KEYWORD_INPUTS = ("inputs", "sequences", "query", "value")
 IGNORED_CALL_ARGS = ("training", "use_causal_mask")  # change what is computed, not weights or shapes
 DEFAULT_CALL_ARGS = {"return_attention_scores": False}  # harmless at these values; others are refused
 MAX_DEPTH = 32  # nesting of the lists inside one node
-HDF5_SECONDS = 5.0  # for h5py to read a file's attributes (milliseconds, but for a damaged file: forever)
 # Arguments that hold layers: a wrapper's layer, an RNN's cell (or list of cells), StackedRNNCells' cells.
 LAYER_ARGS = ("layer", "backward_layer", "cell", "cells")
 
@@ -254,49 +253,26 @@ def _loads(raw: bytes | str, loc: Loc, what: str | None) -> Any:
 
 def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
     """The `model_config` attribute of a legacy HDF5 file, and its `keras_version` (weights are not read)."""
-    try:
-        import h5py
-    except ImportError:
-        raise FrameworkMissing(f"{path}: an HDF5 file, but h5py", "h5") from None
-    def work() -> str:  # in a child: HDF5 can loop forever on a damaged file (a global heap's lengths)
-        try:
-            with h5py.File(path, "r") as fh:
-                raw = _attribute(fh, "model_config", loc)
-                try:
-                    version = _attribute(fh, "keras_version", loc)
-                except SpecError:  # only said: the model counts without it
-                    version = None
-                weights = "layers" in fh or "model_weights" in fh or "layer_names" in fh.attrs
-        except FileNotFoundError:
-            return json.dumps({"problem": "no such file"})
-        except SpecError as exc:
-            return json.dumps({"problems": exc.problems})
-        except Exception as exc:  # h5py says "file signature not found", "truncated file" and the like, as
-            # OSError, KeyError, RuntimeError or ValueError: any of them means HDF5 cannot read this file
-            return json.dumps({"problem": f"h5py cannot open it as an HDF5 file ({_first_line(exc)})"})
-        return json.dumps({"raw": _text(raw), "raw_bytes": isinstance(raw, bytes), "version": _text(version),
-                           "weights": weights})
+    h5py = keras_weights.h5py_for(path)
 
-    said = files.in_child(work, HDF5_SECONDS)
-    if said is None:
-        raise SpecError([problem(loc, None, f"h5py did not finish reading it within {HDF5_SECONDS:.0f} s: a "
-                                            "damaged HDF5 file (its library loops on it)")])
-    out = json.loads(said)
-    if "problems" in out:
-        raise SpecError(out["problems"])
-    if "problem" in out:
-        raise SpecError([problem(loc, None, out["problem"])])
-    raw = out["raw"].encode("latin-1") if out["raw_bytes"] and out["raw"] is not None else out["raw"]
-    version, weights = out["version"], out["weights"]
+    def read() -> tuple[str | None, bool, str | None, bool]:  # in a child (keras_weights.bounded)
+        with h5py.File(path, "r") as fh:
+            raw = _attribute(fh, "model_config", loc)
+            try:
+                version = _attribute(fh, "keras_version", loc)
+            except SpecError:  # only said: the model counts without it
+                version = None
+            weights = "layers" in fh or "model_weights" in fh or "layer_names" in fh.attrs
+        return _text(raw), isinstance(raw, bytes), _text(version), weights
+
+    text, was_bytes, version, weights = keras_weights.bounded(loc, read)
+    raw = text.encode("latin-1") if was_bytes and text is not None else text
     if raw is None:
         what = "weights only (model.save_weights), with" if weights else "an HDF5 file with"
         raise SpecError([problem(loc, None, f"{what} no model_config: it does not say what the model is ("
                                             "`lstmcount params` counts the weights it stores); save the model "
                                             "itself (model.save) for this")])
-    data = _loads(raw, loc, "its model_config")
-    if isinstance(version, bytes):
-        version = version.decode("utf-8", "replace")
-    return data, str(version) if version else None
+    return _loads(raw, loc, "its model_config"), version or None
 
 
 def _text(value: bytes | str | None) -> str | None:

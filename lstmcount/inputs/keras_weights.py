@@ -19,13 +19,16 @@ h5py is imported here, when a file's weights are needed; a `.keras` archive's me
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..errors import FrameworkMissing, Loc, SpecError, problem
 from ..layout import LayerLayout, ModelLayout, Weight
 from .archive import open_archive, read_member
+from .files import in_child
 
 WEIGHTS_MEMBER = "model.weights.h5"
 MAX_NODES = 100_000  # groups and datasets visited in one file
@@ -44,7 +47,36 @@ class Stored(NamedTuple):
     dtype: str | None
 
 
-def _h5py(path: str, hdf5: bool = True) -> Any:
+HDF5_SECONDS = 5.0  # for h5py to read what lstmcount asks of a file (milliseconds; a damaged file: forever)
+
+
+def bounded(loc: Loc, read: Callable[[], Any]) -> Any:
+    """What `read` returns (plain JSON values), read by h5py in a forked child killed after HDF5_SECONDS:
+    HDF5's C code loops forever on some damaged files (a global heap object's length), and nothing in
+    the process can interrupt it. `read`'s SpecError reaches the caller as it was; what else it raises
+    is one line saying h5py cannot read the file. h5py is imported before the fork (`h5py_for`)."""
+    def work() -> str:
+        try:
+            return json.dumps({"ok": read()})
+        except SpecError as exc:
+            return json.dumps({"problems": exc.problems})
+        except FileNotFoundError:
+            return json.dumps({"problems": [problem(loc, None, "no such file")]})
+        except Exception as exc:  # h5py's OSError, KeyError, RuntimeError, ValueError: HDF5 cannot read it
+            text = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            return json.dumps({"problems": [problem(loc, None, f"h5py cannot open it as an HDF5 file ({text})")]})
+
+    said = in_child(work, HDF5_SECONDS)
+    if said is None:
+        raise SpecError([problem(loc, None, f"h5py did not finish reading it within {HDF5_SECONDS:.0f} s: a "
+                                            "damaged HDF5 file (its library loops on it)")])
+    out = json.loads(said)
+    if "problems" in out:
+        raise SpecError(out["problems"])
+    return out["ok"]
+
+
+def h5py_for(path: str, hdf5: bool = True) -> Any:
     """h5py, or exit 3 saying what needs it: `path` an HDF5 file, or (`hdf5` False) an archive holding one."""
     try:
         import h5py
@@ -179,7 +211,7 @@ class Store:
     def _open(self) -> Any:
         if self.file is not None:
             return self.file
-        h5py = _h5py(self.path, self.hdf5)
+        h5py = h5py_for(self.path, self.hdf5)
         try:
             if self.hdf5:
                 self.file = h5py.File(self.path, "r")
@@ -215,8 +247,21 @@ class Store:
     def layer(self, path: tuple[str, ...], names: tuple[str, ...], where: str) -> list[Stored] | None:
         """One layer's stored weights (None: the file stores none for it). `path`: its groups in a
         `.keras` archive (`layers/<key>` at each level); `names`: the layer names of its enclosing models
-        and its own (a legacy `.h5` keeps a nested model's weights in the outer layer's group)."""
-        h5py = _h5py(self.path, self.hdf5)
+        and its own (a legacy `.h5` keeps a nested model's weights in the outer layer's group). Read in a
+        child (`bounded`): the file is opened there, each time."""
+        h5py_for(self.path, self.hdf5)
+
+        def read() -> tuple[list[Stored] | None, int]:
+            try:
+                return self._layer(path, names, where), self.budget[0]
+            finally:
+                self.close()
+
+        stored, self.budget[0] = bounded(self.loc, read)
+        return None if stored is None else [Stored(n, tuple(shape), dtype) for n, shape, dtype in stored]
+
+    def _layer(self, path: tuple[str, ...], names: tuple[str, ...], where: str) -> list[Stored] | None:
+        h5py = h5py_for(self.path, self.hdf5)
         fh = self._open()
         try:
             if self.hdf5:
@@ -249,23 +294,28 @@ class Store:
 
 def is_weights_file(path: str) -> bool:
     """An HDF5 file of weights only (`save_weights`): it has no `model_config` attribute."""
-    h5py = _h5py(path)
-    try:
-        with h5py.File(path, "r") as fh:
-            return "model_config" not in fh.attrs and ("layers" in fh or "layer_names" in fh.attrs)
-    except OSError:
-        return False
+    h5py = h5py_for(path)
+
+    def read() -> bool:
+        try:
+            with h5py.File(path, "r") as fh:
+                return "model_config" not in fh.attrs and ("layers" in fh or "layer_names" in fh.attrs)
+        except Exception:  # not an HDF5 file h5py reads: the model reader says what is wrong
+            return False
+
+    return bool(bounded(Loc(path), read))
 
 
 def weights_layout(path: str) -> ModelLayout:
     """A weights-only HDF5 file (`save_weights`, either Keras) as a layout: each layer's stored weights,
     by the names the file gives them."""
-    h5py = _h5py(path)
+    h5py = h5py_for(path)
     loc = Loc(path)
-    budget = [MAX_NODES]
-    try:
+
+    def read() -> list[tuple[str, list[Stored]]]:  # in a child (bounded): (layer name, its weights)
+        budget = [MAX_NODES]
+        found: list[tuple[str, list[Stored]]] = []
         with h5py.File(path, "r") as fh:
-            layers: list[LayerLayout] = []
             if "layer_names" in fh.attrs:  # tf_keras's legacy weights file: a group per layer name
                 for name in _names(fh.attrs["layer_names"], loc, "layer_names"):
                     group = fh.get(name)
@@ -273,8 +323,7 @@ def weights_layout(path: str) -> ModelLayout:
                         raise SpecError([problem(loc, None, f"lists the layer {name!r}, which the file does not "
                                                             "hold")])
                     stored = _legacy(group, name, h5py, loc, f"layer {name!r}")
-                    if stored:
-                        layers.append(_layer(name, stored))
+                    found.append((name, stored))
                     budget[0] -= 1 + len(stored)
                     if budget[0] < 0:
                         raise SpecError([problem(loc, None, f"holds more than {MAX_NODES:,} layers and weights")])
@@ -283,18 +332,15 @@ def weights_layout(path: str) -> ModelLayout:
                 for key in (group.keys() if isinstance(group, h5py.Group) else ()):
                     item = group.get(key)
                     if isinstance(item, h5py.Group):
-                        stored = _datasets(item, h5py, loc, budget)
-                        if stored:
-                            layers.append(_layer(_layer_name(item, key), stored))
+                        found.append((_layer_name(item, key), _datasets(item, h5py, loc, budget)))
                 top = fh.get("vars")
                 if isinstance(top, h5py.Group):
-                    stored = _datasets(top, h5py, loc, budget)
-                    if stored:
-                        layers.append(_layer("(model)", [s._replace(name=f"vars/{s.name}") for s in stored]))
-    except FileNotFoundError:
-        raise SpecError([problem(loc, None, "no such file")]) from None
-    except OSError as exc:
-        raise SpecError([problem(loc, None, f"h5py cannot read it as an HDF5 file ({exc})")]) from None
+                    found.append(("(model)", [s._replace(name=f"vars/{s.name}")
+                                              for s in _datasets(top, h5py, loc, budget)]))
+        return found
+
+    layers = [_layer(name, [Stored(n, tuple(shape), dtype) for n, shape, dtype in stored])
+              for name, stored in bounded(loc, read) if stored]
     if not layers:
         raise SpecError([problem(loc, None, "a Keras weights file that stores no weights")])
     return ModelLayout("keras", path, None, tuple(layers), notes=(
