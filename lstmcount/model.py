@@ -32,11 +32,12 @@ Shape = tuple[int | None, ...]
 FRAMEWORK_ALIASES = {"torch": "pytorch", "tf.keras": "keras", "tensorflow": "keras"}
 
 
-def layer_where(index: int, name: Any, cls: str) -> str:
+def layer_where(index: int, name: Any, cls: str, within: str | None = None) -> str:
     """`layer 3 'lstm_1' (LSTM)`: where a layer stands in messages: its 1-based position, its name when
-    it has one (escaped and bounded as `show` writes values: names come from files), its class."""
+    it has one (escaped and bounded as `show` writes values: names come from files), its class; a layer
+    nested in another (`within`: `layer 3 'bi' (Bidirectional): its layer`) is named after it."""
     named = f"{show(name)} " if isinstance(name, str) and name else ""
-    return f"layer {index} {named}({cls})"
+    return f"{within} {named}({cls})" if within else f"layer {index} {named}({cls})"
 
 
 def stopped(source: str, count: int) -> str:
@@ -174,9 +175,10 @@ class LayerSpec:
     call: Call | None = None
     reuse: str | None = None
     model: Model | None = None
+    within: str | None = None  # a nested layer's wrapper and argument: `layer 3 'bi' (Bidirectional): its layer`
 
     def where(self) -> str:
-        return layer_where(self.index, self.args.get("name"), self.type)
+        return layer_where(self.index, self.args.get("name"), self.type, self.within)
 
     def arg_loc(self, arg: str | None) -> Loc:
         return self.arg_locs.get(arg, self.loc) if arg else self.loc

@@ -711,3 +711,25 @@ def test_reading_a_spec_leaves_the_collector_as_it_was():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(("layer", "said"), [
+    ("{type: Bidirectional, name: bi, layer: {type: GRU, units: 2.5, name: inner}}",
+     "layer 1 'bi' (Bidirectional): its layer 'inner' (GRU): argument 'units' must be an integer, got 2.5"),
+    ("{type: TimeDistributed, layer: {type: Dense, units: -1}}",
+     "layer 1 (TimeDistributed): its layer (Dense): argument 'units' must be at least 1, got -1"),
+    ("{type: RNN, cell: {type: LSTMCell, units: 0}}",
+     "layer 1 (RNN): its cell (LSTMCell): argument 'units' must be at least 1, got 0"),
+    ("{type: Bidirectional, name: outer, layer: {type: RNN, cell: {type: GRUCell, units: 1.5}}}",
+     "layer 1 'outer' (Bidirectional): its layer (RNN): its cell (GRUCell): argument 'units' must be an "
+     "integer, got 1.5"),
+])
+def test_a_nested_layers_problem_names_its_wrapper(cli, tmp_path, layer, said):
+    """A problem inside a wrapper's layer (Bidirectional, TimeDistributed, RNN's cell) says which layer
+    it is nested in, and under which argument, however deep."""
+    spec = tmp_path / "nested.yaml"
+    spec.write_text(f"input_shape: [5, 3]\nlayers:\n  - {layer}\n")
+    r = cli("params", str(spec))
+    assert r.exit_code == 2
+    (line,) = r.stderr.splitlines()
+    assert line.startswith(f"{spec}:3:") and line.split(": ", 1)[1] == said, line

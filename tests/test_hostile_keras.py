@@ -434,7 +434,7 @@ CONFIGS = [  # (id, edit of a real functional model's to_json(), the message aft
      "layer 3 'bi' (Bidirectional): its layer is not a Keras layer config", None),
     ("wrapped-units-2.5", lambda d: d["config"]["layers"][2]["config"]["layer"]["config"].update(units=2.5,
                                                                                                    name="inner"),
-     "layer 3 'inner' (GRU): argument 'units' must be an integer, got 2.5", None),
+     "layer 3 'bi' (Bidirectional): its layer 'inner' (GRU): argument 'units' must be an integer, got 2.5", None),
     ("dtype-policy-without-a-name", lambda d: _lstm_config(d).update(
         dtype={"module": "keras", "class_name": "DTypePolicy", "config": {}}), None, None),
     ("dtype-policy-a-number", lambda d: _lstm_config(d).update(dtype=5),

@@ -11,7 +11,7 @@ import difflib
 import functools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import note, problem, show
@@ -248,6 +248,8 @@ class Ctx:
                                    self.problems)
         if inner is None:
             raise Reported()
+        outer = layer_where(self.spec.index, self.spec.args.get("name"), self.kind, self.spec.within)
+        inner = replace(inner, within=f"{outer}: its {arg}")  # its problems say what it is nested in
         kind = self.framework.kind(inner.type, None)
         name = inner.args.get("name")
         if not isinstance(name, str) or not name:
@@ -263,7 +265,7 @@ class Ctx:
 def _where(spec: LayerSpec, kind: Kind) -> str:
     """`layer 2 'enc' (LSTM)`: the layer's position, its name (when it has one) and its class as the
     framework names it."""
-    return layer_where(spec.index, spec.args.get("name"), kind.name)
+    return layer_where(spec.index, spec.args.get("name"), kind.name, spec.within)
 
 
 _SCALARS = (str, int, float, bool, type(None))
