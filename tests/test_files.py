@@ -271,3 +271,12 @@ def test_in_child_returns_what_the_child_read_and_gives_up_on_a_loop():
     assert in_child(lambda: str(time.sleep(60)), 0.5) is None  # stands for C code that loops forever
     assert time.monotonic() - start < 5
     assert in_child(lambda: str(1 / 0), 10) is None
+
+
+def test_in_child_bounds_what_the_child_allocates():
+    """A child that allocates past its memory allowance ends (None), as a runaway library's would; one
+    within it returns."""
+    from lstmcount.inputs.files import in_child
+
+    assert in_child(lambda: str(len(bytearray(400 << 20))), 10, memory=64 << 20) is None
+    assert in_child(lambda: str(len(bytearray(16 << 20))), 10, memory=64 << 20) == str(16 << 20)

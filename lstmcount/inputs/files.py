@@ -259,16 +259,21 @@ def check_zip(path: str) -> None:
                          "model file")
 
 
-def in_child(work: Callable[[], str], seconds: float) -> str | None:
-    """What `work` returns, run in a forked child that is killed after `seconds`: for a library whose C
-    code can loop forever on a damaged file (HDF5), which no in-process limit interrupts. None when the
-    child ran past the limit, or died; an exception in `work` reaches the parent as the text it returns
-    (the caller's `work` turns its own errors into text). The child writes only this one string back."""
+CHILD_MEMORY = 1 << 30  # bytes a child of in_child may allocate beyond what it was forked with
+
+
+def in_child(work: Callable[[], str], seconds: float, memory: int = CHILD_MEMORY) -> str | None:
+    """What `work` returns, run in a forked child that is killed after `seconds` and may grow by at most
+    `memory` bytes: for a library whose C code can loop forever or allocate without bound on a damaged
+    file (HDF5), which no in-process limit interrupts. None when the child ran past a limit, or died; an
+    exception in `work` reaches the parent as the text it returns (the caller's `work` turns its own
+    errors into text). The child writes only this one string back."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child, whose coverage is not collected
         os.close(read_fd)
         try:
+            _limit_growth(memory)
             data = work().encode("utf-8", "surrogatepass")
             view = memoryview(data)
             while view:
@@ -292,3 +297,18 @@ def in_child(work: Callable[[], str], seconds: float) -> str | None:
         os.close(read_fd)
         os.waitpid(pid, 0)
     return b"".join(chunks).decode("utf-8", "surrogatepass") if chunks else None
+
+
+def _limit_growth(memory: int) -> None:
+    """Limit this process's address space to what it has now plus `memory` bytes (where it can)."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as fh:
+            now = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        want = now + memory
+        if soft == resource.RLIM_INFINITY or soft > want:
+            resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+    except (OSError, ValueError, ImportError):  # no /proc, no resource: the time limit still holds
+        pass

@@ -68,8 +68,8 @@ def bounded(loc: Loc, read: Callable[[], Any]) -> Any:
 
     said = in_child(work, HDF5_SECONDS)
     if said is None:
-        raise SpecError([problem(loc, None, f"h5py did not finish reading it within {HDF5_SECONDS:.0f} s: a "
-                                            "damaged HDF5 file (its library loops on it)")])
+        raise SpecError([problem(loc, None, f"h5py did not finish reading it within {HDF5_SECONDS:.0f} s and "
+                                            "1 GiB: a damaged HDF5 file (its library loops or grows on it)")])
     out = json.loads(said)
     if "problems" in out:
         raise SpecError(out["problems"])
