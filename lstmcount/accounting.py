@@ -301,7 +301,7 @@ def layer_report(layer: LayerLayout, timesteps: int | None = None, per_step: boo
     c = _counts(layer.weights, layer.recurrent)
     subs = tuple(layer_report(sub, timesteps) for sub in layer.layers)
     macs = elementwise = None
-    if timesteps is not None and layer.costed:
+    if timesteps is not None and layer.costed and not layer.uncosted:
         calls = layer.calls or (Call((), layer.input_shape, layer.output_shape),)
         if subs:  # a nested model: its layers' work, on each call
             macs = len(calls) * sum(sub.macs or 0 for sub in subs)
@@ -402,6 +402,11 @@ def _mac_notes(layers: tuple[LayerReport, ...], layout: ModelLayout, timesteps: 
     if uncosted:
         notes.append(f"MACs leave out {_listed(uncosted)}: lstmcount does not count yet what a layer multiplies "
                      "its inputs by each other for (attention scores, Dot)")
+    why: dict[str, list[str]] = {}
+    for layer in _flat(layout.layers):
+        if layer.uncosted:
+            why.setdefault(layer.uncosted, []).append(f"{layer.name} ({layer.type})")
+    notes += [f"MACs leave out {_listed(names)}: {reason}" for reason, names in why.items()]
     if once:
         notes.append(f"MACs count {_listed(once)} once per sample; a module applied at every step (a Linear on "
                      f"each of an LSTM's outputs) costs {timesteps:,} times that: --per-step NAME counts it so")
@@ -413,6 +418,11 @@ def _mac_notes(layers: tuple[LayerReport, ...], layout: ModelLayout, timesteps: 
                      "(a product per application), and the file does not say which; --per-step NAME counts it as "
                      "a matrix at every step")
     return tuple(notes)
+
+
+def _flat(layers: tuple[LayerLayout, ...]) -> list[LayerLayout]:
+    """The layers and, depth first, a nested model's own."""
+    return [each for layer in layers for each in (layer, *_flat(layer.layers))]
 
 
 def _uncosted(layers: tuple[LayerLayout, ...]) -> list[str]:

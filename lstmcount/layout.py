@@ -164,6 +164,7 @@ class LayerLayout(NamedTuple):
     costed: bool = True  # whether its compute (--timesteps) is counted: not when it needs more than
     # the weights and output shapes (attention multiplies its inputs together)
     stored: str | None = None  # counted from the weights a file stores, there (model.weights.h5), not a table
+    uncosted: str | None = None  # why its compute is left out, where its kind's is counted (LayerSpec's)
 
     @property
     def params(self) -> int:

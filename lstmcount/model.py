@@ -176,6 +176,7 @@ class LayerSpec:
     reuse: str | None = None
     model: Model | None = None
     within: str | None = None  # a nested layer's wrapper and argument: `layer 3 'bi' (Bidirectional): its layer`
+    uncosted: str | None = None  # why its compute (--timesteps) cannot be counted, where its kind's could
 
     def where(self) -> str:
         return layer_where(self.index, self.args.get("name"), self.type, self.within)

@@ -263,6 +263,26 @@ def test_time_major(keras2_files, cli):
     assert len(notes) == 2 and all(" (LSTM): " in notes[0] or " (GRU): " in n for n in notes)
 
 
+def test_time_major_macs_are_left_out_not_guessed(keras2_files, cli):
+    """A time-major layer's steps sit on the axis the file's shapes call the batch (tf_keras saves the
+    Input's first axis as its batch): its MACs are left out with a note rather than counted over that
+    axis; the other layers' are counted."""
+    import tf_keras as K
+
+    f = next(f for f in keras2_files if f.path.endswith("time_major_functional.h5"))
+    r = cli("params", f.path, "--json", "--timesteps", "7")
+    assert r.exit_code == 0, r.stderr
+    macs = {layer["name"]: layer.get("macs") for layer in json.loads(r.stdout)["layers"]}
+    recurrent = [lay.name for lay in f.model.layers if getattr(lay, "time_major", False)]
+    assert len(recurrent) == 2 and all(not macs[name] for name in recurrent)
+    assert "MACs leave out" in r.stderr and "time-major layout keeps its time steps" in r.stderr
+    plain = K.Sequential([K.Input((6, 5)), K.layers.LSTM(2, name="lstm")])
+    path = Path(f.path).with_name("batch_first.h5")
+    plain.save(path)
+    r = cli("params", str(path), "--json", "--timesteps", "7")
+    assert json.loads(r.stdout)["layers"][0]["macs"] == 6 * 4 * (5 + 2) * 2  # its own 6 steps, counted
+
+
 # --- CuDNNLSTM / CuDNNGRU --------------------------------------------------------------------------------
 
 def test_cudnn_weights_are_tf_keras_own(keras2_files):

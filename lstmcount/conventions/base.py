@@ -485,4 +485,6 @@ class Framework:
             layer = layer._replace(type=kind.label(args))
         if args.get("stored_in"):  # a model file's custom layer, counted from the weights the file stores
             layer = layer._replace(stored=args["stored_in"])
+        if spec.uncosted:
+            layer = layer._replace(uncosted=spec.uncosted)
         return layer, kind, args

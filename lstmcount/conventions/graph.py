@@ -140,6 +140,8 @@ def walk(fw: Framework, model: Model, call_shapes: tuple[Shape | None, ...] | No
                 previous = entry
                 continue
             key = _same_layer(kind, spec.args, shape_in)
+            if key is not None and spec.uncosted:
+                key = (*key, spec.uncosted)
             earlier = built.get(key) if key is not None else None
             if earlier is not None:  # the same class, arguments and input: the same weights and output
                 layer: LayerLayout | None = earlier._replace(name=name, entry=i + 1)

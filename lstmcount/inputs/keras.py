@@ -79,6 +79,8 @@ KEYWORD_INPUTS = ("inputs", "sequences", "query", "value")
 IGNORED_CALL_ARGS = ("training", "use_causal_mask")  # change what is computed, not weights or shapes
 DEFAULT_CALL_ARGS = {"return_attention_scores": False}  # harmless at these values; others are refused
 MAX_DEPTH = 32  # nesting of the lists inside one node
+TIME_MAJOR_MACS = ("Keras 2's time-major layout keeps its time steps on the axis its stored shapes call the "
+                   "batch, so its steps are not known")
 # Arguments that hold layers: a wrapper's layer, an RNN's cell (or list of cells), StackedRNNCells' cells.
 LAYER_ARGS = ("layer", "backward_layer", "cell", "cells")
 
@@ -273,6 +275,18 @@ def _hdf5(path: str, loc: Loc) -> tuple[Any, str | None]:
                                             "`lstmcount params` counts the weights it stores); save the model "
                                             "itself (model.save) for this")])
     return _loads(raw, loc, "its model_config"), version or None
+
+
+def _uncosted(entry: Any) -> str | None:
+    """Why a layer's compute cannot be counted from what the file stores: a Keras 2 time-major layer (or a
+    wrapper around one) keeps its steps on the axis the file's shapes call the batch."""
+    config = entry.get("config") if isinstance(entry, dict) else None
+    if not isinstance(config, dict):
+        return None
+    if config.get("time_major") is True or any(_is_layer(config.get(k)) and _uncosted(config.get(k))
+                                               for k in LAYER_ARGS):
+        return TIME_MAJOR_MACS
+    return None
 
 
 def _text(value: bytes | str | None) -> str | None:
@@ -495,7 +509,7 @@ class _Reader:
             args = self.args(entry, where)
             if cls == "Lambda" and args.get("output_shape") is None:
                 self.lambda_shape(args, following(), where)
-            layers.append(LayerSpec(cls, args, index, self.loc, {}))
+            layers.append(LayerSpec(cls, args, index, self.loc, {}, uncosted=_uncosted(entry)))
         self.out_unknown = unknown is not None
         input_shape: Shape | None = None
         if shape_raw is not None:
@@ -632,7 +646,7 @@ class _Reader:
                 args["name"] = e.name
                 if e.cls == "Lambda" and args.get("output_shape") is None:
                     self.lambda_shape(args, following(e)(), e.where)
-                layers.append(LayerSpec(e.cls, args, e.pos, self.loc, {}, call))
+                layers.append(LayerSpec(e.cls, args, e.pos, self.loc, {}, call, uncosted=_uncosted(e.raw)))
             else:
                 layers.append(LayerSpec("custom" if e.stored else e.cls, {"name": e.calls[k]}, e.pos, self.loc, {},
                                         call, e.name))
