@@ -908,3 +908,14 @@ def test_stacked_cells_compute_each_at_its_width(cli, tmp_path):
     layer = json.loads(r.stdout)["layers"][0]
     assert layer["macs"] == 10 * (4 * 8 * (6 + 8) + 3 * 3 * (8 + 3))
     assert layer["elementwise_flops"] == 10 * ((13 + 4) * 8 + (11 + 2 * 3) * 3)
+
+
+def test_a_reuse_entrys_problems_name_it_and_what_it_reuses(cli, tmp_path):
+    spec = tmp_path / "reuse.yaml"
+    spec.write_text("inputs: {x: [5, 3]}\nlayers:\n"
+                    "  - {type: LSTM, name: enc, units: 4, inputs: x, return_sequences: true}\n"
+                    "  - {reuse: enc, name: again, inputs: enc, units: 3}\noutputs: [again]\n")
+    r = cli("params", str(spec))
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0].startswith(f"{spec}:4:44: layer 2 'again' (reuse of 'enc'): a reuse: entry "
+                                               "takes reuse, name, inputs"), r.stderr

@@ -29,6 +29,7 @@ from ..model import (
     Shape,
     kind_of,
     layer_from_mapping,
+    layer_where,
     stopped,
     suggest,
 )
@@ -285,7 +286,9 @@ def _entry(entry: Any, index: int, loc: Loc, name: str, problems: list[str], dep
 def _reuse(entry: dict[str, Any], index: int, loc: Loc, problems: list[str]) -> LayerSpec | None:
     eloc = entry.loc if isinstance(entry, LocDict) else loc
     target = entry["reuse"]
-    where = f"layer {index} (reuse)"
+    name = entry.get("name")
+    where = layer_where(index, name if isinstance(name, str) else None,
+                        f"reuse of {show(target)}" if isinstance(target, str) and target else "reuse")
     ok = True
     if not isinstance(target, str) or not target:
         problems.append(problem(loc_of(entry, "reuse", eloc), where,
