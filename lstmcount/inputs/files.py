@@ -267,7 +267,10 @@ def in_child(work: Callable[[], str], seconds: float, memory: int = CHILD_MEMORY
     `memory` bytes: for a library whose C code can loop forever or allocate without bound on a damaged
     file (HDF5), which no in-process limit interrupts. None when the child ran past a limit, or died; an
     exception in `work` reaches the parent as the text it returns (the caller's `work` turns its own
-    errors into text). The child writes only this one string back."""
+    errors into text). The child writes only this one string back. Where there is no fork (Windows),
+    `work` runs in this process, unbounded."""
+    if not hasattr(os, "fork"):  # pragma: no cover - POSIX here
+        return work()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child, whose coverage is not collected
