@@ -92,10 +92,18 @@ class DType(str, Enum):
     int8 = "int8"
 
 
+MAX_LINE = 2_000  # characters of one message line: names come from files, and a file may hold a huge one
+
+
 def say(line: str) -> None:
     """One line on stderr, control characters and lone surrogates escaped (names and paths come from
-    the input: a layer named "\\x1b[2J" must not clear the terminal, nor "\\ud800" end in a traceback)."""
-    sys.stderr.write(f"{printable(line)}\n")
+    the input: a layer named "\\x1b[2J" must not clear the terminal, nor "\\ud800" end in a traceback),
+    and at most MAX_LINE characters (what a reader quoted unbounded is cut in the middle, saying so)."""
+    text = printable(line)
+    if len(text) > MAX_LINE:
+        cut = len(text) - MAX_LINE
+        text = f"{text[:MAX_LINE // 2]} ... ({cut:,} characters left out) ... {text[-MAX_LINE // 2:]}"
+    sys.stderr.write(f"{text}\n")
 
 
 def fail(messages: list[str], code: int, configs: tuple[str | None, ...] = ()) -> NoReturn:

@@ -37,6 +37,7 @@ def layer_where(index: int, name: Any, cls: str, within: str | None = None) -> s
     it has one (escaped and bounded as `show` writes values: names come from files), its class; a layer
     nested in another (`within`: `layer 3 'bi' (Bidirectional): its layer`) is named after it."""
     named = f"{show(name)} " if isinstance(name, str) and name else ""
+    cls = cls if len(cls) <= 100 else f"{cls[:60]}... ({len(cls):,} characters)"  # a class name from a file
     return f"{within} {named}({cls})" if within else f"layer {index} {named}({cls})"
 
 

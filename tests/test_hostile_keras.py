@@ -733,3 +733,27 @@ def test_many_problems_in_a_real_process(spawned):
                         "['gone_0', 0, 0]), which is not a layer of the model; did you mean 'dense_0'?")
     assert lines[-2:] == [f"{path}: stopping after 50 problems", "50 problems"], lines[-3:]
     assert len(lines) == 52
+
+
+def test_names_of_any_length_from_a_file_give_bounded_lines(cli, tmp_path):
+    """A class name or a layer reference of a million characters (the fuzzer's find) is quoted cut
+    short: every message line stays bounded."""
+    from lstmcount.cli import MAX_LINE
+
+    base = {"class_name": "Functional", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "name": "x", "config": {"batch_shape": [None, 5, 4], "name": "x"},
+         "inbound_nodes": []},
+        {"class_name": "Dense", "name": "d", "config": {"name": "d", "units": 2},
+         "inbound_nodes": [[["x", 0, 0, {}]]]}],
+        "input_layers": [["x", 0, 0]], "output_layers": [["d", 0, 0]]}}
+    huge = "y" * 1_000_000
+    for change in (lambda d: d["config"]["layers"][1].update(class_name=huge),
+                   lambda d: d["config"]["layers"][1]["inbound_nodes"][0][0].__setitem__(0, huge),
+                   lambda d: d["config"]["output_layers"][0].__setitem__(0, huge)):
+        data = json.loads(json.dumps(base))
+        change(data)
+        path = tmp_path / "huge.json"
+        path.write_text(json.dumps(data))
+        r = cli("params", str(path))
+        assert r.exit_code == 2 and r.stderr.startswith(f"{path}: "), r.stderr[:300]
+        assert all(len(line) <= MAX_LINE + 100 for line in r.stderr.splitlines())

@@ -410,7 +410,7 @@ class Framework:
                 problems.append(problem(loc, where, f"{kind.name} takes no argument {show(arg)}{hint}"))
                 ok = False
             elif (reason := kind.reject.get(arg) or self.reject.get(arg)) and value != spec_arg.default:
-                problems.append(problem(spec.arg_loc(arg), where, f"argument {arg!r}: {reason}"))
+                problems.append(problem(spec.arg_loc(arg), where, f"argument {show(arg)}: {reason}"))
                 ok = False
             elif spec_arg.kind == "layer":
                 out[arg] = value
@@ -418,7 +418,7 @@ class Framework:
                 try:
                     out[arg] = check_arg(spec_arg, value, kind.rank)
                 except LayerProblem as exc:
-                    problems.append(problem(spec.arg_loc(arg), where, f"argument {arg!r} {exc.text}"))
+                    problems.append(problem(spec.arg_loc(arg), where, f"argument {show(arg)} {exc.text}"))
                     ok = False
         for arg in required:
             if arg not in spec.args and arg not in meant:

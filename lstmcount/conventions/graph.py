@@ -230,8 +230,8 @@ def _names(w: _Walk, tensors: dict[str, _Tensors]) -> list[str]:
             used[base] = n + 1
             name = base if n == 0 else f"{base}_{n}"
             if name in taken and w.model.is_graph:
-                w.add(spec.loc, spec.where(), f"is named {name!r} by Keras's rule, which another layer or input has "
-                                              "already: give it a `name:`")
+                w.add(spec.loc, spec.where(), f"is named {show(name)} by Keras's rule, which another layer or input "
+                                              "has already: give it a `name:`")
         elif name in taken:
             kind = w.fw.kind(spec.type, None)
             where = layer_where(spec.index, name, kind.name if kind else spec.type)
@@ -328,7 +328,7 @@ def _inputs(w: _Walk, spec: LayerSpec, i: int, names: list[str], tensors: dict[s
         k = ref.output or 0
         if k >= len(src.outputs):
             n = len(src.outputs)
-            w.add(ref.loc, spec.where(), f"{show(str(ref))}: {ref.name!r} has {n} output{'s' if n > 1 else ''} "
+            w.add(ref.loc, spec.where(), f"{show(str(ref))}: {show(ref.name)} has {n} output{'s' if n > 1 else ''} "
                                          f"(0 to {n - 1})")
             ready = False
             return None
@@ -424,14 +424,14 @@ def _reuse(w: _Walk, spec: LayerSpec, index: dict[str, int], layers: dict[int, L
         problems: list[str] = []
         again, _, _ = w.fw.build_layer(specs[target], shape_in, first.name, problems)
         if again is None:
-            w.add(spec.loc, spec.where(), f"calls {first.name!r} ({first.type}) again on {_fmt(_first(shape_in))}, "
+            w.add(spec.loc, spec.where(), f"calls {show(first.name)} ({first.type}) again on {_fmt(_first(shape_in))}, "
                                           "which it does not take: " + "; ".join(p.rsplit(": ", 1)[-1]
                                                                                  for p in problems[:1]))
             return
     if again is None:
         return
     if _weights(again) != _weights(first):
-        w.add(spec.loc, spec.where(), f"calls {first.name!r} ({first.type}) again on {_fmt(_first(shape_in))}, but "
+        w.add(spec.loc, spec.where(), f"calls {show(first.name)} ({first.type}) again on {_fmt(_first(shape_in))}, but "
                                       f"its first call was on {_fmt(first.input_shape)}: Keras makes a layer's "
                                       "weights on its first call, and these inputs would need other weights")
         return
@@ -456,7 +456,7 @@ def _nested_inputs(w: _Walk, model: Model, inputs: list[InputSpec], shapes: tupl
     for spec, shape in zip(inputs, shapes, strict=True):
         if shape is not None and (len(shape) != len(spec.shape) or any(
                 a is not None and b is not None and a != b for a, b in zip(shape, spec.shape, strict=True))):
-            w.add(spec.loc, None, f"input {spec.name!r} has shape {_fmt(spec.shape)}, and the model is called on "
+            w.add(spec.loc, None, f"input {show(spec.name)} has shape {_fmt(spec.shape)}, and the model is called on "
                                   f"{_fmt(shape)}")
         out.append(replace(spec, shape=shape if shape is not None else spec.shape))
     return out
@@ -473,7 +473,7 @@ def _nested(w: _Walk, spec: LayerSpec, name: str, shape_in: Any, listed: bool, d
     try:
         inner = walk(w.fw, nested_model, shapes, depth + 1)
     except SpecError as exc:
-        w.problems.extend(f"{m} (in the nested model {name!r})" for m in exc.problems)
+        w.problems.extend(f"{m} (in the nested model {show(name)})" for m in exc.problems)
         return None
     real = [layer for layer in inner.layers if layer.type != INPUT_LAYER]
     if spec.args.get("trainable", True) is False:  # Keras freezes every layer of a frozen model
@@ -516,7 +516,7 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
             continue
         k = ref.output or 0
         if src.ok and k >= len(src.outputs):
-            w.add(ref.loc, "outputs", f"{show(str(ref))}: {ref.name!r} has {len(src.outputs)} output(s)")
+            w.add(ref.loc, "outputs", f"{show(str(ref))}: {show(ref.name)} has {len(src.outputs)} output(s)")
             continue
         labels.append(f"{src.layer}[{src.node}][{k}]")
     if w.problems:
@@ -546,12 +546,12 @@ def _outputs(w: _Walk, names: list[str], tensors: dict[str, _Tensors], order: li
         if name not in reach and name not in kept:
             named = spec.args.get("name")
             what = "it" if isinstance(named, str) and named else repr(name) if spec.reuse is None else \
-                f"this call of {spec.reuse!r}"  # `it`: the layer's where() names it
+                f"this call of {show(spec.reuse)}"  # `it`: the layer's where() names it
             w.add(spec.loc, spec.where(), f"{what} leads to no output of the model (outputs: "
                                           f"{', '.join(str(r) for r in refs)}); Keras would leave it out: list it "
                                           "under outputs:, or remove it")
     for inp in model.inputs:
         if inp.name not in reach:
-            w.add(inp.loc, None, f"input {inp.name!r} leads to no output of the model")
+            w.add(inp.loc, None, f"input {show(inp.name)} leads to no output of the model")
     return tuple(labels)
 

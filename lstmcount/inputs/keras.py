@@ -105,7 +105,7 @@ def from_object(obj: Any) -> Model:
     are read and nothing is imported. A layer is counted on the input shape it was built with."""
     cls = type(obj).__name__
     name = getattr(obj, "name", None)
-    source = f"<{cls} {name!r}>" if isinstance(name, str) else f"<{cls}>"
+    source = f"<{cls} {show(name)}>" if isinstance(name, str) else f"<{cls}>"
     loc = Loc(source)
     try:
         config = obj.get_config()
@@ -764,14 +764,14 @@ class _Reader:
                 self.add(where, f"input_layers: {show(name)} is {what}")
                 continue
             if node != 0 or tensor != 0:
-                self.add(where, f"input_layers: [{name!r}, {node}, {tensor}]: an InputLayer has one tensor, "
+                self.add(where, f"input_layers: [{show(name)}, {node}, {tensor}]: an InputLayer has one tensor, "
                                 "[name, 0, 0]")
                 continue
             if name in seen:
                 continue
             seen.add(name)
             ic = e.raw["config"]
-            shape = self.shape(ic.get("batch_shape", ic.get("batch_input_shape")), f"input {name!r}", "", e.where)
+            shape = self.shape(ic.get("batch_shape", ic.get("batch_input_shape")), f"input {show(name)}", "", e.where)
             dtype = ic.get("dtype")
             if isinstance(dtype, dict) and isinstance(dtype.get("config"), dict):
                 dtype = dtype["config"].get("name")
@@ -793,7 +793,7 @@ class _Reader:
         path = tuple(p for keys, at, _ in self.scope for p in ("layers", keys[at])) + ("layers", key)
         stored = self.store.layer(path, (*(n for _, _, n in self.scope), name), where)
         if stored is None:
-            self.add(where, f"lstmcount has no table for {cls!r} and the file stores no weights for it ("
+            self.add(where, f"lstmcount has no table for {show(cls)} and the file stores no weights for it ("
                             f"{self.store.what} has no {'/'.join(path) if not self.store.hdf5 else repr(name)})")
             return None
         shown = ", ".join(f"{w.name} {shape_text(w.shape, batch=False)}" for w in stored) or "none"
@@ -858,11 +858,11 @@ class _Reader:
             module, registered = entry.get("module"), entry.get("registered_name")
             custom = True
             if isinstance(registered, str) and ">" in registered:
-                why = f": a custom layer (registered as {registered!r}), which lstmcount has no table for"
+                why = f": a custom layer (registered as {show(registered)}), which lstmcount has no table for"
             elif ">" in cls:  # Keras 2's .h5 writes a registered class as its registered name
-                why = f": a custom layer (registered as {cls!r}), which lstmcount has no table for"
+                why = f": a custom layer (registered as {show(cls)}), which lstmcount has no table for"
             elif isinstance(module, str) and module != "keras" and not module.startswith(("keras.", "tf_keras.")):
-                why = f": a custom layer (from module {module!r}), which lstmcount has no table for"
+                why = f": a custom layer (from module {show(module)}), which lstmcount has no table for"
             else:
                 custom = False
                 why = suggest(cls, [k for k in KERAS.kinds if k != "custom"]) or \
@@ -872,7 +872,7 @@ class _Reader:
                         "(model.save), which stores them")
             elif self.store is not None:
                 why += "; lstmcount counts such a layer from the weights the file stores only as a model's own layer"
-            self.add(where, f"unknown keras layer type {cls!r}{why}")
+            self.add(where, f"unknown keras layer type {show(cls)}{why}")
             return False
         config = entry.get("config")
         for arg in LAYER_ARGS:
@@ -951,7 +951,7 @@ class _Graph:
                 ok = ok and found is not None
             elif not (key in IGNORED_CALL_ARGS or value is None
                       or (key in DEFAULT_CALL_ARGS and DEFAULT_CALL_ARGS[key] == value)):
-                self.r.add(where, f"the call argument {key!r} = {show(value)} changes what the layer returns, "
+                self.r.add(where, f"the call argument {show(key)} = {show(value)} changes what the layer returns, "
                                   "which lstmcount does not model yet")
                 ok = False
         masks = list(dict.fromkeys(masks))
@@ -975,15 +975,15 @@ class _Graph:
         computed by Keras operations -> the tensors it is computed from."""
         e = self.by_name.get(t.layer)
         if e is None:
-            self.r.add(where, f"reads {t.layer!r} (keras_history {list(t)}), which is not a layer of the model"
-                              f"{'' if self.r.full else suggest(t.layer, self.by_name)}")
+            self.r.add(where, f"reads {show(t.layer)} (keras_history {show(list(t))}), which is not a layer of "
+                              f"the model{'' if self.r.full else suggest(t.layer, self.by_name)}")
             return []
         if e.broken:
             return []
         node = t.node - (e.skip_io if io else e.skip)
         count = 1 if e.role == "input" else len(e.nodes)
         if not 0 <= node < count:
-            self.r.add(where, f"reads call {t.node} of {t.layer!r} (keras_history {list(t)}), which "
+            self.r.add(where, f"reads call {t.node} of {show(t.layer)} (keras_history {show(list(t))}), which "
                               + (f"is called {count} time{'s' if count != 1 else ''}" if e.role != "input"
                                  else "is an input (node 0)"))
             return []
@@ -1004,7 +1004,7 @@ class _Graph:
         self.refused_ops.add(e.name)
         module = e.raw.get("module")
         if e.cls in TF_OPS:
-            what = f"the TensorFlow operation {e.raw['config'].get('function')!r}"
+            what = f"the TensorFlow operation {show(e.raw['config'].get('function'))}"
         elif module is not None:
             what = f"a Keras operation ({module}), not a layer"
         else:  # a legacy config: no module, and no `trainable` in its config as every Keras layer has
@@ -1195,7 +1195,7 @@ def _args(entry: dict[str, Any], notes: list[tuple[str, str]] | None = None, whe
 def _inner(where: str, arg: str, value: dict[str, Any]) -> str:
     """Where a layer held in an argument is, as check_kind says it: `layer 2 'b' (Bidirectional): its layer`."""
     name = value["config"].get("name")
-    return f"{where}: its {arg} " + (f"{name!r} " if isinstance(name, str) else "") + f"({value['class_name']})"
+    return f"{where}: its {arg} " + (f"{show(name)} " if isinstance(name, str) else "") + f"({value['class_name']})"
 
 
 def _is_layer(value: Any) -> bool:

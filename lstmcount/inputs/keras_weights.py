@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ..errors import FrameworkMissing, Loc, SpecError, problem
+from ..errors import FrameworkMissing, Loc, SpecError, problem, show
 from ..layout import LayerLayout, ModelLayout, Weight
 from .archive import open_archive, read_member
 from .files import in_child
@@ -193,7 +193,7 @@ def _legacy(group: Any, layer: str, h5py: Any, loc: Loc, where: str, inner: str 
             continue
         ds = group.get(name)
         if not isinstance(ds, h5py.Dataset):
-            raise SpecError([problem(loc, where, f"lists the weight {name!r}, which the file does not hold")])
+            raise SpecError([problem(loc, where, f"lists the weight {show(name)}, which the file does not hold")])
         out.append(Stored(_short(name, inner or layer), tuple(int(d) for d in ds.shape), _dtype(ds)))
     return out
 
@@ -276,7 +276,7 @@ class Store:
             named = _layer_name(group, "")  # Keras 3 writes the layer's name beside its variables: check it
             if named and named != names[-1]:
                 raise SpecError([problem(self.loc, where, f"{WEIGHTS_MEMBER} holds {'/'.join(path)} for the layer "
-                                                          f"{named!r}, not for this one: its weights are not where "
+                                                          f"{show(named)}, not for this one: its weights are not where "
                                                           "Keras puts them")])
             return _datasets(group, h5py, self.loc, self.budget)
         except (OSError, ValueError, KeyError) as exc:
@@ -320,9 +320,9 @@ def weights_layout(path: str) -> ModelLayout:
                 for name in _names(fh.attrs["layer_names"], loc, "layer_names"):
                     group = fh.get(name)
                     if not isinstance(group, h5py.Group):
-                        raise SpecError([problem(loc, None, f"lists the layer {name!r}, which the file does not "
+                        raise SpecError([problem(loc, None, f"lists the layer {show(name)}, which the file does not "
                                                             "hold")])
-                    stored = _legacy(group, name, h5py, loc, f"layer {name!r}")
+                    stored = _legacy(group, name, h5py, loc, f"layer {show(name)}")
                     found.append((name, stored))
                     budget[0] -= 1 + len(stored)
                     if budget[0] < 0:
