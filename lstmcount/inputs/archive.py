@@ -83,12 +83,10 @@ def read_member(archive: zipfile.ZipFile, name: str, cap: int, loc: Loc) -> byte
     if fp is None:  # pragma: no cover - the archive is open while it is read
         raise bad("the archive is closed")
     try:
-        fp.seek(info.header_offset)
-        header = fp.read(LOCAL_HEADER.size)
-        if len(header) != LOCAL_HEADER.size or header[:4] != LOCAL_SIGNATURE:
+        start = data_offset(fp, info)
+        if start is None:
             raise bad("no local header where the directory says it starts")
-        fields = LOCAL_HEADER.unpack(header)
-        fp.seek(info.header_offset + LOCAL_HEADER.size + fields[-2] + fields[-1])
+        fp.seek(start)
         stored = fp.read(info.compress_size)
     except (OSError, ValueError, OverflowError) as exc:
         raise bad(f"cannot be read: {exc}") from None
@@ -108,6 +106,17 @@ def read_member(archive: zipfile.ZipFile, name: str, cap: int, loc: Loc) -> byte
     if zlib.crc32(data) != info.CRC:
         raise bad("its CRC-32 does not match its data")
     return data
+
+
+def data_offset(fp: Any, info: zipfile.ZipInfo) -> int | None:
+    """Where a member's stored bytes start in the file `fp`: after its local header, name and extra field
+    (the central directory's copies of those may differ); None when no local header stands there."""
+    fp.seek(info.header_offset)
+    header = fp.read(LOCAL_HEADER.size)
+    if len(header) != LOCAL_HEADER.size or header[:4] != LOCAL_SIGNATURE:
+        return None
+    fields = LOCAL_HEADER.unpack(header)
+    return int(info.header_offset + LOCAL_HEADER.size + fields[-2] + fields[-1])
 
 
 def _inflate(method: int, stored: bytes, limit: int) -> tuple[bytes, bool]:

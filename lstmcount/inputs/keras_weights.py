@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from ..errors import FrameworkMissing, Loc, SpecError, problem, show
 from ..layout import LayerLayout, ModelLayout, Weight
-from .archive import open_archive, read_member
+from .archive import data_offset, open_archive, read_member
 from .files import in_child
 
 WEIGHTS_MEMBER = "model.weights.h5"
@@ -220,12 +220,9 @@ class Store:
                 info = archive.getinfo(WEIGHTS_MEMBER)
             self.raw = open(self.path, "rb")  # noqa: SIM115 (kept open while h5py reads; closed by close())
             if info.compress_type == zipfile.ZIP_STORED:  # Keras's own: read in place
-                self.raw.seek(info.header_offset)
-                head = self.raw.read(30)
-                if head[:4] != b"PK\x03\x04":
+                start = data_offset(self.raw, info)
+                if start is None:
                     raise zipfile.BadZipFile(f"bad local header for {WEIGHTS_MEMBER}")
-                start = info.header_offset + 30 + int.from_bytes(head[26:28], "little") + \
-                    int.from_bytes(head[28:30], "little")
                 fileobj: Any = io.BufferedReader(_Member(self.raw, start, info.file_size), 1 << 16)
             elif info.file_size > MAX_COMPRESSED:
                 raise SpecError([problem(self.loc, None, f"its {WEIGHTS_MEMBER} is compressed and "
