@@ -883,8 +883,7 @@ class _Reader:
                     self.add(where, f"its {what} is not a Keras layer config (a mapping with class_name and config)")
                     continue
                 name = inner["config"].get("name")
-                named = f"{show(name)} " if isinstance(name, str) and name else ""
-                self.check_kind(inner, f"{where}: its {what} {named}({inner['class_name']})")
+                self.check_kind(inner, layer_where(0, name, str(inner["class_name"]), f"{where}: its {what}"))
         return False
 
     def shape(self, raw: Any, what: str, prefix: str = "", where: str | None = None) -> Shape | None:
@@ -1194,8 +1193,7 @@ def _args(entry: dict[str, Any], notes: list[tuple[str, str]] | None = None, whe
 
 def _inner(where: str, arg: str, value: dict[str, Any]) -> str:
     """Where a layer held in an argument is, as check_kind says it: `layer 2 'b' (Bidirectional): its layer`."""
-    name = value["config"].get("name")
-    return f"{where}: its {arg} " + (f"{show(name)} " if isinstance(name, str) else "") + f"({value['class_name']})"
+    return layer_where(0, value["config"].get("name"), str(value["class_name"]), f"{where}: its {arg}")
 
 
 def _is_layer(value: Any) -> bool:
